@@ -1,0 +1,1 @@
+"""The library every patientnämnd service stands on: contract, wrapper, settings, logging, rules."""

@@ -1,0 +1,212 @@
+"""The one consumer wrapper every service uses: decode → validate → dedup → handle → emit.
+
+It is transport-neutral: the faust adapter (shared/streaming.py) hands it batches of `Message`s;
+tests and benchmarks hand it messages directly. Per message, any failure (bytes that are not
+JSON, an invalid envelope or payload, an unknown type, a handler exception) becomes a
+`pn.event.rejected` on `pn.deadletter` with the reason and the original bytes, and the batch goes
+on. Outputs of the batch are sent, then awaited, then the state writes are committed (see
+shared/state.py), then the transport may acknowledge the offsets.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .events import Envelope, EventData, EventRejected, derive_id, make_event
+from .events.envelope import CONTENT_TYPE_HEADER, decoder_for
+from .logging import get_logger
+from .metrics import Metrics
+from .ports import Clock, Emit, Publisher
+from .state import Store
+from .topics import BY_NAME, DEADLETTER, Topic
+
+Handler = Callable[..., "list[Emit] | Awaitable[list[Emit]]"]
+MAX_VALUE_BYTES = 1_048_576
+"""Tansu does not enforce max.message.bytes, so we do: larger values are dead-lettered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A consumed record, independent of the Kafka client that delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+class Emitter:
+    """Builds output events with deterministic ids (from their cause) for one service."""
+
+    def __init__(self, service: str, clock: Clock) -> None:
+        self.source = f"/pn/{service}"
+        self.clock = clock
+
+    def __call__(
+        self, topic: Topic, data: EventData, *, key: str | None, cause: Iterable[object],
+        subject: str | None = None,
+    ) -> Emit:
+        event_id = derive_id(self.source, data.event_type, *cause)
+        event = make_event(data, source=self.source, time=self.clock.now(), id=event_id, subject=subject)
+        return Emit(topic, key, event)
+
+
+class _Rejected(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+
+
+def _pydantic_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    # Only loc and msg: pydantic's `input` may hold personal data and must not leak to logs.
+    return [{"loc": [p for p in e["loc"]], "msg": e["msg"]} for e in exc.errors(include_url=False)]
+
+
+class Processor:
+    """Processes batches of messages for one service. See module docstring."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        handlers: Mapping[str, Handler],
+        deps: Any,
+        publisher: Publisher,
+        clock: Clock,
+        stores: Sequence[Store] = (),
+        seen: Store | None = None,
+        metrics: Metrics | None = None,
+        topics: Sequence[Topic] | None = None,
+        in_context: Callable[[int], AbstractContextManager[Any]] | None = None,
+    ) -> None:
+        self.service = service
+        self.handlers = dict(handlers)
+        self._is_async = {t: inspect.iscoroutinefunction(h) for t, h in self.handlers.items()}
+        self.deps = deps
+        self.publisher = publisher
+        self.clock = clock
+        self.seen = seen if seen is not None else Store("seen")
+        self.stores = [*stores, self.seen]
+        self.metrics = metrics or Metrics(service)
+        self.emit = Emitter(service, clock)
+        self.log = get_logger(service=service)
+        self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
+        self._batch = 0
+
+    # -- public ------------------------------------------------------------------------------
+    async def process_batch(
+        self, messages: Sequence[Message],
+        in_context: Callable[[int], AbstractContextManager[Any]] | None = None,
+    ) -> None:
+        """Handle every message, publish all outputs, then commit state. Never raises for bad input."""
+        self._batch += 1
+        batch = self._batch
+        pending: list[Awaitable[object]] = []
+        started = time.time()
+        for index, message in enumerate(messages):
+            tag = (batch, index)
+            for store in self.stores:
+                store.begin(tag)
+            outputs = await self._process_one(message, tag)
+            for out in outputs:
+                pending.append(self._send(out))
+        for fut in pending:  # in order; each completes when the broker has the record
+            await fut
+        for index in range(len(messages)):
+            tag = (batch, index)
+            with (in_context(index) if in_context else nullcontext()):
+                for store in self.stores:
+                    store.commit(tag)
+        now = time.time()
+        for message in messages:
+            self.metrics.latency.labels(self.service).observe(
+                max(0.0, now - (message.timestamp or started)))
+
+    async def process(self, message: Message) -> None:
+        await self.process_batch([message])
+
+    # -- one message ---------------------------------------------------------------------------
+    async def _process_one(self, message: Message, tag: tuple[int, int]) -> list[Emit]:
+        topic = message.topic
+        self.metrics.events_in.labels(self.service, topic).inc()
+        try:
+            event = self._decode(message)
+        except _Rejected as rejected:
+            return [self._dead_letter(message, rejected.errors)]
+        dedup_key = f"{topic}|{event.id}"
+        if dedup_key in self.seen:
+            self.metrics.duplicates.labels(self.service, topic).inc()
+            return []
+        handler = self.handlers.get(event.type)
+        if handler is None:  # a type of this topic that this service does not act on
+            self.seen[dedup_key] = 1
+            return []
+        try:
+            result = handler(event, deps=self.deps)
+            outputs = await result if self._is_async[event.type] else result
+        except Exception as exc:  # one bad message must not stop the service
+            for store in self.stores:
+                store.rollback(tag)
+            self.log.error("handler_failed", topic=topic, partition=message.partition,
+                           offset=message.offset, event_id=event.id, event_type=event.type,
+                           error=type(exc).__name__)
+            return [self._dead_letter(message, [{"loc": ["handler", event.type],
+                                                 "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
+        self.seen[dedup_key] = 1
+        return list(outputs or ())
+
+    def _decode(self, message: Message) -> Envelope:
+        raw = message.value
+        if raw is None:
+            raise _Rejected([{"loc": [], "msg": "empty message (tombstone) on a non-compacted topic"}])
+        if len(raw) > MAX_VALUE_BYTES:
+            raise _Rejected([{"loc": [], "msg": f"message of {len(raw)} bytes exceeds {MAX_VALUE_BYTES}"}])
+        decoder = self._decoders.get(message.topic)
+        if decoder is None:
+            raise _Rejected([{"loc": ["topic"], "msg": f"{self.service} does not consume {message.topic}"}])
+        try:
+            return decoder.validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            if first["type"] == "json_invalid":
+                raise _Rejected([{"loc": [], "msg": f"not JSON: {first['msg']}"}]) from None
+            raise _Rejected(_pydantic_errors(exc)) from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise _Rejected([{"loc": [], "msg": f"not JSON: {type(exc).__name__}"}]) from None
+
+    def _dead_letter(self, message: Message, errors: list[dict[str, Any]]) -> Emit:
+        self.metrics.dead_lettered.labels(self.service, message.topic).inc()
+        self.log.warning("dead_lettered", topic=message.topic, partition=message.partition,
+                         offset=message.offset, errors=[e["msg"][:200] for e in errors][:5])
+        raw = message.value or b""
+        try:
+            text, encoding = raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode(), "base64"
+        data = EventRejected(
+            source_topic=message.topic, partition=message.partition, offset=message.offset,
+            service=self.service, errors=errors[:50], raw=text, raw_encoding=encoding,
+            received_at=self.clock.now())
+        event_id = derive_id("/pn/deadletter", self.service, message.topic, message.partition, message.offset)
+        event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
+        return Emit(DEADLETTER, message.topic, event)
+
+    def _send(self, out: Emit) -> Awaitable[object]:
+        self.metrics.events_out.labels(self.service, out.topic.name).inc()
+        key = out.key.encode() if out.key is not None else None
+        return self.publisher.send(out.topic.name, key, out.value(), (CONTENT_TYPE_HEADER,))
+
+
+def _safe(exc: Exception) -> str:
+    """An exception text for the dead letter, bounded; our domain errors carry no personal data."""
+    return str(exc)[:300]

@@ -1,0 +1,48 @@
+"""The event contract in code: one frozen pydantic model per type in EVENTS.md."""
+
+from .care import CareDayCancelled, CareDayRecorded, InvoiceCredit, InvoiceIssued, InvoiceLine
+from .complaints import (
+    Attachment,
+    CaseOpened,
+    CategoryRef,
+    ComplaintRejected,
+    ComplaintSubmitted,
+    NotificationRequested,
+    Patient,
+    Submitter,
+)
+from .envelope import (
+    CONTENT_TYPE,
+    EVENT_TYPES,
+    Envelope,
+    EventData,
+    decode,
+    decoder_for,
+    derive_id,
+    encode,
+    envelope_model,
+    make_event,
+)
+from .finance import BudgetFigures, BudgetSet, BudgetStatus, LedgerPosted
+from .letters import DiaryRegistered, LetterCreated, LetterDispatched, LetterReceived
+from .operations import (
+    AlertMessage,
+    AlertRaised,
+    AlertResolved,
+    ErrorDetail,
+    EventRejected,
+    PeriodCloseRequested,
+)
+from .reference import CareUnitUpserted
+from .support import (
+    FeeCalculated,
+    FeeLine,
+    FeePayout,
+    FeeRejected,
+    SupportAssigned,
+    SupportCareEnded,
+    SupportEnded,
+    VisitReported,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

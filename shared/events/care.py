@@ -1,0 +1,60 @@
+"""Care days (vårddygn) from the patient administration system, and the invoices billed for them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ..money import Money
+from .envelope import EventData, Part
+from .types import CountyCode, Id, LegalBasis, Period, Text
+
+
+class CareDayRecorded(EventData):
+    event_type = "pn.care.day_recorded"
+
+    care_day_id: Id
+    stay_id: Id
+    patient_ref: Id
+    home_region: CountyCode
+    care_region: CountyCode
+    care_date: date
+    form: Literal["inpatient", "outpatient"]
+    legal_basis: LegalBasis | None
+    care_unit_hsa_id: Annotated[str, Field(max_length=31)]
+
+
+class CareDayCancelled(EventData):
+    event_type = "pn.care.day_cancelled"
+
+    care_day_id: Id
+    reason: Text
+
+
+class InvoiceLine(Part):
+    agreement_id: Annotated[str, Field(max_length=60)]
+    legal_basis: LegalBasis
+    description: Text
+    quantity: int
+    unit_price: Money
+    amount: Money
+    care_day_ids: list[str]
+
+
+class InvoiceCredit(Part):
+    care_day_id: str
+    amount: Money
+
+
+class InvoiceIssued(EventData):
+    event_type = "pn.invoice.issued"
+
+    invoice_number: Annotated[str, Field(max_length=40)]
+    period: Period
+    home_region: CountyCode
+    lines: list[InvoiceLine]
+    credits: list[InvoiceCredit] = []
+    total: Money
+    statistics: dict[str, Any] | None = None

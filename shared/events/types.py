@@ -1,0 +1,38 @@
+"""Value types shared by the event models: codes, periods, identifiers."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+"""A business identifier (case id, letter id, visit id...): printable, no spaces."""
+
+Text = Annotated[str, Field(max_length=500)]
+CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code, e.g. '20' Dalarna")]
+CostCentre = Annotated[str, Field(pattern=r"^\d{4}$")]
+LegalBasis = Literal["LPT", "LRV", "SmL"]
+AccountGroup = Literal["revenue", "personnel", "fees", "other"]
+Severity = Literal["info", "warning", "critical"]
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _check_period(value: str) -> str:
+    if not _PERIOD.match(value):
+        raise ValueError("a period is YYYY-MM")
+    return value
+
+
+Period = Annotated[str, AfterValidator(_check_period)]
+
+
+def period_of(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+def next_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return period_of(year + month // 12, month % 12 + 1)

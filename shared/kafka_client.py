@@ -1,0 +1,121 @@
+"""Settings → Kafka client arguments, one mapping for aiokafka (CLI, bench) and faust (services).
+
+A wrong or incomplete security configuration raises `KafkaConfigError` naming the setting, so a
+service stops at start-up with a message instead of failing at its first connection.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from .settings import PnSettings
+
+
+class KafkaConfigError(ValueError):
+    pass
+
+
+def _require_file(setting: str, path: Path | None) -> Path:
+    if path is None:
+        raise KafkaConfigError(f"PN_{setting.upper()} is required for this security protocol")
+    if not Path(path).is_file():
+        raise KafkaConfigError(f"PN_{setting.upper()}={path} is not a readable file")
+    return Path(path)
+
+
+def ssl_context(settings: PnSettings) -> ssl.SSLContext:
+    cafile = _require_file("kafka_ssl_cafile", settings.kafka_ssl_cafile)
+    context = ssl.create_default_context(cafile=str(cafile))
+    cert, key = settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile
+    if (cert is None) != (key is None):
+        raise KafkaConfigError("PN_KAFKA_SSL_CERTFILE and PN_KAFKA_SSL_KEYFILE go together")
+    if cert is not None and key is not None:
+        context.load_cert_chain(str(_require_file("kafka_ssl_certfile", cert)),
+                                str(_require_file("kafka_ssl_keyfile", key)))
+    return context
+
+
+def sasl_password(settings: PnSettings) -> str:
+    if settings.kafka_sasl_password is not None and settings.kafka_sasl_password_file is not None:
+        raise KafkaConfigError("set PN_KAFKA_SASL_PASSWORD or PN_KAFKA_SASL_PASSWORD_FILE, not both")
+    if settings.kafka_sasl_password_file is not None:
+        path = _require_file("kafka_sasl_password_file", settings.kafka_sasl_password_file)
+        password = path.read_text().strip()
+    elif settings.kafka_sasl_password is not None:
+        password = settings.kafka_sasl_password.get_secret_value()
+    else:
+        raise KafkaConfigError("PN_KAFKA_SASL_PASSWORD or PN_KAFKA_SASL_PASSWORD_FILE is required for SASL_SSL")
+    if not password:
+        raise KafkaConfigError("the SASL password is empty")
+    return password
+
+
+def security_kwargs(settings: PnSettings) -> dict[str, Any]:
+    """aiokafka keyword arguments for the configured security protocol."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {"security_protocol": "PLAINTEXT"}
+    if protocol == "SSL":
+        return {"security_protocol": "SSL", "ssl_context": ssl_context(settings)}
+    if protocol == "SASL_SSL":
+        if not settings.kafka_sasl_username:
+            raise KafkaConfigError("PN_KAFKA_SASL_USERNAME is required for SASL_SSL")
+        return {
+            "security_protocol": "SASL_SSL",
+            "ssl_context": ssl_context(settings),
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": sasl_password(settings),
+        }
+    raise KafkaConfigError(f"PN_KAFKA_SECURITY_PROTOCOL={protocol} is not supported")
+
+
+def bootstrap_servers(settings: PnSettings) -> list[str]:
+    servers = [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()]
+    if not servers:
+        raise KafkaConfigError("PN_KAFKA_BOOTSTRAP is empty")
+    return servers
+
+
+def producer_kwargs(settings: PnSettings) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": bootstrap_servers(settings),
+        "enable_idempotence": bool(settings.enable_idempotence),
+        "acks": "all",
+        "linger_ms": int(settings.producer_linger_s * 1000),
+        "max_batch_size": 262_144,
+        "max_request_size": 4_194_304,
+        **security_kwargs(settings),
+    }
+
+
+def consumer_kwargs(settings: PnSettings, group_id: str | None = None) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": bootstrap_servers(settings),
+        "group_id": group_id,
+        "session_timeout_ms": int((settings.session_timeout_s or 6) * 1000),
+        "heartbeat_interval_ms": max(500, int((settings.session_timeout_s or 6) * 1000 / 6)),
+        "auto_offset_reset": "earliest",
+        "enable_auto_commit": False,
+        **security_kwargs(settings),
+    }
+
+
+def admin_kwargs(settings: PnSettings) -> dict[str, Any]:
+    return {"bootstrap_servers": bootstrap_servers(settings), **security_kwargs(settings)}
+
+
+def faust_credentials(settings: PnSettings) -> Any:
+    """The same configuration as faust `broker_credentials` (None for PLAINTEXT)."""
+    import faust  # only the service runtime needs faust
+
+    kwargs = security_kwargs(settings)
+    if kwargs["security_protocol"] == "SSL":
+        return faust.SSLCredentials(kwargs["ssl_context"])
+    if kwargs["security_protocol"] == "SASL_SSL":
+        return faust.SASLCredentials(
+            username=kwargs["sasl_plain_username"], password=kwargs["sasl_plain_password"],
+            ssl_context=kwargs["ssl_context"], mechanism=kwargs["sasl_mechanism"])
+    return None

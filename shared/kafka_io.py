@@ -1,0 +1,124 @@
+"""Small producer/reader helpers over aiokafka for tools: tests, demo, reports, dead-letter ops.
+
+Reading goes by partition assignment (no consumer group), from the beginning to the current end,
+so a report or a test sees exactly what is on the topic now. Tansu reports the end offset low by
+up to a batch, so `read_all` keeps reading until the topic has been idle for `idle_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .events import Envelope, encode
+from .events.envelope import CONTENT_TYPE_HEADER
+from .settings import PnSettings
+from .topics import Topic
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+
+
+async def produce(settings: PnSettings, topic: Topic, events: Iterable[Envelope | bytes], *,
+                  keys: Sequence[bytes | None] | None = None) -> int:
+    """Publish events (or raw bytes) to a topic; keys default to the catalog's key field."""
+    from aiokafka import AIOKafkaProducer
+
+    from .kafka_client import producer_kwargs
+
+    producer = AIOKafkaProducer(**producer_kwargs(settings))
+    await producer.start()
+    try:
+        futures = []
+        for i, ev in enumerate(events):
+            if isinstance(ev, bytes):
+                value, key = ev, (keys[i] if keys else None)
+            else:
+                value, key = encode(ev), (keys[i] if keys else topic.key_for(ev).encode())
+            futures.append(await producer.send(topic.name, value, key=key, headers=[CONTENT_TYPE_HEADER]))
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def read_all(settings: PnSettings, topics: Sequence[Topic | str], *, idle_s: float = 1.0,
+                   max_wait_s: float = 60.0, progress: Callable[[int], None] | None = None) -> list[Record]:
+    """Every record currently on the topics (all partitions), in per-partition order."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from .kafka_client import consumer_kwargs
+
+    names = [getattr(t, "name", t) for t in topics]
+    consumer = AIOKafkaConsumer(**{**consumer_kwargs(settings, None), "max_partition_fetch_bytes": 8 * 1048576})
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        tps = []
+        for name in names:
+            parts = None
+            for _ in range(50):
+                parts = consumer.partitions_for_topic(name)
+                if parts:
+                    break
+                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await asyncio.sleep(0.1)
+            tps += [TopicPartition(name, p) for p in sorted(parts or ())]
+        if not tps:
+            return records
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        started = idle_since = time.monotonic()
+        while time.monotonic() - started < max_wait_s:
+            batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+            got = [r for rs in batch.values() for r in rs]
+            if got:
+                idle_since = time.monotonic()
+                records += [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in got]
+                if progress:
+                    progress(len(records))
+                continue
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            at_end = all(positions[tp] >= ends.get(tp, 0) for tp in tps)
+            if at_end and time.monotonic() - idle_since >= idle_s:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(settings: PnSettings, topics: Sequence[Topic | str], predicate: Callable[[list[Record]], bool],
+                   *, timeout: float = 60.0, poll_s: float = 0.5) -> list[Record]:
+    """Read the topics until `predicate(records)` holds; raise TimeoutError with the last count."""
+    deadline = time.monotonic() + timeout
+    records: list[Record] = []
+    while time.monotonic() < deadline:
+        records = await read_all(settings, topics, idle_s=0.2, max_wait_s=max(1.0, deadline - time.monotonic()))
+        if predicate(records):
+            return records
+        await asyncio.sleep(poll_s)
+    raise TimeoutError(f"condition not met within {timeout:.0f} s ({len(records)} records on {list(map(str, topics))})")
+
+
+def events_of(records: Iterable[Record]) -> list[Any]:
+    """Decode records into envelopes, skipping what does not decode."""
+    from .events import decode
+
+    out = []
+    for r in records:
+        try:
+            out.append(decode(r.value or b""))
+        except Exception:
+            continue
+    return out

@@ -1,0 +1,60 @@
+"""Exact SEK amounts.
+
+Amounts are `Decimal` with two decimals everywhere: on the wire they are strings (`"120.00"`),
+on input JSON numbers are accepted too but parsed from their text, never through a float.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+ORE = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_ore(value: Decimal) -> Decimal:
+    """Round to öre, half up (the rounding a Swedish invoice uses)."""
+    return value.quantize(ORE, rounding=ROUND_HALF_UP)
+
+
+def to_money(value: Any) -> Decimal:
+    """Parse an amount from a string, int or Decimal; reject floats' binary noise and NaN."""
+    if isinstance(value, bool):
+        raise ValueError("an amount cannot be a boolean")
+    if isinstance(value, float):
+        # JSON numbers reach us as floats only when a caller bypassed pydantic's JSON parser;
+        # repr() gives the shortest text that round-trips, which is what the sender wrote.
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {str(value)[:40]!r}") from None
+    if not amount.is_finite():
+        raise ValueError("an amount must be finite")
+    if amount.as_tuple().exponent < -2 and round_ore(amount) != amount:
+        raise ValueError("an amount has at most two decimals (öre)")
+    if abs(amount) >= Decimal("1e12"):
+        raise ValueError("an amount must be below 1,000,000,000,000 kr")
+    return round_ore(amount)
+
+
+def money_str(value: Decimal) -> str:
+    """The wire form: a string with exactly two decimals."""
+    return f"{round_ore(value):.2f}"
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(to_money),
+    PlainSerializer(money_str, return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["120.00"]}),
+]
+"""Type for a SEK amount field in an event model."""
+
+
+def to_ore(value: Decimal) -> int:
+    """Integer öre, for rule engines that would otherwise see a float."""
+    return int(round_ore(value) * 100)

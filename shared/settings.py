@@ -1,0 +1,67 @@
+"""Settings from the environment (`PN_` prefix), frozen, read once by `pn` and passed down.
+
+The dev profile (embedded Tansu broker) needs a short session timeout, because Tansu holds a
+worker's first JoinGroup for half of it, and idempotence off, because it cannot InitProducerId.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("intake", "diary", "fees", "billing", "budget")
+DEFAULT_WEB_PORTS = {"intake": 6061, "diary": 6062, "fees": 6063, "billing": 6064, "budget": 6065}
+
+
+class PnSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PN_", frozen=True, extra="ignore")
+
+    profile: Literal["dev", "prod"] = "dev"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    region: str = Field("20", pattern=r"^\d{2}$", description="our county code (20 = Dalarna)")
+    data_dir: Path = Path("var/data")
+    rules_dir: Path = Path("rules")
+    web_host: str = "127.0.0.1"
+    web_port: int | None = Field(None, description="default: the service's own port (6061-6065)")
+    log_format: Literal["console", "json"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Broker client tuning; None means "the profile's default".
+    session_timeout_s: float | None = None
+    enable_idempotence: bool | None = None
+    topic_partitions: int = 4
+    replication_factor: int = 1
+    batch_max: int = Field(1000, ge=1, description="events per take() batch")
+    batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
+    producer_linger_s: float = 0.005
+    store: Literal["rocksdb", "memory"] = "rocksdb"
+    # Kafka client security (issue 11 fills the mapping in shared/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    # HTTP API tokens (issue 11): a file of `name:role:salt:hash` lines, or the same lines in env.
+    tokens_file: Path | None = None
+    tokens: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> PnSettings:
+        dev = self.profile == "dev"
+        object.__setattr__(self, "log_format", self.log_format or ("console" if dev else "json"))
+        if self.session_timeout_s is None:
+            object.__setattr__(self, "session_timeout_s", 6.0 if dev else 45.0)
+        if self.enable_idempotence is None:
+            object.__setattr__(self, "enable_idempotence", not dev)
+        return self
+
+    def web_port_for(self, service: str) -> int:
+        return self.web_port or DEFAULT_WEB_PORTS.get(service, 6066)
+
+    def data_dir_for(self, service: str) -> Path:
+        return self.data_dir / service

@@ -1,0 +1,108 @@
+"""Service state as a unit of work over a key-value table (a faust Table, or a dict in tests).
+
+Handlers read and write a `Store` like a dict. Writes are staged, visible to later reads at once,
+and applied to the table only when the wrapper commits them, after the outputs they caused were
+acknowledged by the broker. So a crash between output and state can only cause a re-emit with the
+same deterministic ids, never a state change whose output was lost.
+
+Design rule for handlers: write facts keyed by their cause (`week[assignment, week] = visit_id`),
+never blind increments, so that reprocessing an event after a crash finds the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+_DELETED = object()
+Tag = tuple[int, int]
+
+
+class Store:
+    """A staged view over `table`. Keys are strings; values JSON-compatible."""
+
+    def __init__(self, name: str, table: MutableMapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.table: MutableMapping[str, Any] = table if table is not None else {}
+        self._overlay: dict[str, tuple[Any, Tag]] = {}
+        self._writes: dict[Tag, list[tuple[str, Any]]] = {}
+        self._tag: Tag = (0, 0)
+
+    # -- tagging: the wrapper says which message the next writes belong to
+    def begin(self, tag: Tag) -> None:
+        self._tag = tag
+
+    def commit(self, tag: Tag) -> None:
+        for key, value in self._writes.pop(tag, ()):
+            if value is _DELETED:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = value
+            staged = self._overlay.get(key)
+            if staged is not None and staged[1] == tag:
+                del self._overlay[key]
+
+    def rollback(self, tag: Tag) -> None:
+        for key, _ in self._writes.pop(tag, ()):
+            staged = self._overlay.get(key)
+            if staged is not None and staged[1] == tag:
+                del self._overlay[key]
+
+    def pending(self) -> int:
+        return sum(len(w) for w in self._writes.values())
+
+    # -- the dict-like face handlers use
+    def get(self, key: str, default: Any = None) -> Any:
+        staged = self._overlay.get(key)
+        if staged is not None:
+            return default if staged[0] is _DELETED else staged[0]
+        return self.table.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _DELETED)
+        if value is _DELETED:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _DELETED) is not _DELETED  # type: ignore[arg-type]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._overlay[key] = (value, self._tag)
+        self._writes.setdefault(self._tag, []).append((key, value))
+
+    def __delitem__(self, key: str) -> None:
+        self[key] = _DELETED
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        value = self.get(key, default)
+        if key in self:
+            del self[key]
+        return value
+
+    def keys(self) -> Iterator[str]:
+        """Committed and staged keys (staged deletions hidden)."""
+        seen = set()
+        for key, (value, _) in list(self._overlay.items()):
+            seen.add(key)
+            if value is not _DELETED:
+                yield key
+        for key in list(self.table.keys()):
+            if key not in seen:
+                yield key
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for key in self.keys():
+            yield key, self.get(key)
+
+    def items_with_prefix(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        """Scan by key prefix (tables are small per service; rocksdb iterates in order)."""
+        for key, value in self.items():
+            if key.startswith(prefix):
+                yield key, value
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.keys())

@@ -1,0 +1,191 @@
+"""The faust adapter: app factory, tables as `Store`s, thin batch agents, health and metrics views.
+
+Services call `ServiceRuntime(service, settings)` in their `create_app`; their agents.py only
+says which topics feed the processor. All faust specifics (take_events, current event for table
+partitions, worker start) live here, so the faust consume path can be replaced in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import faust
+from faust.streams import _current_event  # the context faust uses to pick a changelog partition
+
+from .consumer import Handler, Message, Processor
+from .kafka_client import faust_credentials
+from .logging import fix_levels, get_logger
+from .metrics import Metrics
+from .ports import Clock, SystemClock
+from .settings import PnSettings
+from .state import Store
+from .topics import Topic
+
+
+def faust_broker_url(settings: PnSettings) -> str:
+    return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
+
+
+def make_faust_app(service: str, settings: PnSettings) -> faust.App:
+    dev = settings.profile == "dev"
+    settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        f"pn-{service}",
+        broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings),
+        store="memory://" if settings.store == "memory" else "rocksdb://",
+        datadir=str(settings.data_dir_for(service)),
+        autodiscover=False,
+        key_serializer="json",  # table keys: str; our own topics are declared raw
+        value_serializer="json",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=1.0 if dev else 3.0,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_linger=settings.producer_linger_s,
+        producer_max_batch_size=262_144,
+        producer_max_request_size=4_194_304,
+        producer_acks=-1,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port_for(service),
+        web_stats_enabled=False,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        web_transport=f"tcp://{settings.web_host}:{settings.web_port_for(service)}",
+        logging_config=None,
+    )
+
+
+class FaustPublisher:
+    """`Publisher` over faust's producer: sends start in order at once, acks are awaited later."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]:
+        return asyncio.ensure_future(self._send(topic, key, value, list(headers)))
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> object:
+        producer = self._app.producer
+        for attempt in range(8):  # transient faults: back off, then let the worker crash and replay
+            try:
+                fut = await producer.send(topic, key, value, None, None, headers)
+                return await fut
+            except Exception as exc:
+                if attempt == 7:
+                    raise
+                get_logger(topic=topic).warning("send_retry", attempt=attempt + 1, error=type(exc).__name__)
+                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        raise AssertionError("unreachable")
+
+
+class ServiceRuntime:
+    """Everything a service's create_app wires: app, stores, processor, agents, web basics."""
+
+    def __init__(self, service: str, settings: PnSettings, *, clock: Clock | None = None) -> None:
+        self.service = service
+        self.settings = settings
+        self.app = make_faust_app(service, settings)
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics(service)
+        self.stores: dict[str, Store] = {}
+        self.log = get_logger(service=service)
+        self._processor: Processor | None = None
+        self._agents = 0
+        self._add_basic_views()
+        self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
+
+    # -- state ---------------------------------------------------------------------------------
+    def store(self, name: str, partitions: int) -> Store:
+        """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
+        every topic whose events write it (faust puts the change on the source's partition)."""
+        table = self.app.Table(name, default=None, partitions=partitions)
+        store = Store(name, table)
+        self.stores[name] = store
+        return store
+
+    # -- processing ----------------------------------------------------------------------------
+    def processor(self, handlers: Mapping[str, Handler], deps: Any, *, seen_partitions: int | None = None) -> Processor:
+        seen = self.store("seen", seen_partitions or self.settings.topic_partitions)
+        self._processor = Processor(
+            service=self.service, handlers=handlers, deps=deps, publisher=FaustPublisher(self.app),
+            clock=self.clock, stores=[s for n, s in self.stores.items() if n != "seen"], seen=seen,
+            metrics=self.metrics)
+        return self._processor
+
+    def consume(self, *topics: Topic, processor: Processor | None = None) -> None:
+        """Register one agent feeding batches of these topics to the processor."""
+        proc = processor or self._processor
+        if proc is None:
+            raise RuntimeError("create the processor before registering agents")
+        channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
+                                 key_serializer="raw", value_serializer="raw",
+                                 partitions=topics[0].partitions)
+        batch_max, within = self.settings.batch_max, self.settings.batch_within_s
+        self._agents += 1
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(batch_max, within):
+                await proc.process_batch([_message(e) for e in events], _in_event_context(events))
+
+        agent.__name__ = f"{self.service}_agent_{self._agents}"
+        agent.__qualname__ = agent.__name__
+        self.app.agent(channel, name=f"pn-{self.service}.{'+'.join(t.name for t in topics)}")(agent)
+
+    # -- web -----------------------------------------------------------------------------------
+    def _add_basic_views(self) -> None:
+        app, metrics, service = self.app, self.metrics, self.service
+
+        @app.page("/health")
+        async def health(self_view: Any, request: Any) -> Any:
+            ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
+            metrics.ready.labels(service).set(1 if ready else 0)
+            body = {"service": service, "status": "ready" if ready else "recovering"}
+            return self_view.json(body, status=200 if ready else 503)
+
+        @app.page("/metrics")
+        async def prom(self_view: Any, request: Any) -> Any:
+            return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+def _recovered(app: faust.App) -> bool:
+    try:
+        return bool(app.tables.recovery.completed.is_set())
+    except AttributeError:
+        return True
+
+
+def _message(event: Any) -> Message:
+    m = event.message
+    return Message(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, m.headers or ())
+
+
+def _in_event_context(events: Sequence[Any]) -> Callable[[int], Any]:
+    @contextmanager
+    def ctx(index: int) -> Any:
+        token = _current_event.set(weakref.ref(events[index]))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    return ctx
+
+
+def run_worker(app: faust.App, *, log_level: str = "INFO") -> None:
+    """Run one worker in the foreground until SIGTERM/SIGINT (used by `pn run`)."""
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=log_level.lower().replace("warning", "warn"), quiet=True,
+                    redirect_stdouts=False, logging_config=None)
+    fix_levels(log_level)
+    worker.execute_from_commandline()

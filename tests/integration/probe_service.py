@@ -1,0 +1,43 @@
+"""A minimal service on the shared runtime, run as its own process by the foundation tests.
+
+It consumes `pn.finance.postings` and raises an ops alert per posting (deterministic id), so the
+tests can see the wrapper's whole path on the real broker: decode, dead-letter, dedup, emit.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from shared.events import AlertMessage, AlertRaised
+from shared.logging import configure
+from shared.settings import PnSettings
+from shared.streaming import ServiceRuntime, run_worker
+from shared.topics import ALERTS_OPS, FINANCE_POSTINGS
+
+
+def on_posted(event, *, deps):
+    deps.store[event.data.posting_id] = str(event.data.amount)
+    alert = AlertRaised(alert_id=f"probe:{event.data.posting_id}", rule_id="probe.posting", severity="info",
+                        subject=event.data.cost_centre, message=AlertMessage(sv="bokförd", en="posted"),
+                        facts={"amount": str(event.data.amount)}, raised_at=deps.emit.clock.now())
+    return [deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[event.id])]
+
+
+class Deps:
+    pass
+
+
+def create_app(settings: PnSettings):
+    runtime = ServiceRuntime("probe", settings)
+    deps = Deps()
+    deps.store = runtime.store("postings", FINANCE_POSTINGS.partitions)
+    processor = runtime.processor({"pn.ledger.posted": on_posted}, deps)
+    deps.emit = processor.emit
+    runtime.consume(FINANCE_POSTINGS)
+    return runtime.app
+
+
+if __name__ == "__main__":
+    settings = PnSettings(web_port=int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    configure(service="probe", level="INFO", fmt="json")
+    run_worker(create_app(settings))
