@@ -18,7 +18,7 @@ def event_schemas() -> dict[str, dict]:
 def asyncapi() -> dict:
     schemas = event_schemas()
     channels, operations, messages = {}, {}, {}
-    for t, schema in schemas.items():
+    for t in schemas:
         messages[t.replace(".", "_")] = {
             "name": t, "contentType": "application/cloudevents+json",
             "payload": {"$ref": f"./schemas/{t}.json"},

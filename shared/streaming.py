@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # the context faust uses to pick a changelog partition
 
+from .auth import TokenRegistry
 from .consumer import Handler, Message, Processor
 from .kafka_client import faust_credentials
 from .logging import fix_levels, get_logger
@@ -24,6 +25,7 @@ from .ports import Clock, SystemClock
 from .settings import PnSettings
 from .state import Store
 from .topics import Topic
+from .web import WebGate
 
 
 def faust_broker_url(settings: PnSettings) -> str:
@@ -101,6 +103,8 @@ class ServiceRuntime:
         self.log = get_logger(service=service)
         self._processor: Processor | None = None
         self._agents = 0
+        self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
+        self.gate: WebGate | None = None
         self._add_basic_views()
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
@@ -142,6 +146,41 @@ class ServiceRuntime:
         self.app.agent(channel, name=f"pn-{self.service}.{'+'.join(t.name for t in topics)}")(agent)
 
     # -- web -----------------------------------------------------------------------------------
+    def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
+              audit: str | None = None) -> None:
+        """Register a protected view (see shared/web.py). `audit` names the view in audit events
+        when the view reads case data."""
+        if self.gate is None:
+            self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
+        methods = self._routes.setdefault(path, {})
+        first = not methods
+        methods[method.upper()] = (handler, role, audit)
+        if first:
+            self._register_path(path)
+
+    def _audit_hook(self) -> Any:
+        from .audit import make_audit_hook  # issue 11: audit events on pn.audit
+
+        return make_audit_hook(self)
+
+    def _register_path(self, path: str) -> None:
+        routes, gate_of = self._routes[path], (lambda: self.gate)
+
+        async def dispatch(view: Any, request: Any, **params: Any) -> Any:
+            entry = routes.get(request.method.upper())
+            if entry is None:
+                return view.json({"error": "method_not_allowed"}, status=405)
+            handler, role, audit = entry
+            resp = await gate_of().handle(request, handler, role=role, audit_view=audit, params=params)
+            if resp.content is not None:
+                return view.bytes(resp.content, content_type=resp.content_type, status=resp.status,
+                                  headers=resp.headers or None)
+            return view.json(resp.body, status=resp.status, headers=resp.headers or None)
+
+        attrs = {m: dispatch for m in ("get", "post", "put", "delete", "patch")}
+        view_cls = type(f"View_{len(self._routes)}", (faust.web.View,), attrs)
+        self.app.page(path)(view_cls)
+
     def _add_basic_views(self) -> None:
         app, metrics, service = self.app, self.metrics, self.service
 
