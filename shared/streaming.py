@@ -145,6 +145,23 @@ class ServiceRuntime:
         agent.__qualname__ = agent.__name__
         self.app.agent(channel, name=f"pn-{self.service}.{'+'.join(t.name for t in topics)}")(agent)
 
+    def tick_every(self, seconds: float) -> None:
+        """Publish a `pn.tick` for this service to every partition of `pn.ticks` every `seconds`.
+        Consume TICKS in agents.py and handle "pn.tick" (filter on `event.data.service`)."""
+        from .events import Tick, derive_id, encode, make_event
+        from .events.envelope import CONTENT_TYPE_HEADER
+        from .topics import TICKS
+
+        async def tick() -> None:
+            now = self.clock.now()
+            for partition in range(TICKS.partitions):
+                event = make_event(Tick(service=self.service, at=now), source=f"/pn/{self.service}", time=now,
+                                   id=derive_id(self.service, "tick", now.isoformat(), partition))
+                await self.app.producer.send(TICKS.name, None, encode(event), partition, None, [CONTENT_TYPE_HEADER])
+
+        tick.__name__ = f"{self.service}_tick"
+        self.app.timer(seconds)(tick)
+
     # -- web -----------------------------------------------------------------------------------
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
               audit: str | None = None) -> None:

@@ -35,6 +35,7 @@ from .events import (
     SupportAssigned,
     SupportCareEnded,
     SupportEnded,
+    Tick,
     VisitReported,
 )
 
@@ -155,6 +156,16 @@ DIARY_QUEUE = Topic(
     "pn.diary.queue", "year", (CaseOpened, LetterReceived, LetterCreated, CareUnitUpserted),
     "Diary-internal: every document to register, in one partition so numbering is gapless.",
     partitions=1, producers=("diary",), internal=True)
+
+TICKS = Topic(
+    "pn.ticks", "none (one tick per partition)", (Tick,),
+    "Internal clock: each service's timer ticks every partition; a service acts on its own ticks.",
+    producers=("intake", "diary", "fees", "billing", "budget"), internal=True,
+    configs={"retention.ms": "86400000"})
+INTAKE_ACCEPTED = Topic(
+    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted,),
+    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
+    partitions=1, producers=("intake",), internal=True)
 
 CATALOG: tuple[Topic, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Topic))
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}

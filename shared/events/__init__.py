@@ -32,6 +32,7 @@ from .operations import (
     ErrorDetail,
     EventRejected,
     PeriodCloseRequested,
+    Tick,
 )
 from .reference import CareUnitUpserted
 from .support import (

@@ -68,3 +68,14 @@ class EventRejected(EventData):
     received_at: datetime
     # Additive: the replay trail (`pn deadletter replay`), when a dead letter is re-published.
     replay_of: str | None = None
+
+
+class Tick(EventData):
+    """Service-internal clock event: a service's timer publishes one to every partition of
+    `pn.ticks`, so time-driven decisions (hold expiry, alert resolution) run as replayable events
+    on the partition whose state they touch. Each service acts only on its own ticks."""
+
+    event_type = "pn.tick"
+
+    service: Annotated[str, Field(max_length=40)]
+    at: datetime
