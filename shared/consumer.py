@@ -96,12 +96,20 @@ class Processor:
         self.publisher = publisher
         self.clock = clock
         self.seen = seen if seen is not None else Store("seen")
+        self._seen_by_topic: dict[str, Store] = {}
         self.stores = [*stores, self.seen]
         self.metrics = metrics or Metrics(service)
         self.emit = Emitter(service, clock)
         self.log = get_logger(service=service)
         self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
         self._batch = 0
+
+    def use_seen_store(self, topics: Sequence[Topic], store: Store) -> None:
+        """Remember processed ids of these topics in `store` (faust needs one per partition count)."""
+        for t in topics:
+            self._seen_by_topic[t.name] = store
+        if all(store is not s for s in self.stores):
+            self.stores.append(store)
 
     # -- public ------------------------------------------------------------------------------
     async def process_batch(
@@ -144,12 +152,13 @@ class Processor:
         except _Rejected as rejected:
             return [self._dead_letter(message, rejected.errors)]
         dedup_key = f"{topic}|{event.id}"
-        if dedup_key in self.seen:
+        seen = self._seen_by_topic.get(topic, self.seen)
+        if dedup_key in seen:
             self.metrics.duplicates.labels(self.service, topic).inc()
             return []
         handler = self.handlers.get(event.type)
         if handler is None:  # a type of this topic that this service does not act on
-            self.seen[dedup_key] = 1
+            seen[dedup_key] = 1
             return []
         try:
             result = handler(event, deps=self.deps)
@@ -162,7 +171,7 @@ class Processor:
                            error=type(exc).__name__)
             return [self._dead_letter(message, [{"loc": ["handler", event.type],
                                                  "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
-        self.seen[dedup_key] = 1
+        seen[dedup_key] = 1
         return list(outputs or ())
 
     def _decode(self, message: Message) -> Envelope:

@@ -118,12 +118,11 @@ class ServiceRuntime:
         return store
 
     # -- processing ----------------------------------------------------------------------------
-    def processor(self, handlers: Mapping[str, Handler], deps: Any, *, seen_partitions: int | None = None) -> Processor:
-        seen = self.store("seen", seen_partitions or self.settings.topic_partitions)
+    def processor(self, handlers: Mapping[str, Handler], deps: Any) -> Processor:
+        """The service's Processor over every store created so far (create stores first)."""
         self._processor = Processor(
             service=self.service, handlers=handlers, deps=deps, publisher=FaustPublisher(self.app),
-            clock=self.clock, stores=[s for n, s in self.stores.items() if n != "seen"], seen=seen,
-            metrics=self.metrics)
+            clock=self.clock, stores=list(self.stores.values()), metrics=self.metrics)
         return self._processor
 
     def consume(self, *topics: Topic, processor: Processor | None = None) -> None:
@@ -131,6 +130,12 @@ class ServiceRuntime:
         proc = processor or self._processor
         if proc is None:
             raise RuntimeError("create the processor before registering agents")
+        partitions = {t.partitions for t in topics}
+        if len(partitions) != 1:
+            raise ValueError("topics consumed by one agent must have the same partition count")
+        seen_name = f"seen-p{topics[0].partitions}"
+        seen = self.stores.get(seen_name) or self.store(seen_name, topics[0].partitions)
+        proc.use_seen_store(topics, seen)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)
