@@ -104,5 +104,8 @@ class Store:
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
+    def __bool__(self) -> bool:  # a Store is a handle, truthy even when empty
+        return True
+
     def __len__(self) -> int:
         return sum(1 for _ in self.keys())

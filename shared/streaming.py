@@ -134,7 +134,7 @@ class ServiceRuntime:
         if len(partitions) != 1:
             raise ValueError("topics consumed by one agent must have the same partition count")
         seen_name = f"seen-p{topics[0].partitions}"
-        seen = self.stores.get(seen_name) or self.store(seen_name, topics[0].partitions)
+        seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
         proc.use_seen_store(topics, seen)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
