@@ -118,11 +118,15 @@ class ServiceRuntime:
         return store
 
     # -- processing ----------------------------------------------------------------------------
-    def processor(self, handlers: Mapping[str, Handler], deps: Any) -> Processor:
-        """The service's Processor over every store created so far (create stores first)."""
+    def processor(self, handlers: Mapping[str, Handler], deps: Any, *,
+                  stores: Sequence[Store] | None = None) -> Processor:
+        """The service's Processor over every store created so far (create stores first), or over
+        `stores` only: a service with several processors gives each its own stores, because a
+        store's staged writes are tagged per processor batch and must be committed by one owner."""
         self._processor = Processor(
             service=self.service, handlers=handlers, deps=deps, publisher=FaustPublisher(self.app),
-            clock=self.clock, stores=list(self.stores.values()), metrics=self.metrics)
+            clock=self.clock, stores=list(self.stores.values() if stores is None else stores),
+            metrics=self.metrics)
         return self._processor
 
     def consume(self, *topics: Topic, processor: Processor | None = None) -> None:
