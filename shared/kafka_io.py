@@ -122,3 +122,32 @@ def events_of(records: Iterable[Record]) -> list[Any]:
         except Exception:
             continue
     return out
+
+
+async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | str]) -> int:
+    """Records the consumer group has not committed yet (approximate on Tansu: its end offsets
+    read low by up to a batch, so callers add a short settle time)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from .kafka_client import admin_kwargs, consumer_kwargs
+
+    names = [getattr(t, "name", t) for t in topics]
+    admin = AIOKafkaAdminClient(**admin_kwargs(settings))
+    consumer = AIOKafkaConsumer(**consumer_kwargs(settings, None))
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = []
+        for name in names:
+            parts = consumer.partitions_for_topic(name)
+            if not parts:
+                await consumer._client.force_metadata_update()  # noqa: SLF001
+                parts = consumer.partitions_for_topic(name) or set()
+            tps += [TopicPartition(name, p) for p in parts]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()

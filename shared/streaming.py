@@ -146,9 +146,12 @@ class ServiceRuntime:
         batch_max, within = self.settings.batch_max, self.settings.batch_within_s
         self._agents += 1
 
+        app, lag = self.app, self.metrics.lag
+
         async def agent(stream: Any) -> None:
             async for events in stream.take_events(batch_max, within):
                 await proc.process_batch([_message(e) for e in events], _in_event_context(events))
+                _record_lag(app, lag, self.service, events)
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
@@ -227,6 +230,19 @@ def _recovered(app: faust.App) -> bool:
         return bool(app.tables.recovery.completed.is_set())
     except AttributeError:
         return True
+
+
+def _record_lag(app: faust.App, gauge: Any, service: str, events: Sequence[Any]) -> None:
+    """Consumer lag per partition after a batch: high watermark − next offset (for /metrics)."""
+    last: dict[Any, int] = {}
+    for event in events:
+        last[event.message.tp] = event.message.offset
+    for tp, offset in last.items():
+        try:
+            behind = max(0, app.consumer.highwater(tp) - offset - 1)
+        except Exception:  # highwater unknown before the first fetch response
+            continue
+        gauge.labels(service, tp.topic, str(tp.partition)).set(behind)
 
 
 def _message(event: Any) -> Message:
