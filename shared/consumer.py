@@ -205,7 +205,7 @@ class Processor:
         data = EventRejected(
             source_topic=message.topic, partition=message.partition, offset=message.offset,
             service=self.service, errors=errors[:50], raw=text, raw_encoding=encoding,
-            received_at=self.clock.now())
+            received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"))
         event_id = derive_id("/pn/deadletter", self.service, message.topic, message.partition, message.offset)
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)
@@ -214,6 +214,13 @@ class Processor:
         self.metrics.events_out.labels(self.service, out.topic.name).inc()
         key = out.key.encode() if out.key is not None else None
         return self.publisher.send(out.topic.name, key, out.value(), (CONTENT_TYPE_HEADER,))
+
+
+def _header(message: Message, name: str) -> str | None:
+    for key, value in message.headers or ():
+        if key == name and value:
+            return value.decode("utf-8", "replace")[:200]
+    return None
 
 
 def _safe(exc: Exception) -> str:

@@ -70,3 +70,30 @@ async def test_malformed_messages_are_dead_lettered_and_the_next_good_one_is_pro
     assert by_raw[bad_json.decode()].errors[0].msg.startswith("not JSON")
     assert by_raw[invalid.decode()].errors[0].loc[-1] == "period"
     assert all(r.source_topic == FINANCE_POSTINGS.name and r.service == "probe" for r in rejected)
+
+
+async def test_deadletter_list_and_replay_of_a_corrected_message(settings, probe, unique, tmp_path):
+    import json as _json
+
+    invalid = _posting(f"{unique}-fix").model_dump_json().replace('"2023-01"', '"2023-13"').encode()
+    await produce(settings, FINANCE_POSTINGS, [invalid], keys=[b"6101"])
+    letters = await wait_for(settings, [DEADLETTER], lambda rs: any(f"{unique}-fix" in (r.value or b"").decode() for r in rs))
+    [letter] = [e for e in events_of(letters) if f"{unique}-fix" in e.data.raw]
+
+    env = {**os.environ, "PN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    listed = subprocess.run([sys.executable, "-m", "shared.cli", "deadletter", "list", "--json",
+                             "--topic", FINANCE_POSTINGS.name], capture_output=True, text=True, env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert letter.id in [_json.loads(line)["id"] for line in listed.stdout.splitlines()]
+
+    again = subprocess.run([sys.executable, "-m", "shared.cli", "deadletter", "replay", "--id", letter.id],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode != 0 and "still not a valid event" in again.stderr and "period" in again.stderr
+
+    fixed = tmp_path / "fixed.json"
+    fixed.write_bytes(invalid.replace(b'"2023-13"', b'"2023-02"'))
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "deadletter", "replay", "--id", letter.id,
+                           "--file", str(fixed)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    alerts = await wait_for(settings, [ALERTS_OPS], lambda rs: any(f"probe:{unique}-fix" in (r.value or b"").decode() for r in rs))
+    assert any(e.data.alert_id == f"probe:{unique}-fix" for e in events_of(alerts))
