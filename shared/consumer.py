@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -27,6 +28,9 @@ from .metrics import Metrics
 from .ports import Clock, Emit, Publisher
 from .state import Store
 from .topics import BY_NAME, DEADLETTER, Topic
+
+_batches = itertools.count(1)
+"""Batch numbers unique in the process, so stores shared by several processors never mix tags."""
 
 Handler = Callable[..., "list[Emit] | Awaitable[list[Emit]]"]
 MAX_VALUE_BYTES = 1_048_576
@@ -102,7 +106,6 @@ class Processor:
         self.emit = Emitter(service, clock)
         self.log = get_logger(service=service)
         self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
-        self._batch = 0
 
     def use_seen_store(self, topics: Sequence[Topic], store: Store) -> None:
         """Remember processed ids of these topics in `store` (faust needs one per partition count)."""
@@ -117,8 +120,7 @@ class Processor:
         in_context: Callable[[int], AbstractContextManager[Any]] | None = None,
     ) -> None:
         """Handle every message, publish all outputs, then commit state. Never raises for bad input."""
-        self._batch += 1
-        batch = self._batch
+        batch = next(_batches)
         pending: list[Awaitable[object]] = []
         started = time.time()
         for index, message in enumerate(messages):

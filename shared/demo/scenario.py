@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -125,7 +125,7 @@ class Scenario:
     def _at(self, day: date, hour: int | None = None) -> datetime:
         local = datetime.combine(day, time(hour if hour is not None else self.rng.randint(8, 16),
                                            self.rng.randint(0, 59)), STOCKHOLM)
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def _event(self, data: EventData, source: str, at: datetime, *cause: object) -> Envelope:
         return make_event(data, source=source, time=at, id=derive_id("demo", data.event_type, *cause))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.broker
 def _posting(pid: str):
     return make_event(LedgerPosted(posting_id=pid, period="2023-01", cost_centre="6101",
                                    account_group="other", amount="-10.50", text="t"),
-                      source="/test", time=datetime.now(timezone.utc), id=f"ev-{pid}")
+                      source="/test", time=datetime.now(UTC), id=f"ev-{pid}")
 
 
 @pytest.fixture

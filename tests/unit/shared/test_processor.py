@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,7 +26,7 @@ def on_posted(event, *, deps):
         raise RuntimeError("handler failed on purpose")
     deps.postings[event.data.posting_id] = str(event.data.amount)
     alert = AlertRaised(alert_id=event.data.posting_id, rule_id="t", severity="info", subject="s",
-                        message=AlertMessage(sv="a", en="a"), raised_at=datetime(2023, 1, 1, tzinfo=timezone.utc))
+                        message=AlertMessage(sv="a", en="a"), raised_at=datetime(2023, 1, 1, tzinfo=UTC))
     return [deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[event.data.posting_id])]
 
 
