@@ -1,0 +1,147 @@
+"""Drives a scenario through a running stack: publish step by step, wait for the services to catch up.
+
+Shared by `pn demo` and the end-to-end test, so the test checks exactly what the demo shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..events import Envelope, LedgerPosted, derive_id, make_event
+from ..kafka_io import events_of, group_lag, produce, read_all
+from ..settings import PnSettings
+from ..topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+from .scenario import Scenario, Step
+
+OUTPUT_TOPICS = ["pn.cases.opened", "pn.complaints.rejected", "pn.notifications", "pn.diary.entries",
+                 "pn.letters.dispatched", "pn.fees.calculated", "pn.fees.rejected", "pn.fees.payouts",
+                 "pn.billing.invoices", "pn.finance.postings", "pn.budget.status", "pn.alerts.ops",
+                 "pn.alerts.budget", "pn.deadletter"]
+
+
+class Progress(Protocol):
+    def step(self, label: str, total: int | None) -> Callable[[int], None]: ...
+
+
+class Silent:
+    def step(self, label: str, total: int | None) -> Callable[[int], None]:
+        return lambda _n: None
+
+
+async def publish(settings: PnSettings, step: Step, progress: Progress) -> None:
+    advance = progress.step(f"publish {step.name}", len(step.items))
+    by_topic: dict[Any, list[Any]] = defaultdict(list)
+    for topic, event in step.items:
+        by_topic[topic].append(event)
+    for topic, events in by_topic.items():
+        for i in range(0, len(events), 2000):
+            chunk = events[i:i + 2000]
+            keys = [None if isinstance(e, bytes) else topic.key_for(e).encode() for e in chunk]
+            await produce(settings, topic, chunk, keys=keys)
+            advance(len(chunk))
+
+
+async def settle(settings: PnSettings, running: list[str], services: tuple[str, ...], topics: list[str],
+                 progress: Progress, label: str, timeout: float = 240.0) -> None:
+    """Wait until each named service's consumer group has committed everything on `topics`."""
+    done = progress.step(f"wait: {label}", None)
+    deadline = time.monotonic() + timeout
+    for service in services:
+        if service not in running:
+            continue
+        while time.monotonic() < deadline:
+            try:
+                lag = await group_lag(settings, f"pn-{service}", topics)
+            except Exception:
+                lag = 1
+            if lag == 0:
+                break
+            await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # Tansu reports end offsets up to a batch low: let the last batch land
+    done(1)
+
+
+async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[str],
+                       progress: Progress | None = None, *, hold_seconds: float = 6.0) -> None:
+    """The demo's year: directory, complaints, letters, visits, care days, closes, corrections, economy."""
+    p = progress or Silent()
+    reference, complaints, support, care = list(scenario.steps())
+    await publish(settings, reference, p)
+    await settle(settings, running, ("intake", "diary"), ["pn.reference.care-units"], p, "directory loaded")
+    await publish(settings, complaints, p)
+    await settle(settings, running, ("intake",), ["pn.complaints.submitted", "pn.intake.accepted"], p, "cases opened")
+    await publish(settings, scenario.letters_for(await opened_cases(settings)), p)
+    await publish(settings, support, p)
+    await publish(settings, care, p)
+    await settle(settings, running, ("diary", "fees", "billing"),
+                 ["pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.support.assignments",
+                  "pn.support.visits", "pn.care.days"], p, "letters, visits and care days processed")
+    await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
+    await publish(settings, scenario.closes(), p)
+    await settle(settings, running, ("fees", "billing"), ["pn.commands"], p, "periods closed")
+    fix, january = scenario.cancellations(care)
+    await publish(settings, fix, p)
+    await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
+    await publish(settings, january, p)
+    await settle(settings, running, ("billing",), ["pn.commands"], p, "January close")
+    await publish(settings, finance_step(scenario, await platform_postings(settings, scenario.year)), p)
+    await settle(settings, running, ("budget",), ["pn.finance.budgets", "pn.finance.postings"], p, "budget monitor")
+    await settle(settings, running, ("intake", "diary"), ["pn.diary.entries", "pn.letters.dispatched"], p,
+                 "status notifications")
+
+
+async def opened_cases(settings: PnSettings) -> list[tuple[str, str | None, datetime]]:
+    events = events_of(await read_all(settings, ["pn.cases.opened"]))
+    return [(e.data.case_id, e.data.care_unit_hsa_id if e.data.care_unit_status == "resolved" else None,
+             e.data.opened_at) for e in events]
+
+
+async def platform_postings(settings: PnSettings, year: int) -> dict[tuple[str, str, str], Decimal]:
+    """What fees and billing booked on the ledger, per (period, cost centre, account group)."""
+    booked: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for e in events_of(await read_all(settings, ["pn.finance.postings"])):
+        if e.source.startswith("/pn/") and e.data.period.startswith(str(year)):
+            booked[(e.data.period, e.data.cost_centre, e.data.account_group)] += e.data.amount
+    return booked
+
+
+def finance_step(scenario: Scenario, platform: dict[tuple[str, str, str], Decimal]) -> Step:
+    """Budgets, and the finance system's postings: the seeded outcome less what the platform booked,
+    so the year ends on the seed's figures while fees and invoices flow through the ledger."""
+    step = Step("budgets and ledger postings")
+    try:
+        from services.budget.seed_jamtland import jamtland_2023
+    except ImportError:
+        return step
+    platform = dict(platform)
+    budgets, postings = jamtland_2023(scenario.year)
+    now = datetime.now(UTC)
+    for ev in budgets:
+        step.add(FINANCE_BUDGETS, ev if isinstance(ev, Envelope) else make_event(
+            ev, source="/ekonomi/budget", time=now, id=derive_id("demo", ev.event_type, ev.model_dump_json())))
+    for ev in postings:
+        data = ev.data if isinstance(ev, Envelope) else ev
+        booked = platform.pop((data.period, data.cost_centre, data.account_group), Decimal(0))
+        _post(step, f"{data.posting_id}-ek", data.period, data.cost_centre, data.account_group,
+              data.amount - booked, data.text, now)
+    for (period, cc, group), amount in platform.items():  # platform bookings outside the seeded split
+        _post(step, f"demo-{period}-{cc}-{group}-omforing", period, cc, group, -amount, "omföring", now)
+    return step
+
+
+def _post(step: Step, posting_id: str, period: str, cc: str, group: str, amount: Decimal, text: str,
+          now: datetime) -> None:
+    data = LedgerPosted(posting_id=posting_id, period=period, cost_centre=cc, account_group=group,
+                        amount=amount, text=text)
+    step.add(FINANCE_POSTINGS, make_event(data, source="/ekonomi/huvudbok", time=now,
+                                          id=derive_id("demo", "posting", posting_id)))
+
+
+async def collect(settings: PnSettings, topics: list[str] | None = None) -> dict[str, list[Envelope]]:
+    return {name: events_of(await read_all(settings, [name], idle_s=0.3)) for name in (topics or OUTPUT_TOPICS)}
