@@ -1,0 +1,12 @@
+"""Which topics feed which processor: stage 1 + reference data + ticks (4 partitions), stage 2 (1)."""
+
+from __future__ import annotations
+
+from shared.consumer import Processor
+from shared.streaming import ServiceRuntime
+from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, DIARY_ENTRIES, INTAKE_ACCEPTED, TICKS
+
+
+def register(runtime: ServiceRuntime, *, intake: Processor, cases: Processor) -> None:
+    runtime.consume(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, processor=intake)
+    runtime.consume(INTAKE_ACCEPTED, processor=cases)

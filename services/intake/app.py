@@ -1,0 +1,35 @@
+"""Composition root of intake: stores, rules, two processors, agents, ticks, web views."""
+
+from __future__ import annotations
+
+import faust
+
+from shared.streaming import FaustPublisher, ServiceRuntime
+from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
+
+from . import agents, web
+from .domain import AttachmentPolicy
+from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
+from .rules import load_category_rules
+from .settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    runtime = ServiceRuntime("intake", settings)
+    deps = Deps(
+        refs=runtime.store("complaint-refs", COMPLAINTS_SUBMITTED.partitions),
+        directory=runtime.store("care-units", CARE_UNITS.partitions),
+        resolved=runtime.store("resolved-alerts", TICKS.partitions),
+        cases=runtime.store("cases", INTAKE_ACCEPTED.partitions),
+        rules=load_category_rules(settings.rules_dir / "complaint_categories.yaml"),  # bad file -> RulesFileError
+        attachments=AttachmentPolicy(settings.intake_max_attachment_bytes,
+                                     frozenset(t.lower() for t in settings.intake_attachment_types)),
+        clock=runtime.clock, log=runtime.log)
+    # Each processor commits only its own stores (their writes come from its topics' partitions).
+    intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs, deps.directory, deps.resolved])
+    cases = runtime.processor(CASE_HANDLERS, deps, stores=[deps.cases])
+    deps.emit = intake.emit  # both emitters are alike: source /pn/intake, the runtime's clock
+    agents.register(runtime, intake=intake, cases=cases)
+    runtime.tick_every(settings.intake_tick_s)
+    web.register(runtime, cases=deps.cases, publisher=FaustPublisher(runtime.app), clock=runtime.clock)
+    return runtime.app

@@ -1,0 +1,214 @@
+"""Intake handlers: event in → domain decision → events out. The shared Processor does the rest.
+
+Two processors, two handler maps, because the same event type flows through two stages:
+- INTAKE_HANDLERS (4-partition inputs): stage 1 checks and de-duplicates submitted complaints and
+  forwards accepted ones to the one-partition `pn.intake.accepted`; the HSA directory, diary
+  entries and clock ticks are handled here too.
+- CASE_HANDLERS (`pn.intake.accepted`, one partition): stage 2 numbers the case, resolves the care
+  unit, categorises, acknowledges, and counts for the spike signal. One partition means a replay
+  after a crash meets the complaints in the same order and reaches the same numbers.
+
+State in the `cases` store (keys by cause, see shared/state.py):
+`case|<case_id>` the case without free text, `contact|<case_id>` where notifications go,
+`complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` daily
+counts, `spike-open` the open spike alerts. Within one complaint they are written in that order
+of dependency (counts, case, mapping, counter last), so a crash that keeps only a prefix of the
+writes can never make a number be handed out twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.events import (
+    AlertMessage,
+    AlertRaised,
+    AlertResolved,
+    CaseOpened,
+    ComplaintRejected,
+    NotificationRequested,
+)
+from shared.ports import Clock, Emit
+from shared.state import Store
+from shared.topics import ALERTS_OPS, CASES_OPENED, COMPLAINTS_REJECTED, INTAKE_ACCEPTED, NOTIFICATIONS
+
+from .domain import (
+    AttachmentPolicy,
+    categorise,
+    contact_of,
+    is_spike,
+    letter_template,
+    next_case_id,
+    record_day,
+    reference_key,
+    rejection_of,
+    window_counts,
+)
+from .rules import CategoryRules
+
+UNKNOWN_UNIT_RULE = "intake.unknown_care_unit"
+SPIKE_RULE = "intake.complaint_spike"
+OPEN_SPIKES = "spike-open"
+
+
+@dataclass
+class Deps:
+    refs: Store  # channel|external_ref -> first event id (4 partitions, like the submitted topic)
+    directory: Store  # hsa_id -> care unit (4 partitions, like the reference topic)
+    resolved: Store  # spike alert id -> resolved at (4 partitions, like the ticks topic)
+    cases: Store  # see module docstring (1 partition, like pn.intake.accepted)
+    rules: CategoryRules
+    attachments: AttachmentPolicy
+    clock: Clock
+    log: Any
+    emit: Any = None  # the Processor's Emitter, set by create_app
+
+
+# -- stage 1: is it a complaint, and is it new? -------------------------------------------------------
+def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
+    complaint = event.data
+    rejection = rejection_of(complaint, deps.attachments)
+    if rejection is not None:
+        data = ComplaintRejected(reason=rejection.reason, detail=rejection.detail, complaint_event_id=event.id)
+        return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id, cause=[event.id])]
+    ref = reference_key(complaint)
+    if ref is not None:
+        first = deps.refs.get(ref)
+        if first is not None and first != event.id:
+            deps.log.info("duplicate_external_ref", event_id=event.id, first_event_id=first)
+            return []
+        deps.refs[ref] = event.id
+    # Forwarded unchanged: the complaint's own id and time travel on (ids are the idempotency key).
+    return [Emit(INTAKE_ACCEPTED, None, event)]
+
+
+def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
+    unit = event.data
+    deps.directory[unit.hsa_id] = {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
+    return []
+
+
+def on_diary_registered(event: Any, *, deps: Deps) -> list[Emit]:
+    entry = event.data
+    template = letter_template(entry.direction, entry.document_kind)
+    if template is None:
+        return []
+    contact = deps.cases.get(f"contact|{entry.case_id}")
+    if contact is None:
+        deps.log.info("diary_entry_for_unknown_case", case_id=entry.case_id, event_id=event.id)
+        return []
+    data = NotificationRequested(case_id=entry.case_id, template=template, **contact)
+    return [deps.emit(NOTIFICATIONS, data, key=entry.case_id, cause=[event.id])]
+
+
+def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
+    """Resolve open spike alerts whose window has fallen back, as of the tick's own time."""
+    if event.data.service != "intake":
+        return []
+    at: datetime = event.data.at
+    policy = deps.rules.spike
+    outputs = []
+    for key, alert in deps.cases.get(OPEN_SPIKES, {}).items():
+        if alert["alert_id"] in deps.resolved:
+            continue
+        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}), at.date(), policy)
+        if is_spike(current, baseline, policy):
+            continue
+        deps.resolved[alert["alert_id"]] = at.isoformat()
+        unit, code = key.split("|", 1)
+        data = AlertResolved(
+            alert_id=alert["alert_id"], rule_id=SPIKE_RULE, severity="warning", subject=unit,
+            message=AlertMessage(sv=f"Antalet klagomål i kategorin {code} är tillbaka på normal nivå.",
+                                 en=f"Complaints in category {code} are back to their usual level."),
+            facts={"care_unit_hsa_id": unit, "category": code, "count": current, "baseline_count": baseline},
+            raised_at=datetime.fromisoformat(alert["raised_at"]), resolved_at=at)
+        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, "resolved"]))
+    return outputs
+
+
+# -- stage 2: open the case -------------------------------------------------------------------------------
+def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
+    cases = deps.cases
+    if f"complaint|{event.id}" in cases:  # its outputs were acknowledged before this was written
+        return []
+    complaint = event.data
+    now = deps.clock.now()
+    sequence, case_id = next_case_id(now.year, cases.get(f"seq|{now.year}", 0), lambda c: f"case|{c}" in cases)
+    unit = deps.directory.get(complaint.care_unit_hsa_id) if complaint.care_unit_hsa_id else None
+    status = "none" if not complaint.care_unit_hsa_id else ("resolved" if unit else "unresolved")
+    case = CaseOpened(
+        case_id=case_id, complaint_event_id=event.id, channel=complaint.channel, region=complaint.region,
+        care_unit_hsa_id=complaint.care_unit_hsa_id, care_unit_status=status,
+        care_provider=unit["care_provider"] if unit else None,
+        categories=categorise(complaint, deps.rules), opened_at=now)
+    contact = contact_of(complaint, case_id, event.id)
+    outputs = [
+        deps.emit(CASES_OPENED, case, key=case_id, cause=[event.id], subject=case_id),
+        deps.emit(NOTIFICATIONS, NotificationRequested(case_id=case_id, template="receipt", channel=contact.channel,
+                                                       recipient=contact.recipient),
+                  key=case_id, cause=[event.id, "receipt"]),
+    ]
+    if status == "unresolved":
+        outputs.append(_unknown_unit_alert(case, now, deps))
+    if status == "resolved":
+        outputs += _count_for_spikes(case, event, deps)
+    cases[f"case|{case_id}"] = case.model_dump(mode="json", exclude_none=True)
+    cases[f"contact|{case_id}"] = {"channel": contact.channel, "recipient": contact.recipient}
+    cases[f"complaint|{event.id}"] = case_id
+    cases[f"seq|{now.year}"] = sequence
+    deps.log.info("case_opened", case_id=case_id, event_id=event.id, care_unit_status=status)
+    return outputs
+
+
+def _unknown_unit_alert(case: CaseOpened, now: datetime, deps: Deps) -> Emit:
+    alert_id = f"{UNKNOWN_UNIT_RULE}:{case.case_id}"
+    data = AlertRaised(
+        alert_id=alert_id, rule_id=UNKNOWN_UNIT_RULE, severity="warning", subject=case.case_id,
+        message=AlertMessage(
+            sv=f"Ärende {case.case_id} anger en vårdenhet som inte finns i HSA-katalogen; fördela ärendet manuellt.",
+            en=f"Case {case.case_id} names a care unit unknown to the HSA directory; route it by hand."),
+        facts={"case_id": case.case_id, "care_unit_hsa_id": case.care_unit_hsa_id}, raised_at=now)
+    return deps.emit(ALERTS_OPS, data, key=alert_id, cause=[case.complaint_event_id, UNKNOWN_UNIT_RULE])
+
+
+def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
+    """Count the case per unit and category on the complaint's own date (replays decide the same)."""
+    cases, policy, day = deps.cases, deps.rules.spike, event.time.date()
+    stored = cases.get(OPEN_SPIKES, {})
+    open_alerts = {k: a for k, a in stored.items() if a["alert_id"] not in deps.resolved}
+    outputs = []
+    for category in case.categories:
+        key = f"{case.care_unit_hsa_id}|{category.code}"
+        days = record_day(cases.get(f"spike|{key}", {}), day, policy)
+        cases[f"spike|{key}"] = days
+        current, baseline = window_counts(days, day, policy)
+        if key in open_alerts or not is_spike(current, baseline, policy):
+            continue
+        alert_id = f"{SPIKE_RULE}:{key.replace('|', ':')}:{case.case_id}"
+        data = AlertRaised(
+            alert_id=alert_id, rule_id=SPIKE_RULE, severity="warning", subject=case.care_unit_hsa_id or "",
+            message=AlertMessage(
+                sv=f"{current} klagomål i kategorin {category.code} på {policy.window_days} dagar, "
+                   f"minst {policy.ratio} gånger enhetens vanliga nivå: möjlig patientsäkerhetsrisk.",
+                en=f"{current} complaints in category {category.code} within {policy.window_days} days, "
+                   f"at least {policy.ratio} times the unit's usual level: possible patient-safety risk."),
+            facts={"care_unit_hsa_id": case.care_unit_hsa_id, "category": category.code, "count": current,
+                   "baseline_count": baseline, "window_days": policy.window_days,
+                   "baseline_days": policy.baseline_days, "min_count": policy.min_count, "ratio": policy.ratio},
+            raised_at=event.time)
+        open_alerts[key] = {"alert_id": alert_id, "raised_at": event.time.isoformat()}
+        outputs.append(deps.emit(ALERTS_OPS, data, key=alert_id, cause=[event.id, SPIKE_RULE, category.code]))
+    if open_alerts != stored:
+        cases[OPEN_SPIKES] = open_alerts
+    return outputs
+
+
+INTAKE_HANDLERS = {
+    "pn.complaint.submitted": on_submitted,
+    "pn.care_unit.upserted": on_care_unit,
+    "pn.diary.registered": on_diary_registered,
+    "pn.tick": on_tick,
+}
+CASE_HANDLERS = {"pn.complaint.submitted": on_accepted}

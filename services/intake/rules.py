@@ -1,0 +1,91 @@
+"""rules/complaint_categories.yaml → validated model → compiled keyword matcher and spike policy.
+
+Keyword matching is a substring question, not a question over a few discrete facts, so the stems
+are compiled into one regular expression per category instead of durable-rules rulesets; the file
+is still validated by `shared.rules.load_rules_file`, which names the failing line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from shared.rules import load_rules_file
+
+Code = Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z_]+)?$", max_length=80)]
+Stem = Annotated[str, Field(min_length=2, max_length=80)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CategoryRule(_Strict):
+    code: Code
+    label: Annotated[str, Field(min_length=1, max_length=100)]
+    keywords: list[Stem] = []
+
+
+class SpikePolicy(_Strict):
+    """Thresholds of `intake.complaint_spike` (integers: rule facts are never floats)."""
+
+    window_days: Annotated[int, Field(ge=1, le=366)] = 30
+    baseline_days: Annotated[int, Field(ge=1, le=3660)] = 365
+    min_count: Annotated[int, Field(ge=1)] = 5
+    ratio: Annotated[int, Field(ge=1)] = 3
+
+
+class CategoriesFile(_Strict):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    categories: Annotated[list[CategoryRule], Field(min_length=1)]
+    fallback: Code  # after `categories`, so its validator can see them
+    spike: SpikePolicy = SpikePolicy()
+
+    @field_validator("categories")
+    @classmethod
+    def _codes_unique(cls, categories: list[CategoryRule]) -> list[CategoryRule]:
+        codes = [c.code for c in categories]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"category codes must be unique: {', '.join(duplicates)}")
+        return categories
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback_known(cls, fallback: str, info: ValidationInfo) -> str:
+        if fallback not in {c.code for c in info.data.get("categories", ())}:
+            raise ValueError(f"fallback {fallback!r} is not one of the categories")
+        return fallback
+
+
+@dataclass(frozen=True)
+class CategoryRules:
+    """The compiled file: known codes, one matcher per category with stems, the spike policy."""
+
+    version: str
+    codes: frozenset[str]
+    fallback: str
+    matchers: tuple[tuple[str, re.Pattern[str]], ...]
+    spike: SpikePolicy
+
+    def matching(self, text: str) -> list[str]:
+        """Codes whose stems occur at the start of a word in `text`, in file order."""
+        return [code for code, pattern in self.matchers if pattern.search(text)]
+
+
+def compile_rules(spec: CategoriesFile) -> CategoryRules:
+    matchers = tuple(
+        (c.code, re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k.casefold()) for k in c.keywords) + ")",
+                            re.IGNORECASE))
+        for c in spec.categories if c.keywords)
+    return CategoryRules(spec.version, frozenset(c.code for c in spec.categories), spec.fallback,
+                         matchers, spec.spike)
+
+
+def load_category_rules(path: Path) -> CategoryRules:
+    """Load and compile; a bad file raises `RulesFileError` naming file and line."""
+    return compile_rules(load_rules_file(path, CategoriesFile))

@@ -1,0 +1,57 @@
+"""HTTP views: `POST /complaints` (role submitter) and `GET /cases/{case_id}` (role officer).
+
+A posted complaint is validated with the same model the consumer uses and published to
+`pn.complaints.submitted`; the business checks (personnummer, attachments) happen in the stream,
+so the HTTP path and the Kafka path decide alike. Errors name locations, never the input values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.events import ComplaintSubmitted, encode, envelope_model, make_event
+from shared.events.envelope import CONTENT_TYPE_HEADER
+from shared.ports import Clock, Publisher
+from shared.state import Store
+from shared.topics import COMPLAINTS_SUBMITTED
+from shared.web import BadRequest, WebRequest, WebResponse
+
+HTTP_SOURCE = "/pn/intake/http"
+ENVELOPE_FIELDS = ("specversion", "data")
+
+
+def parse_complaint(body: Any, clock: Clock) -> Any:
+    """A full CloudEvent, or just its `data` (then the envelope is made here with a new id)."""
+    if not isinstance(body, dict):
+        raise BadRequest(422, "the body must be a JSON object")
+    try:
+        if any(f in body for f in ENVELOPE_FIELDS):
+            return envelope_model(ComplaintSubmitted).model_validate(body)
+        data = ComplaintSubmitted.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
+        raise BadRequest(422, "the complaint is not valid", errors) from None
+    return make_event(data, source=HTTP_SOURCE, time=clock.now(), id=str(uuid.uuid4()))
+
+
+def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) -> None:
+    async def submit(req: WebRequest) -> WebResponse:
+        event = parse_complaint(req.json(), clock)
+        try:
+            await publisher.send(COMPLAINTS_SUBMITTED.name, COMPLAINTS_SUBMITTED.key_for(event).encode(),
+                                 encode(event), (CONTENT_TYPE_HEADER,))
+        except Exception as exc:  # the broker, not the input: tell the client to retry
+            runtime.log.error("complaint_publish_failed", event_id=event.id, error=type(exc).__name__)
+            return WebResponse(503, {"error": "unavailable", "detail": "could not store the complaint; retry"})
+        runtime.log.info("complaint_received", event_id=event.id, via="http")
+        return WebResponse(202, {"id": event.id})
+
+    async def get_case(req: WebRequest) -> Any:
+        case = cases.get(f"case|{req.params['case_id']}")
+        return case if case is not None else WebResponse(404, {"error": "not_found"})
+
+    runtime.route("POST", "/complaints", submit, role="submitter")
+    runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case")

@@ -1,0 +1,164 @@
+"""Pure intake decisions: rejection reasons, case numbering, categories, contacts, the spike rule."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from services.intake.domain import (
+    AttachmentPolicy,
+    case_id_of,
+    categorise,
+    contact_of,
+    is_spike,
+    letter_template,
+    next_case_id,
+    record_day,
+    rejection_of,
+    window_counts,
+)
+from services.intake.rules import SpikePolicy, load_category_rules
+
+from .factories import attachment, complaint, personnummer
+
+ROOT = Path(__file__).resolve().parents[3]
+RULES = load_category_rules(ROOT / "rules" / "complaint_categories.yaml")
+POLICY = AttachmentPolicy(10_000, frozenset({"image/jpeg", "application/pdf"}))
+
+
+def reason(**overrides):
+    rejected = rejection_of(complaint(**overrides), POLICY)
+    return rejected.reason if rejected else None
+
+
+# -- rejection reasons ---------------------------------------------------------------------------
+def test_a_valid_complaint_is_not_rejected():
+    assert reason() is None
+    assert reason(patient={}) is None  # anonymous complaints are complaints
+    assert reason(patient={"personnummer": personnummer(7)[:8] + "-" + personnummer(7)[8:]}) is None
+
+
+@pytest.mark.parametrize("description", ["", "   ", "\n\t"])
+def test_empty_description(description):
+    assert reason(description=description) == "empty_description"
+
+
+@pytest.mark.parametrize("value", ["196102020003", "19610202000", "abc", "", "19611302-0002"])
+def test_invalid_personnummer_and_the_detail_never_echoes_it(value):
+    rejected = rejection_of(complaint(patient={"personnummer": value}), POLICY)
+    assert rejected.reason == "invalid_personnummer"
+    assert not value or value not in rejected.detail
+
+
+def test_samordningsnummer_is_a_valid_personnummer():
+    from shared.personnummer import luhn_ok
+
+    birth = "19610262"  # day + 60
+    check = next(c for c in "0123456789" if luhn_ok(birth[2:] + "123" + c))
+    assert reason(patient={"personnummer": birth + "123" + check}) is None
+
+
+def test_attachment_over_the_limit():
+    assert reason(attachments=[attachment(size_bytes=10_000)]) is None
+    assert reason(attachments=[attachment(), attachment(size_bytes=10_001)]) == "attachment_too_large"
+
+
+def test_attachment_media_type_not_on_the_allow_list():
+    assert reason(attachments=[attachment(media_type="application/PDF; charset=binary")]) is None
+    assert reason(attachments=[attachment(media_type="application/x-msdownload")]) == "attachment_type_not_allowed"
+
+
+def test_empty_description_wins_over_other_reasons():
+    assert reason(description=" ", patient={"personnummer": "1"}) == "empty_description"
+
+
+# -- case numbering -----------------------------------------------------------------------------------
+def test_case_id_shape():
+    assert case_id_of(2023, 7) == "PN-2023-00007"
+    assert case_id_of(2024, 12345) == "PN-2024-12345"
+
+
+def test_next_case_id_follows_the_counter():
+    assert next_case_id(2023, 0, lambda _c: False) == (1, "PN-2023-00001")
+    assert next_case_id(2023, 41, lambda _c: False) == (42, "PN-2023-00042")
+
+
+def test_next_case_id_skips_numbers_already_mapped_when_the_counter_was_lost():
+    taken = {"PN-2023-00001", "PN-2023-00002"}
+    assert next_case_id(2023, 0, taken.__contains__) == (3, "PN-2023-00003")
+
+
+# -- categories ------------------------------------------------------------------------------------------
+def codes(refs):
+    return [(r.code, r.source) for r in refs]
+
+
+def test_submitter_categories_win_and_unknown_codes_are_dropped():
+    c = complaint(categories=["vard.diagnos", "nonsense", "vard.diagnos"], description="otrevlig")
+    assert codes(categorise(c, RULES)) == [("vard.diagnos", "submitter")]
+
+
+def test_only_unknown_submitter_codes_fall_back_to_the_rules():
+    c = complaint(categories=["nonsense"], description="Otrevligt bemötande")
+    assert codes(categorise(c, RULES)) == [("kommunikation.bemotande", "rules")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("BEMÖTANDET var dåligt", ["kommunikation.bemotande"]),
+    ("Ingen INFORMATION om min DIAGNOS", ["vard.diagnos", "kommunikation.information"]),
+    ("Jag fick inte vara delaktig i besluten", ["kommunikation.delaktighet"]),
+    ("Undersökningen var slarvig och bedömningen fel", ["vard.undersokning"]),
+    ("desinformation", ["other"]),  # stems match at the start of a word only
+    ("Parkeringen var dyr", ["other"]),
+])
+def test_keyword_rules(text, expected):
+    assert codes(categorise(complaint(description=text), RULES)) == [(c, "rules") for c in expected]
+
+
+def test_the_rules_cover_the_seeds_top_themes_with_national_model_codes():
+    assert {"kommunikation.delaktighet", "kommunikation.information", "vard.undersokning", "vard.diagnos",
+            "kommunikation.bemotande", "other"} <= RULES.codes
+
+
+# -- contacts ----------------------------------------------------------------------------------------------
+def test_receipt_channel_and_recipient_never_carry_health_data():
+    assert contact_of(complaint(), "PN-2023-00001", "ev").channel == "1177_inbox"
+    assert contact_of(complaint(), "PN-2023-00001", "ev").recipient == "1177:ref-1"
+    mail = contact_of(complaint(channel="email"), "PN-2023-00001", "ev")
+    assert (mail.channel, mail.recipient) == ("email", "mailto:anna@example.se")
+    letter = contact_of(complaint(channel="letter", submitter={"role": "relative"}), "PN-2023-00001", "ev")
+    assert (letter.channel, letter.recipient) == ("letter", "case:PN-2023-00001/submitter")
+
+
+def test_letter_templates():
+    assert letter_template("out", "letter") == "sent_to_provider"
+    assert letter_template("in", "letter") == "provider_replied"
+    assert letter_template("in", "complaint") is None
+
+
+# -- spike rule -----------------------------------------------------------------------------------------
+SPIKE = SpikePolicy()
+
+
+def test_window_and_baseline_counts():
+    days = {"2023-06-10": 2, "2023-05-12": 1, "2023-05-11": 4, "2022-05-11": 8, "2022-05-10": 16}
+    # window (05-11, 06-10]; baseline (2022-05-11, 2023-05-11]
+    assert window_counts(days, date(2023, 6, 10), SPIKE) == (3, 4)
+
+
+def test_record_day_counts_and_forgets_what_no_window_needs():
+    days = record_day({"2022-01-01": 3, "2023-06-01": 1}, date(2023, 6, 1), SPIKE)
+    assert days == {"2023-06-01": 2}
+
+
+@pytest.mark.parametrize(("current", "baseline", "spike"), [
+    (4, 0, False),   # below the minimum count
+    (5, 0, True),    # no history: any 5 is a spike
+    (5, 12, True),   # average ≈ 0.99 per 30 days
+    (5, 24, False),  # average ≈ 1.97: 3× ≈ 5.92
+    (6, 24, True),
+])
+def test_spike_thresholds(current, baseline, spike):
+    assert is_spike(current, baseline, SPIKE) is spike
