@@ -68,8 +68,12 @@ async def settle(settings: PnSettings, running: list[str], services: tuple[str, 
 
 
 async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[str],
-                       progress: Progress | None = None, *, hold_seconds: float = 6.0) -> None:
-    """The demo's year: directory, complaints, letters, visits, care days, closes, corrections, economy."""
+                       progress: Progress | None = None, *, hold_seconds: float = 6.0,
+                       seeded_outcome: bool = True) -> None:
+    """The demo's year: directory, complaints, letters, visits, care days, closes, corrections, economy.
+
+    With `seeded_outcome` the finance system books the rest of the seed's outcome (the demo);
+    without it only budgets are set, so the ledger holds exactly what fees and billing posted."""
     p = progress or Silent()
     reference, complaints, support, care = list(scenario.steps())
     await publish(settings, reference, p)
@@ -90,7 +94,10 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
     await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
     await publish(settings, january, p)
     await settle(settings, running, ("billing",), ["pn.commands"], p, "January close")
-    await publish(settings, finance_step(scenario, await platform_postings(settings, scenario.year)), p)
+    economy = finance_step(scenario, await platform_postings(settings, scenario.year))
+    if not seeded_outcome:
+        economy.items = [(t, e) for t, e in economy.items if t is FINANCE_BUDGETS]
+    await publish(settings, economy, p)
     await settle(settings, running, ("budget",), ["pn.finance.budgets", "pn.finance.postings"], p, "budget monitor")
     await settle(settings, running, ("intake", "diary"), ["pn.diary.entries", "pn.letters.dispatched"], p,
                  "status notifications")
