@@ -11,7 +11,6 @@ import pytest
 from shared.broker import EmbeddedBroker
 from shared.demo.runner import collect, run_scenario
 from shared.demo.scenario import Scenario
-from shared.events import LetterCreated
 from shared.settings import SERVICES, PnSettings
 from shared.supervisor import Stack
 
@@ -104,4 +103,3 @@ def test_every_complaint_is_a_case_or_a_rejection(system):
     scenario, events, _ = system
     assert len(events["pn.cases.opened"]) == scenario.expect.complaints_valid
     assert len(events["pn.complaints.rejected"]) == scenario.expect.complaints_invalid
-    assert LetterCreated  # letters are generated from the opened cases (see runner.run_scenario)
