@@ -1,0 +1,65 @@
+"""The baseline: raw aiokafka consume → decode → produce, the fastest pipe this machine runs.
+
+`getmany(1000)` → `json.loads` → `send` with futures gathered per batch → commit: the table in
+ARCHITECTURE.md measured 24,900 events/s on 2 cores for 50,000 events of 500 B on 4 partitions.
+Every service figure is reported as a ratio to this, measured in the same run on the same broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from .common import Figure, payload
+
+
+async def fill(bootstrap: str, topic: str, n: int, partitions: int = 4, make=payload) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, make(i), key=str(i).encode()) for i in range(n)]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw_pipe(bootstrap: str, n: int, partitions: int = 4) -> Figure:
+    src, dst = f"bench.raw.in.{uuid.uuid4().hex[:6]}", f"bench.raw.out.{uuid.uuid4().hex[:6]}"
+    await fill(bootstrap, src, n, partitions)
+    consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}", auto_offset_reset="earliest",
+                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                                max_poll_records=1000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    await consumer.start()
+    done, started = 0, None
+    try:
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            if not batch:
+                continue
+            started = started or time.perf_counter()
+            futures = []
+            for records in batch.values():
+                for r in records:
+                    value = json.loads(r.value)
+                    futures.append(await producer.send(dst, json.dumps(value).encode(), key=r.key))
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            done += sum(len(rs) for rs in batch.values())
+        elapsed = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return Figure("raw aiokafka getmany → json → send (baseline)", done, elapsed, {"partitions": str(partitions)})
