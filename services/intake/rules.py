@@ -57,7 +57,8 @@ class CategoriesFile(_Strict):
     @field_validator("fallback")
     @classmethod
     def _fallback_known(cls, fallback: str, info: ValidationInfo) -> str:
-        if fallback not in {c.code for c in info.data.get("categories", ())}:
+        categories = info.data.get("categories")  # absent when they failed themselves
+        if categories is not None and fallback not in {c.code for c in categories}:
             raise ValueError(f"fallback {fallback!r} is not one of the categories")
         return fallback
 

@@ -1,0 +1,57 @@
+"""The categories file: the shipped one loads; a bad one stops the service naming the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.intake.rules import load_category_rules
+from shared.rules import RulesFileError
+
+ROOT = Path(__file__).resolve().parents[3]
+GOOD = """\
+version: "t1"
+fallback: other
+categories:
+  - code: kommunikation.bemotande
+    label: Bemötande
+    keywords: [bemöt]
+  - code: other
+    label: Övrigt
+spike: {window_days: 30, baseline_days: 365, min_count: 5, ratio: 3}
+"""
+
+
+def load(tmp_path: Path, text: str):
+    path = tmp_path / "complaint_categories.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_category_rules(path)
+
+
+def test_the_shipped_file_loads():
+    rules = load_category_rules(ROOT / "rules" / "complaint_categories.yaml")
+    assert rules.fallback == "other" and rules.spike.min_count == 5 and rules.spike.ratio == 3
+
+
+def test_a_minimal_file(tmp_path):
+    assert load(tmp_path, GOOD).matching("BEMÖTT illa") == ["kommunikation.bemotande"]
+
+
+@pytest.mark.parametrize(("broken", "line", "field"), [
+    (GOOD.replace("keywords: [bemöt]", "keywords: [b]"), 6, "categories.0.keywords.0"),
+    (GOOD.replace("code: other", "code: Other Stuff"), 7, "categories.1.code"),
+    (GOOD.replace("label: Övrigt", "label: Övrigt\n    colour: red"), 9, "categories.1.colour"),
+    (GOOD.replace("fallback: other", "fallback: missing"), 2, "fallback"),
+    (GOOD.replace("ratio: 3", "ratio: 2.5"), 9, "spike.ratio"),
+    (GOOD.replace("code: other", "code: kommunikation.bemotande"), 4, "categories"),
+])
+def test_a_bad_file_names_line_and_field(tmp_path, broken, line, field):
+    with pytest.raises(RulesFileError) as err:
+        load(tmp_path, broken)
+    assert f"complaint_categories.yaml:{line}: {field}:" in str(err.value)
+
+
+def test_not_yaml_names_the_line(tmp_path):
+    with pytest.raises(RulesFileError, match=r"complaint_categories.yaml:line 2: not valid YAML"):
+        load(tmp_path, "version: x\ncategories: : :\n")
