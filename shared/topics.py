@@ -25,6 +25,7 @@ from .events import (
     FeeCalculated,
     FeePayout,
     FeeRejected,
+    InvoiceDrafted,
     InvoiceIssued,
     LedgerPosted,
     LetterCreated,
@@ -166,6 +167,11 @@ INTAKE_ACCEPTED = Topic(
     "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted,),
     "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
     partitions=1, producers=("intake",), internal=True)
+
+BILLING_DRAFTS = Topic(
+    "pn.billing.drafts", "none (one partition)", (InvoiceDrafted,),
+    "Billing-internal: each close's proposed invoices in one partition, so invoice numbers and contents "
+    "replay identically after a crash.", partitions=1, producers=("billing",), internal=True)
 
 CATALOG: tuple[Topic, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Topic))
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}

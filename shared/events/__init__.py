@@ -1,6 +1,14 @@
 """The event contract in code: one frozen pydantic model per type in EVENTS.md."""
 
-from .care import CareDayCancelled, CareDayRecorded, InvoiceCredit, InvoiceIssued, InvoiceLine
+from .care import (
+    CareDayCancelled,
+    CareDayRecorded,
+    InvoiceCredit,
+    InvoiceDrafted,
+    InvoiceDraftLine,
+    InvoiceIssued,
+    InvoiceLine,
+)
 from .complaints import (
     Attachment,
     CaseOpened,

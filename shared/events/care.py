@@ -58,3 +58,25 @@ class InvoiceIssued(EventData):
     credits: list[InvoiceCredit] = []
     total: Money
     statistics: dict[str, Any] | None = None
+
+
+class InvoiceDraftLine(Part):
+    agreement_id: Annotated[str, Field(max_length=60)]
+    legal_basis: LegalBasis
+    description: Text
+    unit_price: Money
+    care_day_ids: list[str]
+
+
+class InvoiceDrafted(EventData):
+    """Billing-internal: what one close proposes for a home region and period. The billing service
+    numbers and issues it from its one-partition drafts topic, so a replayed close cannot change
+    an invoice that was already issued (the draft's id comes from the close command)."""
+
+    event_type = "pn.invoice.drafted"
+
+    period: Period
+    home_region: CountyCode
+    lines: list[InvoiceDraftLine] = []
+    cancelled_care_day_ids: list[str] = []
+    statistics: dict[str, Any] | None = None

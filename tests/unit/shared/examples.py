@@ -74,6 +74,10 @@ EXAMPLES: dict[str, dict] = {
                           "errors": [{"loc": ["data", "care_date"], "msg": "invalid date"}], "raw": "{}",
                           "received_at": "2023-05-01T00:00:00Z"},
     "pn.tick": {"service": "fees", "at": "2023-05-01T00:00:00Z"},
+    "pn.invoice.drafted": {"period": "2023-07", "home_region": "21",
+                           "lines": [{"agreement_id": "dalarna-gavleborg", "legal_basis": "LPT",
+                                      "description": "Vårddygn LPT", "unit_price": "120.00", "care_day_ids": ["D1"]}],
+                           "cancelled_care_day_ids": ["D0"]},
 }
 
 # One field per type whose wrong value must be rejected, with the value to put there.
@@ -105,4 +109,5 @@ WRONG: dict[str, tuple[str, object]] = {
     "pn.alert.resolved": ("severity", "panic"),
     "pn.event.rejected": ("offset", "seven"),
     "pn.tick": ("at", "now"),
+    "pn.invoice.drafted": ("period", "2023-7"),
 }
