@@ -1,0 +1,1 @@
+"""The diary service (diariet): registers every document, dispatches letters only after registration."""

@@ -1,0 +1,19 @@
+"""Which topics feed which processor: documents, own entries and the directory (4 partitions); the queue (1)."""
+
+from __future__ import annotations
+
+from shared.consumer import Processor
+from shared.streaming import ServiceRuntime
+from shared.topics import (
+    CARE_UNITS,
+    CASES_OPENED,
+    DIARY_ENTRIES,
+    DIARY_QUEUE,
+    LETTERS_INCOMING,
+    LETTERS_OUTGOING,
+)
+
+
+def register(runtime: ServiceRuntime, *, intake: Processor, numbering: Processor) -> None:
+    runtime.consume(CASES_OPENED, LETTERS_INCOMING, LETTERS_OUTGOING, DIARY_ENTRIES, CARE_UNITS, processor=intake)
+    runtime.consume(DIARY_QUEUE, processor=numbering)

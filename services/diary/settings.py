@@ -1,0 +1,14 @@
+"""Diary-only settings (PN_ prefix): the number prefix, the lag alert threshold, the registry's time zone."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import PnSettings
+
+
+class Settings(PnSettings):
+    diary_prefix: str = Field("PN", pattern=r"^\S+$", max_length=20, description="diarienummer prefix: '<prefix> <year>/<n>'")
+    diary_registration_lag_seconds: float = Field(
+        60.0, gt=0, description="arrival → registration longer than this raises diary.registration_lag")
+    diary_timezone: str = Field("Europe/Stockholm", description="the registration year is the year in this zone")

@@ -1,0 +1,78 @@
+"""HTTP views for the registrator (role officer): one entry, a case's entries, the year as CSV.
+
+Every view shows the public entry: a confidential document's subject stays masked here too; the
+original subject never leaves the service's store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from shared.state import Store
+from shared.web import BadRequest, WebRequest, WebResponse
+
+from .domain import diary_number
+
+PUBLIC_FIELDS = ("diary_number", "registered_at", "direction", "document_kind", "case_id", "counterpart",
+                 "subject", "confidential", "confidentiality_ref")
+CSV_HEADER = ("diarienummer", "registrerad", "riktning", "handlingstyp", "ärende", "motpart", "ärendemening",
+              "sekretess", "sekretessgrund")
+
+
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {f: doc.get(f) for f in PUBLIC_FIELDS}
+
+
+def year_entries(registry: Store, year: int) -> list[dict[str, Any]]:
+    """The year's entries in number order (1..last)."""
+    entries = []
+    for n in range(1, registry.get(f"seq|{year}", 0) + 1):
+        key = registry.get(f"number|{year}|{n}")
+        if key is not None:
+            entries.append(public_view(registry.get(f"doc|{key}")))
+    return entries
+
+
+def export_csv(entries: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for e in entries:
+        writer.writerow([e["diary_number"], e["registered_at"], e["direction"], e["document_kind"], e["case_id"],
+                         e["counterpart"], e["subject"], "ja" if e["confidential"] else "nej",
+                         e.get("confidentiality_ref") or ""])
+    return out.getvalue().encode("utf-8")
+
+
+def _year(value: str | None) -> int:
+    if value is None or not value.isdigit() or len(value) != 4:
+        raise BadRequest(422, "year must be four digits, e.g. ?year=2023")
+    return int(value)
+
+
+def register(runtime: Any, *, registry: Store, prefix: str) -> None:
+    async def get_entry(req: WebRequest) -> Any:
+        year, n = _year(req.params["year"]), req.params["n"]
+        key = registry.get(f"number|{year}|{n}") if n.isdigit() else None
+        if key is None:
+            return WebResponse(404, {"error": "not_found", "detail": f"no entry {diary_number(prefix, year, n)}"})
+        return public_view(registry.get(f"doc|{key}"))
+
+    async def get_case(req: WebRequest) -> Any:
+        case_id = req.query.get("case_id")
+        if not case_id:
+            raise BadRequest(422, "case_id is required: /diary?case_id=...")
+        keys = registry.get(f"case|{case_id}", [])
+        return {"case_id": case_id, "entries": [public_view(registry.get(f"doc|{key}")) for key in keys]}
+
+    async def export(req: WebRequest) -> WebResponse:
+        year = _year(req.query.get("year"))
+        return WebResponse(200, content=export_csv(year_entries(registry, year)),
+                           content_type="text/csv; charset=utf-8",
+                           headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})
+
+    runtime.route("GET", "/diary/export", export, role="officer")
+    runtime.route("GET", "/diary/{year}/{n}", get_entry, role="officer")
+    runtime.route("GET", "/diary", get_case, role="officer", audit="case")

@@ -1,0 +1,35 @@
+"""The registrator's views over the registry store: public view, year order, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from services.diary.web import export_csv, public_view, year_entries
+from shared.state import Store
+
+
+def _registry() -> Store:
+    registry = Store("registry")
+    for n, key, confidential in ((1, "complaint:C1", True), (2, "out-letter:L1", False)):
+        registry[f"number|2023|{n}"] = key
+        registry[f"doc|{key}"] = {
+            "diary_number": f"PN 2023/{n}", "registered_at": "2023-06-01T12:00:00Z", "direction": "in",
+            "document_kind": "letter", "case_id": "C1", "counterpart": "Region Dalarna",
+            "subject": "Klagomål avseende vård" if confidential else "Begäran", "confidential": confidential,
+            **({"confidentiality_ref": "25 kap. 1 § OSL"} if confidential else {}),
+            "original_subject": "hemligt"}
+    registry["seq|2023"] = 2
+    return registry
+
+
+def test_public_view_never_carries_the_original_subject():
+    assert "original_subject" not in public_view(_registry()["doc|complaint:C1"])
+
+
+def test_export_is_the_year_in_number_order_as_csv():
+    rows = list(csv.reader(io.StringIO(export_csv(year_entries(_registry(), 2023)).decode())))
+    assert rows[0][0] == "diarienummer"
+    assert [(r[0], r[6], r[7], r[8]) for r in rows[1:]] == [
+        ("PN 2023/1", "Klagomål avseende vård", "ja", "25 kap. 1 § OSL"), ("PN 2023/2", "Begäran", "nej", "")]
+    assert year_entries(_registry(), 2024) == []
