@@ -37,6 +37,8 @@ class PnSettings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
     producer_linger_s: float = 0.005
     store: Literal["rocksdb", "memory"] = "rocksdb"
+    exact_highwaters: bool = Field(False, description="correct the dev broker's low end offsets in faust's "
+                                   "table recovery (shared/highwaters.py)")
     # Kafka client security (issue 11 fills the mapping in shared/kafka_security.py).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
     kafka_ssl_cafile: Path | None = None

@@ -35,6 +35,10 @@ def faust_broker_url(settings: PnSettings) -> str:
 def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     dev = settings.profile == "dev"
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
+    if settings.exact_highwaters:
+        from .highwaters import use_true_highwaters
+
+        use_true_highwaters(settings)
     return faust.App(
         f"pn-{service}",
         broker=faust_broker_url(settings),
