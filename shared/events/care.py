@@ -22,7 +22,7 @@ class CareDayRecorded(EventData):
     care_region: CountyCode
     care_date: date
     form: Literal["inpatient", "outpatient"]
-    legal_basis: LegalBasis | None
+    legal_basis: LegalBasis | None = None  # None: voluntary care; `encode` leaves nulls out
     care_unit_hsa_id: Annotated[str, Field(max_length=31)]
 
 
