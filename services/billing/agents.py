@@ -1,0 +1,12 @@
+"""Which topics feed which processor: care days (4 partitions); commands and drafts (1 partition)."""
+
+from __future__ import annotations
+
+from shared.consumer import Processor
+from shared.streaming import ServiceRuntime
+from shared.topics import BILLING_DRAFTS, CARE_DAYS, COMMANDS
+
+
+def register(runtime: ServiceRuntime, *, days: Processor, books: Processor) -> None:
+    runtime.consume(CARE_DAYS, processor=days)
+    runtime.consume(COMMANDS, BILLING_DRAFTS, processor=books)

@@ -1,0 +1,236 @@
+"""Billing decisions, pure: is a vårddygn billable and under which agreement; what a close drafts;
+what invoice a draft becomes. No I/O, clock, logging or faust here.
+
+Precedence of agreements (DOMAIN.md): a mellanlänsavtal between the two regions beats the
+sjukvårdsregion's agreement, which beats Riksavtalet. The rules engine says which agreements
+match a day; `choose` applies the precedence, so every invoice line names exactly one agreement.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.events import (
+    CareDayRecorded,
+    InvoiceCredit,
+    InvoiceDrafted,
+    InvoiceDraftLine,
+    InvoiceIssued,
+    InvoiceLine,
+)
+from shared.events.types import CountyCode, LegalBasis
+from shared.money import ZERO, Money
+
+KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
+"""Agreement kinds in order of precedence: the first matching kind wins."""
+ALL_REGIONS = "*"
+LEGAL_BASES: tuple[LegalBasis, ...] = ("LPT", "LRV", "SmL")
+Form = Literal["inpatient", "outpatient"]
+
+# Why a day is not billed (invoice statistics).
+OTHER_CARE_REGION = "other_care_region"  # cared for elsewhere: not ours to bill
+IN_REGION = "in_region"                  # the patient lives in our region
+VOLUNTARY = "voluntary"                  # no compulsory-care legal basis
+BEFORE_AGREEMENT = "before_agreement"    # an agreement would cover it, but starts later
+NOT_COVERED = "not_covered"              # no agreement covers its form, legal basis or date
+
+
+class Agreement(BaseModel):
+    """One out-of-region agreement (avtal) as written in rules/billing.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=60)]
+    kind: Literal["mellanlansavtal", "sjukvardsregion", "riksavtalet"]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    home_regions: Literal["*"] | Annotated[list[CountyCode], Field(min_length=1)]
+    effective_from: date
+    effective_to: date | None = None
+    surcharge_per_day: Money
+    legal_basis: Annotated[list[LegalBasis], Field(min_length=1)] = list(LEGAL_BASES)
+    forms: Annotated[list[Form], Field(min_length=1)] = ["inpatient", "outpatient"]
+
+    @field_validator("surcharge_per_day")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("surcharge_per_day must be above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> Agreement:
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        return self
+
+    @property
+    def rank(self) -> int:
+        return KINDS.index(self.kind)
+
+    def covers_region(self, region: str) -> bool:
+        return self.home_regions == ALL_REGIONS or region in self.home_regions
+
+    def covers_care(self, day: CareDayRecorded) -> bool:
+        """Region, form and legal basis, whatever the date."""
+        return (self.covers_region(day.home_region) and day.form in self.forms
+                and day.legal_basis in self.legal_basis)
+
+    def overlaps(self, other: Agreement) -> bool:
+        """Same kind and some day, region, form and legal basis both would price: ambiguous."""
+        if self.kind != other.kind:
+            return False
+        regions = (self.home_regions == ALL_REGIONS or other.home_regions == ALL_REGIONS
+                   or bool(set(self.home_regions) & set(other.home_regions)))
+        end_a, end_b = self.effective_to or date.max, other.effective_to or date.max
+        dates = self.effective_from <= end_b and other.effective_from <= end_a
+        return (regions and dates and bool(set(self.forms) & set(other.forms))
+                and bool(set(self.legal_basis) & set(other.legal_basis)))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The billing decision for one day: an agreement, or the reason it is not billed."""
+
+    agreement: Agreement | None
+    reason: str | None = None
+
+
+def screen(day: CareDayRecorded, care_region: str) -> str | None:
+    """Reasons that need no agreement to know a day is not billed; None if agreements decide."""
+    if day.care_region != care_region:
+        return OTHER_CARE_REGION
+    if day.home_region == care_region:
+        return IN_REGION
+    if day.legal_basis is None:
+        return VOLUNTARY
+    return None
+
+
+def choose(day: CareDayRecorded, matched: Sequence[Agreement], agreements: Sequence[Agreement]) -> Decision:
+    """The matching agreement of highest precedence (file order breaks a tie), or why none."""
+    if matched:
+        return Decision(min(matched, key=lambda a: a.rank))
+    later = any(a.covers_care(day) and day.care_date < a.effective_from for a in agreements)
+    return Decision(None, BEFORE_AGREEMENT if later else NOT_COVERED)
+
+
+# -- the day as stored, and the close -----------------------------------------------------------
+def day_record(day: CareDayRecorded, decision: Decision) -> dict[str, Any]:
+    """What the billing keeps of a vårddygn: no patient data beyond the key it is stored under."""
+    a = decision.agreement
+    return {"id": day.care_day_id, "home": day.home_region, "basis": day.legal_basis,
+            "agreement": a.id if a else None, "price": str(a.surcharge_per_day) if a else None,
+            "reason": decision.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """Where a care day was billed, at what price, and which invoice credited it, if any."""
+
+    invoice: str
+    period: str
+    home_region: str
+    price: Decimal
+    credited_by: str | None = None
+
+
+def billed_index(issued: Iterable[Mapping[str, Any]]) -> dict[str, Billed]:
+    """care_day_id → Billed, from issued invoices as stored (InvoiceIssued in JSON form)."""
+    index: dict[str, Billed] = {}
+    credits = []
+    for inv in issued:
+        for line in inv["lines"]:
+            price = Decimal(line["unit_price"])
+            for care_day_id in line["care_day_ids"]:
+                index[care_day_id] = Billed(inv["invoice_number"], inv["period"], inv["home_region"], price)
+        credits += [(c["care_day_id"], inv["invoice_number"]) for c in inv["credits"]]
+    for care_day_id, number in credits:
+        if care_day_id in index:
+            index[care_day_id] = replace(index[care_day_id], credited_by=number)
+    return index
+
+
+def draft_invoices(
+    days: Iterable[tuple[str, Mapping[str, Any]]], *, closed: set[str], cancelled: set[str],
+    billed: Mapping[str, Billed], describe: Mapping[str, str],
+) -> list[InvoiceDrafted]:
+    """One draft per (period, home region) with something new: unbilled billable days of closed
+    periods, and invoiced days cancelled since. `days` are (care date ISO, day record) pairs;
+    `billed` is the `billed_index` of the closed periods; `describe` agreement id → name."""
+    lines: dict[tuple[str, str], dict[tuple[str, str, str], list[str]]] = defaultdict(lambda: defaultdict(list))
+    not_billed: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    period_not_billed: dict[str, Counter[str]] = defaultdict(Counter)
+    billable: Counter[tuple[str, str]] = Counter()
+    taken: set[str] = set()
+    for care_date, rec in days:
+        period = care_date[:7]
+        if period not in closed or rec["id"] in taken:
+            continue
+        taken.add(rec["id"])
+        where = (period, rec["home"])
+        if rec["agreement"] is None:
+            not_billed[where][rec["reason"]] += 1
+            period_not_billed[period][rec["reason"]] += 1
+            continue
+        if rec["id"] in cancelled:
+            continue
+        billable[where] += 1
+        if rec["id"] not in billed:
+            lines[where][(rec["agreement"], rec["basis"], rec["price"])].append(rec["id"])
+    credits: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for care_day_id in cancelled:
+        b = billed.get(care_day_id)
+        if b is not None and b.credited_by is None:
+            credits[(b.period, b.home_region)].append(care_day_id)
+    drafts = []
+    for period, home in sorted(set(lines) | set(credits)):
+        groups = lines.get((period, home), {})
+        drafts.append(InvoiceDrafted(
+            period=period, home_region=home,
+            lines=[InvoiceDraftLine(agreement_id=a, legal_basis=basis, unit_price=price,
+                                    description=f"{describe.get(a, a)}: vårddygn {basis} {period}",
+                                    care_day_ids=sorted(ids))
+                   for (a, basis, price), ids in sorted(groups.items())],
+            cancelled_care_day_ids=sorted(credits.get((period, home), [])),
+            statistics={"billable_days": billable[(period, home)],
+                        "not_billed": dict(sorted(not_billed[(period, home)].items())),
+                        "period_not_billed": dict(sorted(period_not_billed[period].items()))}))
+    return drafts
+
+
+def invoice_number(period: str, home_region: str, sequence: int) -> str:
+    """`PN-<period>-<home region>`; supplementary invoices for the same period and region `-2`, `-3`."""
+    base = f"PN-{period}-{home_region}"
+    return base if sequence == 1 else f"{base}-{sequence}"
+
+
+def issue_invoice(draft: InvoiceDrafted, issued: Sequence[Mapping[str, Any]]) -> InvoiceIssued | None:
+    """The invoice a draft becomes, given the invoices already `issued` for its period and home
+    region: days already invoiced are left out (never billed twice), cancelled invoiced days not
+    yet credited become credits at the price they were billed at. None when nothing is left."""
+    billed = billed_index(issued)
+    lines, seen = [], set()
+    for line in draft.lines:
+        ids = [i for i in line.care_day_ids if i not in billed and i not in seen]
+        seen.update(ids)
+        if ids:
+            lines.append(InvoiceLine(agreement_id=line.agreement_id, legal_basis=line.legal_basis,
+                                     description=line.description, quantity=len(ids),
+                                     unit_price=line.unit_price, amount=line.unit_price * len(ids),
+                                     care_day_ids=ids))
+    credits = [InvoiceCredit(care_day_id=i, amount=billed[i].price) for i in dict.fromkeys(draft.cancelled_care_day_ids)
+               if i in billed and billed[i].credited_by is None]
+    if not lines and not credits:
+        return None
+    total = sum((line.amount for line in lines), ZERO) - sum((c.amount for c in credits), ZERO)
+    return InvoiceIssued(
+        invoice_number=invoice_number(draft.period, draft.home_region, len(issued) + 1),
+        period=draft.period, home_region=draft.home_region, lines=lines, credits=credits, total=total,
+        statistics={**(draft.statistics or {}), "days_on_invoice": sum(line.quantity for line in lines)})

@@ -1,0 +1,46 @@
+"""`GET /billing/summary?year=2024` (role officer): billed days and amounts per home region and month."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from shared.money import ZERO, money_str
+from shared.state import Store
+from shared.web import BadRequest, WebRequest
+
+
+def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
+    """Per home region and invoice period: days billed, amount billed, credits, net, invoice numbers."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for inv in issued:
+        if not inv["period"].startswith(f"{year:04d}-"):
+            continue
+        row = rows.setdefault((inv["home_region"], inv["period"]), {
+            "home_region": inv["home_region"], "period": inv["period"], "days": 0,
+            "amount": ZERO, "credits": ZERO, "invoices": []})
+        row["days"] += sum(line["quantity"] for line in inv["lines"])
+        row["amount"] += sum((Decimal(line["amount"]) for line in inv["lines"]), ZERO)
+        row["credits"] += sum((Decimal(c["amount"]) for c in inv["credits"]), ZERO)
+        row["invoices"].append(inv["invoice_number"])
+    out = []
+    for _, row in sorted(rows.items()):
+        net = row["amount"] - row["credits"]
+        out.append({**row, "amount": money_str(row["amount"]), "credits": money_str(row["credits"]),
+                    "net": money_str(net)})
+    total = sum((Decimal(r["net"]) for r in out), ZERO)
+    return {"year": year, "rows": out, "days": sum(r["days"] for r in out), "net": money_str(total)}
+
+
+def register(runtime: Any, *, invoices: Store) -> None:
+    async def summary(req: WebRequest) -> dict[str, Any]:
+        try:
+            year = int(req.query.get("year", ""))
+        except ValueError:
+            raise BadRequest(422, "year=YYYY is required") from None
+        if not 2000 <= year <= 2100:
+            raise BadRequest(422, "year must be between 2000 and 2100")
+        return summarise((inv for _, invs in invoices.items_with_prefix("issued|") for inv in invs), year)
+
+    runtime.route("GET", "/billing/summary", summary, role="officer")
