@@ -70,7 +70,7 @@ def register(runtime: Any, *, registry: Store, prefix: str) -> None:
     async def export(req: WebRequest) -> WebResponse:
         year = _year(req.query.get("year"))
         return WebResponse(200, content=export_csv(year_entries(registry, year)),
-                           content_type="text/csv; charset=utf-8",
+                           content_type="text/csv",  # UTF-8; aiohttp refuses a charset here
                            headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})
 
     runtime.route("GET", "/diary/export", export, role="officer")
