@@ -32,7 +32,15 @@ from shared.ports import Clock, Emit
 from shared.state import Store
 from shared.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, FINANCE_POSTINGS
 
-from .domain import Decision, billed_index, choose, day_record, draft_invoices, issue_invoice, screen
+from .domain import (
+    Decision,
+    billed_index,
+    choose,
+    day_record,
+    draft_invoices,
+    issue_invoice,
+    screen,
+)
 from .rules import BillingRules
 from .settings import Settings
 

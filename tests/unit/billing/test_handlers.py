@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.testing import envelope
-from shared.topics import ALERTS_OPS, BILLING_DRAFTS, DEADLETTER, FINANCE_POSTINGS
+from shared.events import PeriodCloseRequested
+from shared.testing import envelope, message
+from shared.topics import (
+    ALERTS_OPS,
+    BILLING_DRAFTS,
+    BILLING_INVOICES,
+    CARE_DAYS,
+    COMMANDS,
+    DEADLETTER,
+    FINANCE_POSTINGS,
+)
 
-from .conftest import care_day
+from .factories import care_day
 from .harness import Billing
 
 
@@ -120,28 +129,23 @@ async def test_a_replayed_close_with_other_content_cannot_change_an_issued_invoi
     and sees more days, but its drafts have the same ids and the first one wins."""
     b = Billing(rules)
     await b.record(care_day("21", "2024-03-01"))
+    close = envelope(PeriodCloseRequested(service="billing", period="2024-03"), id="close-1")
     before = len(b.publisher.sent)
-    await b.books.process(__import__("shared.testing", fromlist=["message"]).message(
-        "pn.commands", envelope(__import__("shared.events", fromlist=["PeriodCloseRequested"]).PeriodCloseRequested(
-            service="billing", period="2024-03"), id="close-1")))
+    await b.books.process(message(COMMANDS, close))
     first_drafts = [s for s in b.publisher.sent[before:] if s.topic == BILLING_DRAFTS.name]
-    b.deps.invoices.table.pop("closed")  # as if that state was never committed
-    b.books.seen.table.clear()
-    for store in b.books.stores:
+    for store in b.books.stores:  # as if the close's state was never committed
         store.table.clear()
     await b.record(care_day("21", "2024-03-02"))
-    await b.books.process(__import__("shared.testing", fromlist=["message"]).message(
-        "pn.commands", envelope(__import__("shared.events", fromlist=["PeriodCloseRequested"]).PeriodCloseRequested(
-            service="billing", period="2024-03"), id="close-1")))
+    await b.books.process(message(COMMANDS, close))
     replayed = [s for s in b.publisher.sent[before:] if s.topic == BILLING_DRAFTS.name][len(first_drafts):]
     assert [d.event.id for d in replayed] == [d.event.id for d in first_drafts]
     await b.feed_drafts(first_drafts + replayed)
-    invoices = [e for e in b.on("pn.billing.invoices")]
+    invoices = b.on(BILLING_INVOICES)
     assert amounts(invoices) == [("PN-2024-03-21", Decimal("120.00"))]
     assert amounts(await b.close("2024-03")) == [("PN-2024-03-21-2", Decimal("120.00"))]
 
 
 async def test_bad_input_is_dead_lettered(rules):
     b = Billing(rules)
-    await b.days.process_batch([__import__("shared.testing", fromlist=["message"]).message("pn.care.days", b"{nope")])
+    await b.days.process_batch([message(CARE_DAYS, b"{nope")])
     assert len(b.on(DEADLETTER)) == 1

@@ -24,7 +24,7 @@ from services.billing.rules import BillingRules, load_billing_rules
 from shared.events import InvoiceDrafted, InvoiceDraftLine
 from shared.rules import RulesFileError
 
-from .conftest import care_day
+from .factories import care_day
 
 
 def decide(rules: BillingRules, day) -> Decision:
