@@ -37,8 +37,9 @@ class PnSettings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
     producer_linger_s: float = 0.005
     store: Literal["rocksdb", "memory"] = "rocksdb"
-    exact_highwaters: bool = Field(False, description="correct the dev broker's low end offsets in faust's "
-                                   "table recovery (shared/highwaters.py)")
+    exact_highwaters: bool | None = Field(
+        None, description="correct the dev broker's low end offsets in faust's table recovery "
+        "(shared/highwaters.py); default on in the dev profile (Tansu), off in prod (Apache Kafka)")
     # Kafka client security (issue 11 fills the mapping in shared/kafka_security.py).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
     kafka_ssl_cafile: Path | None = None
@@ -60,6 +61,8 @@ class PnSettings(BaseSettings):
             object.__setattr__(self, "session_timeout_s", 6.0 if dev else 45.0)
         if self.enable_idempotence is None:
             object.__setattr__(self, "enable_idempotence", not dev)
+        if self.exact_highwaters is None:
+            object.__setattr__(self, "exact_highwaters", dev)
         return self
 
     def web_port_for(self, service: str) -> int:
