@@ -2,13 +2,17 @@
 
 Each agreement becomes a rule over the facts `care_region`, `home_region`, `form`, `legal_basis`
 and `date` (the day's ordinal, an int: rule facts are never floats or dates). The engine answers
-which agreements match; domain.choose applies the precedence. Answers are cached by the facts,
-which repeat a lot (a few regions, forms and bases, 365 dates a year).
+which agreements match; domain.choose applies the precedence. Answers are cached by the facts;
+so that they repeat, a day's date is replaced by the first day of its stretch between agreement
+boundaries (effective_from, the day after effective_to): every date condition gives the same
+answer for all days of a stretch, and a year has a handful of stretches, not 365 dates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,16 +62,32 @@ def condition(agreement: Agreement, care_region: str) -> dict[str, Any]:
     return cond
 
 
+def boundaries(agreements: tuple[Agreement, ...]) -> tuple[int, ...]:
+    """Ordinals where some agreement starts or has just ended, sorted."""
+    days = {a.effective_from.toordinal() for a in agreements}
+    days |= {a.effective_to.toordinal() + 1 for a in agreements if a.effective_to is not None}
+    return tuple(sorted(days))
+
+
 @dataclass(frozen=True)
 class BillingRules:
     care_region: str
     agreements: tuple[Agreement, ...]
     engine: RuleEvaluator
+    _stretches: tuple[int, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_stretches", boundaries(self.agreements))
+
+    def date_fact(self, day: date) -> int:
+        """The first day (ordinal) of the stretch between agreement boundaries that holds `day`."""
+        i = bisect_right(self._stretches, day.toordinal())
+        return self._stretches[i - 1] if i else self._stretches[0] - 1
 
     def matching(self, day: CareDayRecorded) -> list[Agreement]:
         """Agreements whose rule holds for the day (compulsory care only: legal_basis is set)."""
         facts = {"care_region": day.care_region, "home_region": day.home_region, "form": day.form,
-                 "legal_basis": day.legal_basis or "", "date": day.care_date.toordinal()}
+                 "legal_basis": day.legal_basis or "", "date": self.date_fact(day.care_date)}
         ids = set(self.engine.matching(RULESET, facts))
         return [a for a in self.agreements if a.id in ids]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -160,3 +161,16 @@ def test_draft_groups_closed_periods_and_counts_what_is_not_billed(rules):
         ("LPT", [days[0].care_day_id]), ("LRV", [days[1].care_day_id])]
     assert draft.statistics == {"billable_days": 2, "not_billed": {"voluntary": 1},
                                 "period_not_billed": {"in_region": 1, "voluntary": 1}}
+
+
+def test_the_engine_agrees_with_the_agreements_on_every_day_around_the_boundaries(write_rules):
+    """Dates reach the engine as the first day of their stretch between boundaries (a cache key
+    that repeats); the answer must be the one the agreements give for the day itself."""
+    rules = load_billing_rules(write_rules(FILTERED), default_region="20")
+    day0 = date(2023, 6, 25)
+    for offset in [*range(0, 12), *range(360, 380)]:
+        for home, basis, form in (("21", "LPT", "inpatient"), ("21", "LRV", "inpatient"), ("05", "SmL", "outpatient")):
+            day = care_day(home, day0 + timedelta(days=offset), basis, form)
+            expected = [a.id for a in rules.agreements if a.covers_care(day)
+                        and a.effective_from <= day.care_date <= (a.effective_to or date.max)]
+            assert [a.id for a in rules.matching(day)] == expected, day.care_date
