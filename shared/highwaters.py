@@ -11,6 +11,7 @@ the last record found. On Apache Kafka nothing is found there, so it only costs 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,11 @@ from .settings import PnSettings
 _patched = False
 
 
-async def true_end_offsets(settings: PnSettings, reported: Mapping[Any, int], *, idle_ms: int = 300) -> dict[Any, int]:
-    """`reported` end offsets (by topic-partition) corrected by reading from each one."""
+async def true_end_offsets(settings: PnSettings, reported: Mapping[Any, int], *,
+                           timeout_s: float = 30.0) -> dict[Any, int]:
+    """`reported` end offsets (by topic-partition) corrected by reading from each one until every
+    partition has answered a fetch and nothing more comes. Raises TimeoutError rather than
+    answer low: recovering a table short is worse than a worker that fails at start."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from .kafka_client import consumer_kwargs
@@ -35,13 +39,15 @@ async def true_end_offsets(settings: PnSettings, reported: Mapping[Any, int], *,
         consumer.assign(list(tps))
         for atp, tp in tps.items():
             consumer.seek(atp, ends[tp])
-        while True:
-            batch = await consumer.getmany(timeout_ms=idle_ms)
-            if not any(batch.values()):
-                return ends
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
             for atp, records in batch.items():
                 if records:
                     ends[tps[atp]] = max(ends[tps[atp]], records[-1].offset + 1)
+            if not any(batch.values()) and all(consumer.highwater(atp) is not None for atp in tps):
+                return ends
+        raise TimeoutError(f"no fetch answer within {timeout_s:.0f} s for the end of {len(tps)} partitions")
     finally:
         await consumer.stop()
 
