@@ -32,7 +32,13 @@ from shared.events import (
 )
 from shared.ports import Clock, Emit
 from shared.state import Store
-from shared.topics import ALERTS_OPS, CASES_OPENED, COMPLAINTS_REJECTED, INTAKE_ACCEPTED, NOTIFICATIONS
+from shared.topics import (
+    ALERTS_OPS,
+    CASES_OPENED,
+    COMPLAINTS_REJECTED,
+    INTAKE_ACCEPTED,
+    NOTIFICATIONS,
+)
 
 from .domain import (
     AttachmentPolicy,
