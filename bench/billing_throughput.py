@@ -19,6 +19,7 @@ from pathlib import Path
 from shared.consumer import Message, Processor
 from shared.events import encode
 from shared.kafka_io import events_of, produce, wait_for
+from shared.logging import get_logger
 from shared.settings import PnSettings
 from shared.supervisor import Stack
 from shared.testing import FakePublisher, FixedClock
@@ -42,6 +43,7 @@ def in_process(n: int) -> Figure:
     messages = [Message(CARE_DAYS.name, i % 4, i, None, encode(e)) for i, e in enumerate(days)]
     clock = FixedClock()
     deps = Deps(days=Store("care-days"), invoices=Store("invoices"), clock=clock, settings=Settings(),
+                log=get_logger(service="billing"),
                 rules=load_billing_rules(ROOT / "rules" / "billing.yaml", default_region="20"))
     proc = Processor(service="billing", handlers=DAY_HANDLERS, deps=deps, publisher=FakePublisher(), clock=clock,
                      stores=[deps.days])

@@ -19,7 +19,7 @@ def create_app(settings: Settings) -> faust.App:
         days=runtime.store("care-days", CARE_DAYS.partitions),
         invoices=runtime.store("invoices", COMMANDS.partitions),  # also written from pn.billing.drafts (1)
         rules=load_billing_rules(settings.rules_dir / "billing.yaml", default_region=settings.region),
-        settings=settings, clock=runtime.clock)
+        settings=settings, clock=runtime.clock, log=runtime.log)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     days = runtime.processor(DAY_HANDLERS, deps, stores=[deps.days])
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.invoices])

@@ -54,6 +54,7 @@ class Deps:
     rules: BillingRules
     settings: Settings
     clock: Clock
+    log: Any
     emit: Emitter | None = None
 
 
@@ -110,6 +111,7 @@ def on_close_requested(event: Envelope, *, deps: Deps) -> list[Emit]:
             days.append((key[2:12], deps.days.get(key)))
     drafts = draft_invoices(days, closed=closed, cancelled=cancelled, billed=billed_index(issued),
                             describe=deps.rules.names())
+    deps.log.info("period_closed", period=command.period, drafts=len(drafts), event_id=event.id)
     return [deps.emit(BILLING_DRAFTS, d, key=None, cause=[event.id, d.period, d.home_region]) for d in drafts]
 
 
@@ -121,6 +123,8 @@ def on_invoice_drafted(event: Envelope, *, deps: Deps) -> list[Emit]:
     if invoice is None:
         return []
     deps.invoices[key] = [*issued, invoice.model_dump(mode="json")]  # one write: all or nothing
+    deps.log.info("invoice_issued", invoice_number=invoice.invoice_number, total=str(invoice.total),
+                  days=invoice.statistics["days_on_invoice"], credits=len(invoice.credits))
     outputs = [deps.emit(BILLING_INVOICES, invoice, key=invoice.home_region, cause=[invoice.invoice_number])]
     if deps.settings.billing_post_revenue:
         posting = LedgerPosted(

@@ -108,6 +108,12 @@ async def test_duplicates_count_once_and_same_patient_same_day_raises_an_ops_ale
     assert len(dup_alerts) == year["alerts_expected"] == 50
 
 
+def test_the_log_names_invoices_but_no_patient(year, stack):
+    log = stack.processes["billing"].log_path.read_text(encoding="utf-8", errors="replace")
+    assert f"PN-{YEAR}-01-21" in log and "invoice_issued" in log
+    assert f"pat-{year['tag']}" not in log
+
+
 async def test_each_invoice_posts_its_revenue(year, settings_):
     postings = {e.data.posting_id: e.data for e in events_of(await read_all(settings_, [FINANCE_POSTINGS]))
                 if e.type == "pn.ledger.posted" and e.data.posting_id.startswith(f"billing:PN-{YEAR}-")}

@@ -11,6 +11,7 @@ from services.billing.rules import BillingRules
 from services.billing.settings import Settings
 from shared.consumer import Processor
 from shared.events import CareDayCancelled, CareDayRecorded, Envelope, PeriodCloseRequested
+from shared.logging import get_logger
 from shared.state import Store
 from shared.testing import FakePublisher, FixedClock, message
 from shared.topics import BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
@@ -20,7 +21,7 @@ class Billing:
     def __init__(self, rules: BillingRules, **settings: object) -> None:
         self.clock, self.publisher = FixedClock(), FakePublisher()
         self.deps = Deps(days=Store("care-days"), invoices=Store("invoices"), rules=rules,
-                         settings=Settings(**settings), clock=self.clock)
+                         settings=Settings(**settings), clock=self.clock, log=get_logger(service="billing"))
         common = {"service": "billing", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.days = Processor(handlers=DAY_HANDLERS, stores=[self.deps.days], **common)
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.invoices], **common)
