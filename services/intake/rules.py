@@ -1,8 +1,9 @@
 """rules/complaint_categories.yaml → validated model → compiled keyword matcher and spike policy.
 
 Keyword matching is a substring question, not a question over a few discrete facts, so the stems
-are compiled into one regular expression per category instead of durable-rules rulesets; the file
-is still validated by `shared.rules.load_rules_file`, which names the failing line.
+are compiled into one regular expression (one pass over the casefolded text) instead of
+durable-rules rulesets; the file is still validated by `shared.rules.load_rules_file`, which
+names the failing line.
 """
 
 from __future__ import annotations
@@ -65,26 +66,36 @@ class CategoriesFile(_Strict):
 
 @dataclass(frozen=True)
 class CategoryRules:
-    """The compiled file: known codes, one matcher per category with stems, the spike policy."""
+    """The compiled file: known codes (in file order), one pattern over every stem, the codes each
+    matched stem stands for, and the spike policy."""
 
     version: str
-    codes: frozenset[str]
+    codes: tuple[str, ...]
     fallback: str
-    matchers: tuple[tuple[str, re.Pattern[str]], ...]
+    pattern: re.Pattern[str] | None
+    codes_by_stem: dict[str, frozenset[str]]
     spike: SpikePolicy
 
     def matching(self, text: str) -> list[str]:
-        """Codes whose stems occur at the start of a word in `text`, in file order."""
-        return [code for code, pattern in self.matchers if pattern.search(text)]
+        """Codes whose stems occur at the start of a word in `text`, in file order (one pass)."""
+        if self.pattern is None:
+            return []
+        found = {code for m in self.pattern.finditer(text.casefold()) for code in self.codes_by_stem[m.group(0)]}
+        return [code for code in self.codes if code in found]
 
 
 def compile_rules(spec: CategoriesFile) -> CategoryRules:
-    matchers = tuple(
-        (c.code, re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k.casefold()) for k in c.keywords) + ")",
-                            re.IGNORECASE))
-        for c in spec.categories if c.keywords)
-    return CategoryRules(spec.version, frozenset(c.code for c in spec.categories), spec.fallback,
-                         matchers, spec.spike)
+    stems: dict[str, set[str]] = {}
+    for category in spec.categories:
+        for keyword in category.keywords:
+            stems.setdefault(keyword.casefold(), set()).add(category.code)
+    # Longest first, so the alternation picks the longest stem at a position; that stem then
+    # stands for every stem that is a prefix of it (they match there too).
+    ordered = sorted(stems, key=len, reverse=True)
+    codes_by_stem = {s: frozenset(c for p in stems if s.startswith(p) for c in stems[p]) for s in ordered}
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, ordered)) + ")") if ordered else None
+    return CategoryRules(spec.version, tuple(c.code for c in spec.categories), spec.fallback, pattern,
+                         codes_by_stem, spec.spike)
 
 
 def load_category_rules(path: Path) -> CategoryRules:

@@ -119,7 +119,7 @@ def test_keyword_rules(text, expected):
 
 def test_the_rules_cover_the_seeds_top_themes_with_national_model_codes():
     assert {"kommunikation.delaktighet", "kommunikation.information", "vard.undersokning", "vard.diagnos",
-            "kommunikation.bemotande", "other"} <= RULES.codes
+            "kommunikation.bemotande", "other"} <= set(RULES.codes)
 
 
 # -- contacts ----------------------------------------------------------------------------------------------

@@ -55,3 +55,17 @@ def test_a_bad_file_names_line_and_field(tmp_path, broken, line, field):
 def test_not_yaml_names_the_line(tmp_path):
     with pytest.raises(RulesFileError, match=r"complaint_categories.yaml:line 2: not valid YAML"):
         load(tmp_path, "version: x\ncategories: : :\n")
+
+
+def test_a_stem_that_is_a_prefix_of_another_categorys_stem_still_matches(tmp_path):
+    text = GOOD.replace("  - code: other", """  - code: organisation.tillganglighet
+    label: Tillgänglighet
+    keywords: [vänt]
+  - code: organisation.vantetid
+    label: Väntetid
+    keywords: [väntetid]
+  - code: other""")
+    rules = load(tmp_path, text)
+    assert rules.matching("Väntetiden var lång") == ["organisation.tillganglighet", "organisation.vantetid"]
+    assert rules.matching("Jag VÄNTADE") == ["organisation.tillganglighet"]
+    assert rules.matching("") == []
