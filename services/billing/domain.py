@@ -163,11 +163,15 @@ def draft_invoices(
 ) -> list[InvoiceDrafted]:
     """One draft per (period, home region) with something new: unbilled billable days of closed
     periods, and invoiced days cancelled since. `days` are (care date ISO, day record) pairs;
-    `billed` is the `billed_index` of the closed periods; `describe` agreement id → name."""
+    `billed` is the `billed_index` of the closed periods; `describe` agreement id → name.
+
+    A draft also lists its cancelled days not known to be invoiced: an earlier draft may still be
+    on its way to becoming the invoice that bills them, and the draft is issued after it."""
     lines: dict[tuple[str, str], dict[tuple[str, str, str], list[str]]] = defaultdict(lambda: defaultdict(list))
     not_billed: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     period_not_billed: dict[str, Counter[str]] = defaultdict(Counter)
     billable: Counter[tuple[str, str]] = Counter()
+    maybe_billed: dict[tuple[str, str], list[str]] = defaultdict(list)
     taken: set[str] = set()
     for care_date, rec in days:
         period = care_date[:7]
@@ -180,6 +184,8 @@ def draft_invoices(
             period_not_billed[period][rec["reason"]] += 1
             continue
         if rec["id"] in cancelled:
+            if rec["id"] not in billed:
+                maybe_billed[where].append(rec["id"])
             continue
         billable[where] += 1
         if rec["id"] not in billed:
@@ -198,7 +204,7 @@ def draft_invoices(
                                     description=f"{describe.get(a, a)}: vårddygn {basis} {period}",
                                     care_day_ids=sorted(ids))
                    for (a, basis, price), ids in sorted(groups.items())],
-            cancelled_care_day_ids=sorted(credits.get((period, home), [])),
+            cancelled_care_day_ids=sorted({*credits.get((period, home), []), *maybe_billed.get((period, home), [])}),
             statistics={"billable_days": billable[(period, home)],
                         "not_billed": dict(sorted(not_billed[(period, home)].items())),
                         "period_not_billed": dict(sorted(period_not_billed[period].items()))}))

@@ -41,7 +41,7 @@ def stack(broker, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def settings_(broker) -> PnSettings:
+def broker_settings(broker) -> PnSettings:
     return PnSettings(kafka_bootstrap=broker.bootstrap)
 
 
@@ -70,14 +70,14 @@ async def wait_invoices(settings: PnSettings, expected_total: Decimal, timeout: 
 
 
 @pytest.fixture(scope="module")
-async def year(stack, settings_):
+async def year(stack, broker_settings):
     tag = f"b{YEAR}"
     days = year_of_days(tag, YEAR, BILLABLE, voluntary=VOLUNTARY, in_region=IN_REGION)
     dups, alerts_expected = duplicates(days, DUPLICATES)
-    await produce(settings_, CARE_DAYS, days + dups)
-    alerts = await wait_barrier(settings_, f"{tag}-1")
-    await produce(settings_, COMMANDS, [close(f"{YEAR}-{m:02d}", tag) for m in range(1, 13)])
-    invoices = await wait_invoices(settings_, Decimal(BILLABLE) * Decimal("120.00"))
+    await produce(broker_settings, CARE_DAYS, days + dups)
+    alerts = await wait_barrier(broker_settings, f"{tag}-1")
+    await produce(broker_settings, COMMANDS, [close(f"{YEAR}-{m:02d}", tag) for m in range(1, 13)])
+    invoices = await wait_invoices(broker_settings, Decimal(BILLABLE) * Decimal("120.00"))
     return {"tag": tag, "days": days, "invoices": invoices, "alerts": alerts, "alerts_expected": alerts_expected}
 
 
@@ -114,8 +114,8 @@ def test_the_log_names_invoices_but_no_patient(year, stack):
     assert f"pat-{year['tag']}" not in log
 
 
-async def test_each_invoice_posts_its_revenue(year, settings_):
-    postings = {e.data.posting_id: e.data for e in events_of(await read_all(settings_, [FINANCE_POSTINGS]))
+async def test_each_invoice_posts_its_revenue(year, broker_settings):
+    postings = {e.data.posting_id: e.data for e in events_of(await read_all(broker_settings, [FINANCE_POSTINGS]))
                 if e.type == "pn.ledger.posted" and e.data.posting_id.startswith(f"billing:PN-{YEAR}-")}
     assert len(postings) == 24
     assert sum((p.amount for p in postings.values()), Decimal(0)) == Decimal("1856040.00")
@@ -134,14 +134,14 @@ async def test_summary_view_gives_days_and_amounts_per_home_region_and_month(yea
     assert denied.value.code == 401
 
 
-async def test_cancelling_ten_invoiced_days_credits_1_200_at_the_next_close(year, settings_):
+async def test_cancelling_ten_invoiced_days_credits_1_200_at_the_next_close(year, broker_settings):
     invoiced = [i for e in year["invoices"] for line in e.data.lines for i in line.care_day_ids]
     chosen = random.Random(1).sample(invoiced, 10)
     tag = year["tag"]
-    await produce(settings_, CARE_DAYS, [cancel(i, tag) for i in chosen])  # keyed by event id: any partition
-    await wait_barrier(settings_, f"{tag}-2")
-    await produce(settings_, COMMANDS, [close(f"{YEAR + 1}-01", tag)])
-    after = await wait_invoices(settings_, Decimal("1856040.00") - Decimal("1200.00"))
+    await produce(broker_settings, CARE_DAYS, [cancel(i, tag) for i in chosen])  # keyed by event id: any partition
+    await wait_barrier(broker_settings, f"{tag}-2")
+    await produce(broker_settings, COMMANDS, [close(f"{YEAR + 1}-01", tag)])
+    after = await wait_invoices(broker_settings, Decimal("1856040.00") - Decimal("1200.00"))
     new = [e for e in {e.id: e for e in after}.values() if e.data.credits]
     assert sorted(c.care_day_id for e in new for c in e.data.credits) == sorted(chosen)
     assert sum((c.amount for e in new for c in e.data.credits), Decimal(0)) == Decimal("1200.00")

@@ -149,3 +149,18 @@ async def test_bad_input_is_dead_lettered(rules):
     b = Billing(rules)
     await b.days.process_batch([message(CARE_DAYS, b"{nope")])
     assert len(b.on(DEADLETTER)) == 1
+
+
+async def test_a_cancel_between_a_close_and_its_invoice_is_credited_at_the_next_close(rules):
+    """The next close runs before the first close's draft became an invoice (both in flight)."""
+    b = Billing(rules)
+    day, other = care_day("21", "2024-03-01"), care_day("21", "2024-03-02")
+    await b.record(day, other)
+    before = len(b.publisher.sent)
+    await b.books.process(message(COMMANDS, PeriodCloseRequested(service="billing", period="2024-03")))
+    await b.cancel(day.care_day_id)
+    await b.books.process(message(COMMANDS, PeriodCloseRequested(service="billing", period="2024-04")))
+    await b.feed_drafts([s for s in b.publisher.sent[before:] if s.topic == BILLING_DRAFTS.name])
+    invoices = b.on(BILLING_INVOICES)
+    assert amounts(invoices) == [("PN-2024-03-21", Decimal("240.00")), ("PN-2024-03-21-2", Decimal("-120.00"))]
+    assert [c.care_day_id for c in invoices[1].data.credits] == [day.care_day_id]
