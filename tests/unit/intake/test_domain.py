@@ -110,6 +110,7 @@ def test_only_unknown_submitter_codes_fall_back_to_the_rules():
     ("Ingen INFORMATION om min DIAGNOS", ["vard.diagnos", "kommunikation.information"]),
     ("Jag fick inte vara delaktig i besluten", ["kommunikation.delaktighet"]),
     ("Undersökningen var slarvig och bedömningen fel", ["vard.undersokning"]),
+    ("Jag blev illa bemött i receptionen", ["kommunikation.bemotande"]),  # not "recept"
     ("desinformation", ["other"]),  # stems match at the start of a word only
     ("Parkeringen var dyr", ["other"]),
 ])
