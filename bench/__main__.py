@@ -11,6 +11,8 @@ import asyncio
 import importlib
 import pkgutil
 
+import bench
+
 from .common import broker, print_table
 
 
@@ -26,7 +28,7 @@ def main() -> None:
         print_table("baseline (same broker, same run)", [baseline], baseline)
         if args.only == "raw":
             return
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        for info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda m: m.name):
             if info.name in ("common", "raw_pipe", "__main__") or (args.only and info.name != args.only):
                 continue
             module = importlib.import_module(f"bench.{info.name}")

@@ -92,6 +92,8 @@ def fix_levels(level: str = "INFO") -> None:
     logging.getLogger().setLevel(level)
     for noisy in ("aiokafka", "faust", "mode", "aiohttp.access", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # "producer buffer full" is faust pacing table writes of a large batch, not a fault
+    logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
 
 
 def get_logger(**bindings: Any) -> Any:

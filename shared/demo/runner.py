@@ -88,12 +88,12 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
                   "pn.support.visits", "pn.care.days"], p, "letters, visits and care days processed")
     await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
     await publish(settings, scenario.closes(), p)
-    await settle(settings, running, ("fees", "billing"), ["pn.commands"], p, "periods closed")
+    await settle(settings, running, ("fees", "billing"), ["pn.commands", "pn.billing.drafts"], p, "periods closed")
     fix, january = scenario.cancellations(care)
     await publish(settings, fix, p)
     await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
     await publish(settings, january, p)
-    await settle(settings, running, ("billing",), ["pn.commands"], p, "January close")
+    await settle(settings, running, ("billing",), ["pn.commands", "pn.billing.drafts"], p, "January close")
     economy = finance_step(scenario, await platform_postings(settings, scenario.year))
     if not seeded_outcome:
         economy.items = [(t, e) for t, e in economy.items if t is FINANCE_BUDGETS]
