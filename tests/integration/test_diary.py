@@ -45,6 +45,8 @@ pytestmark = pytest.mark.broker
 RUN = uuid.uuid4().hex[:10]
 OFFICER_TOKEN, OFFICER = new_token("test-officer", "officer")
 DIARY_SOURCE = "/pn/diary"
+WAITING = {f"{RUN}-L{i}" for i in range(2000) if i % 3 == 2 and i % 100 == 2}
+"""Outgoing letters of the 2,000 whose recipient unit is published only after their registration."""
 
 
 def event(data: Any, *, id: str | None = None, time: datetime | None = None):
@@ -122,6 +124,11 @@ def mine(events: list[Any], tag: str) -> list[Any]:
     return [e for e in events if e.data.case_id.startswith(f"{tag}-")]
 
 
+def unknown_recipient_alerts(records: list[Record]) -> set[str]:
+    return {e.data.facts["letter_id"] for e in events_of(records) if e.data.rule_id == "diary.unknown_recipient"
+            and e.data.facts.get("letter_id", "").startswith(f"{RUN}-")}
+
+
 def get(stack: Stack, path: str, token: str | None = OFFICER_TOKEN) -> tuple[int, bytes, str]:
     req = urllib.request.Request(f"http://127.0.0.1:{stack.processes['diary'].web_port}{path}")
     if token:
@@ -157,6 +164,7 @@ def registered(stack, settings):
         return len({e.data.document_id for e in mine(events_of(records), RUN)}) >= 2000
 
     asyncio.run(wait_for(settings, [DIARY_ENTRIES], all_mine, timeout=120))
+    asyncio.run(wait_for(settings, [ALERTS_OPS], lambda rs: unknown_recipient_alerts(rs) == WAITING, timeout=60))
     asyncio.run(produce(settings, CARE_UNITS, [event(care_unit(unit_id(RUN, "X")))]))
     outgoing = 2000 // 3
 
@@ -191,13 +199,10 @@ def test_every_dispatched_letter_has_its_number_and_was_registered_first(registe
 
 
 def test_unknown_recipient_was_alerted_and_dispatched_once_the_unit_appeared(registered):
-    waiting = {f"{RUN}-L{i}" for i in range(2000) if i % 3 == 2 and i % 100 == 2}
-    alerts = {e.data.facts["letter_id"] for r in registered if r.topic == ALERTS_OPS.name for e in events_of([r])
-              if e.data.rule_id == "diary.unknown_recipient" and e.data.facts.get("letter_id", "").startswith(RUN)}
-    assert alerts == waiting
+    assert unknown_recipient_alerts([r for r in registered if r.topic == ALERTS_OPS.name]) == WAITING
     sent = {e.data.letter_id: e.data for r in registered if r.topic == LETTERS_DISPATCHED.name
             for e in events_of([r])}
-    assert all(sent[letter].recipient_hsa_id == unit_id(RUN, "X") for letter in waiting)
+    assert all(sent[letter].recipient_hsa_id == unit_id(RUN, "X") for letter in WAITING)
 
 
 def test_confidential_subjects_never_appear_on_the_public_topics(registered):
