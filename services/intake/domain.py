@@ -55,11 +55,14 @@ def case_id_of(year: int, sequence: int) -> str:
     return f"PN-{year}-{sequence:05d}"
 
 
-def next_case_id(year: int, last_sequence: int, taken: Callable[[str], bool]) -> tuple[int, str]:
-    """The number after `last_sequence`, skipping any already mapped to a complaint (the mapping
-    is written before the counter, so a counter lost in a crash can never reuse a number)."""
+def next_case_id(year: int, last_sequence: int, holder_of: Callable[[str], str | None],
+                 complaint_event_id: str) -> tuple[int, str]:
+    """The number after `last_sequence`. A crash can keep a prefix of one complaint's writes
+    (case record, mapping, counter, in that order): a number whose case record survived goes back
+    to the complaint holding it, a number held by another complaint is skipped, so no number is
+    ever issued twice and a replayed complaint gets the number its earlier outputs carried."""
     sequence = last_sequence + 1
-    while taken(case_id_of(year, sequence)):
+    while (holder := holder_of(case_id_of(year, sequence))) is not None and holder != complaint_event_id:
         sequence += 1
     return sequence, case_id_of(year, sequence)
 

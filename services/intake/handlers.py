@@ -12,8 +12,8 @@ State in the `cases` store (keys by cause, see shared/state.py):
 `case|<case_id>` the case without free text, `contact|<case_id>` where notifications go,
 `complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` daily
 counts, `spike-open` the open spike alerts. Within one complaint they are written in that order
-of dependency (counts, case, mapping, counter last), so a crash that keeps only a prefix of the
-writes can never make a number be handed out twice.
+(counts, case, mapping, counter last); a kill -9 during the commit keeps a prefix of the writes,
+and `domain.next_case_id` reads any such prefix back to the number the complaint's outputs carried.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
         return []
     complaint = event.data
     now = deps.clock.now()
-    sequence, case_id = next_case_id(now.year, cases.get(f"seq|{now.year}", 0), lambda c: f"case|{c}" in cases)
+    sequence, case_id = next_case_id(now.year, cases.get(f"seq|{now.year}", 0),
+                                     lambda c: (cases.get(f"case|{c}") or {}).get("complaint_event_id"), event.id)
     unit = deps.directory.get(complaint.care_unit_hsa_id) if complaint.care_unit_hsa_id else None
     status = "none" if not complaint.care_unit_hsa_id else ("resolved" if unit else "unresolved")
     case = CaseOpened(

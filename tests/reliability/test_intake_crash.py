@@ -39,8 +39,7 @@ async def test_kill_9_mid_stream_and_restart_gives_exactly_one_case_per_complain
     settings = PnSettings(kafka_bootstrap=broker.bootstrap)
     tag = f"k{uuid.uuid4().hex[:10]}"
     events = complaints(tag)
-    env = {"PN_RULES_DIR": str(ROOT / "rules"), "PN_EXACT_HIGHWATERS": "true"}
-    stack = Stack(["intake"], work_dir=tmp_path, bootstrap=broker.bootstrap, env=env)
+    stack = Stack(["intake"], work_dir=tmp_path, bootstrap=broker.bootstrap, env={"PN_RULES_DIR": str(ROOT / "rules")})
     await asyncio.to_thread(stack.start, 90)  # Stack.start runs its own event loop
     try:
         log = stack.processes["intake"].log_path

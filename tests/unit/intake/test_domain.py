@@ -81,13 +81,18 @@ def test_case_id_shape():
 
 
 def test_next_case_id_follows_the_counter():
-    assert next_case_id(2023, 0, lambda _c: False) == (1, "PN-2023-00001")
-    assert next_case_id(2023, 41, lambda _c: False) == (42, "PN-2023-00042")
+    assert next_case_id(2023, 0, lambda _c: None, "a") == (1, "PN-2023-00001")
+    assert next_case_id(2023, 41, lambda _c: None, "a") == (42, "PN-2023-00042")
 
 
-def test_next_case_id_skips_numbers_already_mapped_when_the_counter_was_lost():
-    taken = {"PN-2023-00001", "PN-2023-00002"}
-    assert next_case_id(2023, 0, taken.__contains__) == (3, "PN-2023-00003")
+def test_next_case_id_skips_numbers_held_by_other_complaints_when_the_counter_was_lost():
+    holders = {"PN-2023-00001": "a", "PN-2023-00002": "b"}
+    assert next_case_id(2023, 0, holders.get, "c") == (3, "PN-2023-00003")
+
+
+def test_next_case_id_gives_a_complaint_back_the_number_whose_case_record_survived():
+    holders = {"PN-2023-00001": "a", "PN-2023-00002": "b"}
+    assert next_case_id(2023, 1, holders.get, "b") == (2, "PN-2023-00002")
 
 
 # -- categories ------------------------------------------------------------------------------------------

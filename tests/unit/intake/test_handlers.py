@@ -175,6 +175,18 @@ async def test_a_replay_after_state_was_written_emits_nothing(intake):
     assert len(intake.on(CASES_OPENED)) == 1
 
 
+async def test_a_crash_that_kept_only_the_case_record_gives_the_replay_the_same_number(intake):
+    accepted = [encode(envelope(complaint(external_ref=r), id=r)) for r in ("a", "b")]
+    for offset, value in enumerate(accepted):
+        await intake.stage2.process(Message(INTAKE_ACCEPTED.name, 0, offset, None, value))
+    cases = intake.tables["cases"]
+    for key in ("contact|PN-2023-00002", "complaint|b", "seq|2023"):  # kill -9 after the first write of "b"
+        del cases[key]
+    intake = intake.restarted()
+    await intake.stage2.process(Message(INTAKE_ACCEPTED.name, 0, 1, None, accepted[1]))  # the replay of "b"
+    assert [c.case_id for c in intake.on(CASES_OPENED)] == ["PN-2023-00001", "PN-2023-00002", "PN-2023-00002"]
+
+
 async def test_a_lost_counter_never_reuses_a_number(intake):
     await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a")
     await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="b"), id="b")
