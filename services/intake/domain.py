@@ -104,25 +104,27 @@ def letter_template(direction: str, document_kind: str) -> str | None:
 
 
 # -- patient-safety signal -------------------------------------------------------------------------
-def record_day(days: Mapping[str, int], day: date, policy: SpikePolicy) -> dict[str, int]:
-    """Daily counts with `day` added, older days than window + baseline dropped."""
+def record_day(days: Mapping[str, list[str]], day: date, case_id: str, policy: SpikePolicy) -> dict[str, list[str]]:
+    """Case ids per day with this case added once (a replay adds nothing), days older than
+    window + baseline dropped."""
     oldest = day - timedelta(days=policy.window_days + policy.baseline_days)
-    kept = {d: n for d, n in days.items() if date.fromisoformat(d) > oldest}
-    kept[day.isoformat()] = kept.get(day.isoformat(), 0) + 1
+    kept = {d: ids for d, ids in days.items() if date.fromisoformat(d) > oldest}
+    ids = kept.get(day.isoformat(), [])
+    kept[day.isoformat()] = ids if case_id in ids else [*ids, case_id]
     return kept
 
 
-def window_counts(days: Mapping[str, int], today: date, policy: SpikePolicy) -> tuple[int, int]:
+def window_counts(days: Mapping[str, list[str]], today: date, policy: SpikePolicy) -> tuple[int, int]:
     """(count in the window ending today, count in the baseline period before that window)."""
     window_start = today - timedelta(days=policy.window_days)
     baseline_start = window_start - timedelta(days=policy.baseline_days)
     current = baseline = 0
-    for d, n in days.items():
+    for d, ids in days.items():
         day = date.fromisoformat(d)
         if window_start < day <= today:
-            current += n
+            current += len(ids)
         elif baseline_start < day <= window_start:
-            baseline += n
+            baseline += len(ids)
     return current, baseline
 
 

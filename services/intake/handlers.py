@@ -10,8 +10,8 @@ Two processors, two handler maps, because the same event type flows through two 
 
 State in the `cases` store (keys by cause, see shared/state.py):
 `case|<case_id>` the case without free text, `contact|<case_id>` where notifications go,
-`complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` daily
-counts, `spike-open` the open spike alerts. Within one complaint they are written in that order
+`complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` case ids
+per day, `spike-open` the open spike alerts. Within one complaint they are written in that order
 (counts, case, mapping, counter last); a kill -9 during the commit keeps a prefix of the writes,
 and `domain.next_case_id` reads any such prefix back to the number the complaint's outputs carried.
 """
@@ -188,7 +188,7 @@ def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
     outputs = []
     for category in case.categories:
         key = f"{case.care_unit_hsa_id}|{category.code}"
-        days = record_day(cases.get(f"spike|{key}", {}), day, policy)
+        days = record_day(cases.get(f"spike|{key}", {}), day, case.case_id, policy)
         cases[f"spike|{key}"] = days
         current, baseline = window_counts(days, day, policy)
         if key in open_alerts or not is_spike(current, baseline, policy):

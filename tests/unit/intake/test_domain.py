@@ -149,14 +149,16 @@ SPIKE = SpikePolicy()
 
 
 def test_window_and_baseline_counts():
-    days = {"2023-06-10": 2, "2023-05-12": 1, "2023-05-11": 4, "2022-05-11": 8, "2022-05-10": 16}
+    days = {"2023-06-10": ["a", "b"], "2023-05-12": ["c"], "2023-05-11": list("defg"), "2022-05-11": [f"h{i}" for i in range(8)],
+            "2022-05-10": ["i"]}
     # window (05-11, 06-10]; baseline (2022-05-11, 2023-05-11]
     assert window_counts(days, date(2023, 6, 10), SPIKE) == (3, 4)
 
 
-def test_record_day_counts_and_forgets_what_no_window_needs():
-    days = record_day({"2022-01-01": 3, "2023-06-01": 1}, date(2023, 6, 1), SPIKE)
-    assert days == {"2023-06-01": 2}
+def test_record_day_counts_each_case_once_and_forgets_what_no_window_needs():
+    days = record_day({"2022-01-01": ["old"], "2023-06-01": ["a"]}, date(2023, 6, 1), "b", SPIKE)
+    assert days == {"2023-06-01": ["a", "b"]}
+    assert record_day(days, date(2023, 6, 1), "b", SPIKE) == days  # a replay of the same case
 
 
 @pytest.mark.parametrize(("current", "baseline", "spike"), [
