@@ -5,7 +5,7 @@ document has one number, and a letter dispatched more than once carries the same
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -27,12 +27,14 @@ pytestmark = pytest.mark.broker
 
 RUN = uuid.uuid4().hex[:10]
 KILLS, CHUNKS, TOTAL = 3, 4, 2000
+KILL_AFTER = (50, 400, 900)
+REGISTERED = re.compile(rf'"document": "([^"]*:{RUN}-[^"]*)", "case_id": "[^"]*", "event": "registered"')
 
 
 def registered_in_log(log: Path) -> set[str]:
-    """Documents of this run the worker has registered so far (replays log again: a set)."""
-    return {json.loads(line)["document"] for line in log.read_text(errors="replace").splitlines()
-            if '"registered"' in line and f'"{RUN}-' in line}
+    """Documents of this run the worker has registered so far (a set: replays log again). Read by
+    pattern, because a line cut by kill -9 runs into the next one."""
+    return set(REGISTERED.findall(log.read_text(errors="replace")))
 
 
 def dispatches(records) -> dict[str, list]:
@@ -63,17 +65,18 @@ def crashed(broker, settings, tmp_path_factory):
         for name, events in documents(RUN, TOTAL, seed=7).items():
             for i, e in enumerate(events):
                 chunks[i % CHUNKS][name].append(e)
-        pending_at_kill, published = [], set()
+        pending_at_kill, published, since = [], set(), 0
         for index, chunk in enumerate(chunks):
-            before = len(registered_in_log(log))
             asyncio.run(_publish(settings, chunk))
             published |= {document_of(e.data).key for events in chunk.values() for e in events}
-            if index < KILLS:
-                deadline = time.monotonic() + 30
-                while len(registered_in_log(log)) < before + 50 and time.monotonic() < deadline:
+            if index < KILLS:  # kill after 50, 400, 900 registrations of this worker's life: early in
+                deadline = time.monotonic() + 30  # its first batch, and after batches were committed
+                while len(REGISTERED.findall(log.read_text(errors="replace")[since:])) < KILL_AFTER[index] \
+                        and time.monotonic() < deadline:
                     time.sleep(0.02)
-                stack.processes["diary"].kill9()  # mid-chunk: part registered, the rest in flight
+                stack.processes["diary"].kill9()
                 pending_at_kill.append(len(published - registered_in_log(log)))
+                since = len(log.read_text(errors="replace"))
                 stack.restart("diary")
         records = asyncio.run(wait_for(settings, [DIARY_ENTRIES, LETTERS_DISPATCHED], lambda rs: len(
             {e.data.document_id for e in mine(events_of(r for r in rs if r.topic == DIARY_ENTRIES.name), RUN)})
