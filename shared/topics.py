@@ -17,6 +17,7 @@ from .events import (
     CareDayRecorded,
     CareUnitUpserted,
     CaseOpened,
+    CaseRead,
     ComplaintRejected,
     ComplaintSubmitted,
     DiaryRegistered,
@@ -150,6 +151,11 @@ DEADLETTER = Topic(
     "Messages that could not be parsed or validated, with the reason and the original bytes.",
     producers=("intake", "diary", "fees", "billing", "budget", "ops"),
     configs={"max.message.bytes": "4194304"}, key_fields=('source_topic',))
+
+AUDIT_READS = Topic(
+    "pn.audit.reads", "case_id", (CaseRead,),
+    "Audit trail: one event per read of case data through a service's API (who, role, view, case id, "
+    "when); never case content.", producers=("intake", "diary"), key_fields=("case_id",))
 
 # Service-private topics (not part of the public contract) are appended below by the services
 # that own them; each names its owner in `producers` and sets internal=True.

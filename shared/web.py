@@ -121,5 +121,18 @@ class WebGate:
         except BadRequest as exc:
             return WebResponse(exc.status, {"error": "invalid", "detail": exc.message, "errors": exc.errors})
         if audit_view is not None and self.audit is not None and (not isinstance(result, WebResponse) or result.status < 400):
-            await self.audit(caller, audit_view, params)
+            try:
+                await self.audit(caller, f"{audit_view} {request.method} {request.path}", audit_ids(params, req.query))
+            except Exception as exc:  # fail closed: no read of case data without its audit event
+                self.log.error("audit_failed", view=audit_view, error=type(exc).__name__)
+                return WebResponse(503, {"error": "unavailable", "detail": "the read could not be audited; retry"})
         return result if isinstance(result, WebResponse) else WebResponse(200, result)
+
+
+def audit_ids(params: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+    """The ids a read names: its path parameters plus query parameters named `id`/`*_id`."""
+    ids = {str(k): str(v) for k, v in params.items()}
+    for k, v in query.items():
+        if (k == "id" or k.endswith("_id")) and k not in ids:
+            ids[k] = str(v)
+    return ids

@@ -78,6 +78,9 @@ EXAMPLES: dict[str, dict] = {
                            "lines": [{"agreement_id": "dalarna-gavleborg", "legal_basis": "LPT",
                                       "description": "Vårddygn LPT", "unit_price": "120.00", "care_day_ids": ["D1"]}],
                            "cancelled_care_day_ids": ["D0"]},
+    "pn.audit.case_read": {"who": "case-system", "role": "officer", "service": "intake",
+                           "view": "case GET /cases/{case_id}", "case_id": "PN-2023-00001",
+                           "ids": {"case_id": "PN-2023-00001"}, "at": "2023-05-01T00:00:00Z"},
 }
 
 # One field per type whose wrong value must be rejected, with the value to put there.
@@ -110,4 +113,5 @@ WRONG: dict[str, tuple[str, object]] = {
     "pn.event.rejected": ("offset", "seven"),
     "pn.tick": ("at", "now"),
     "pn.invoice.drafted": ("period", "2023-7"),
+    "pn.audit.case_read": ("role", "admin"),
 }
