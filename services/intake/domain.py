@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from shared.events import CategoryRef, ComplaintSubmitted
 from shared.personnummer import normalise
@@ -104,27 +105,36 @@ def letter_template(direction: str, document_kind: str) -> str | None:
 
 
 # -- patient-safety signal -------------------------------------------------------------------------
-def record_day(days: Mapping[str, list[str]], day: date, case_id: str, policy: SpikePolicy) -> dict[str, list[str]]:
-    """Case ids per day with this case added once (a replay adds nothing), days older than
-    window + baseline dropped."""
+def case_order(case_id: str) -> tuple[int, int]:
+    """(year, sequence): the order in which stage 2 issued case ids."""
+    _, year, sequence = case_id.split("-")
+    return int(year), int(sequence)
+
+
+def record_case(tally: Mapping[str, Any], day: date, case_id: str, policy: SpikePolicy) -> dict[str, Any]:
+    """A (unit, category) tally `{"days": {date: count}, "last": case id}` with this case counted
+    on `day`. Cases are numbered in the order they are counted, so a case not after `last` was
+    counted already (a replay): nothing changes. Days no window needs are dropped."""
+    last = tally.get("last")
+    if last is not None and case_order(case_id) <= case_order(last):
+        return dict(tally)
     oldest = day - timedelta(days=policy.window_days + policy.baseline_days)
-    kept = {d: ids for d, ids in days.items() if date.fromisoformat(d) > oldest}
-    ids = kept.get(day.isoformat(), [])
-    kept[day.isoformat()] = ids if case_id in ids else [*ids, case_id]
-    return kept
+    days = {d: n for d, n in tally.get("days", {}).items() if date.fromisoformat(d) > oldest}
+    days[day.isoformat()] = days.get(day.isoformat(), 0) + 1
+    return {"days": days, "last": case_id}
 
 
-def window_counts(days: Mapping[str, list[str]], today: date, policy: SpikePolicy) -> tuple[int, int]:
+def window_counts(days: Mapping[str, int], today: date, policy: SpikePolicy) -> tuple[int, int]:
     """(count in the window ending today, count in the baseline period before that window)."""
     window_start = today - timedelta(days=policy.window_days)
     baseline_start = window_start - timedelta(days=policy.baseline_days)
     current = baseline = 0
-    for d, ids in days.items():
+    for d, n in days.items():
         day = date.fromisoformat(d)
         if window_start < day <= today:
-            current += len(ids)
+            current += n
         elif baseline_start < day <= window_start:
-            baseline += len(ids)
+            baseline += n
     return current, baseline
 
 

@@ -10,8 +10,8 @@ Two processors, two handler maps, because the same event type flows through two 
 
 State in the `cases` store (keys by cause, see shared/state.py):
 `case|<case_id>` the case without free text, `contact|<case_id>` where notifications go,
-`complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` case ids
-per day, `spike-open` the open spike alerts. Within one complaint they are written in that order
+`complaint|<event id>` → case id, `seq|<year>` the last number, `spike|<unit>|<code>` counts per
+day with the last case counted, `spike-open` the open spike alerts. Within one complaint they are written in that order
 (counts, case, mapping, counter last); a kill -9 during the commit keeps a prefix of the writes,
 and `domain.next_case_id` reads any such prefix back to the number the complaint's outputs carried.
 """
@@ -47,7 +47,7 @@ from .domain import (
     is_spike,
     letter_template,
     next_case_id,
-    record_day,
+    record_case,
     reference_key,
     rejection_of,
     window_counts,
@@ -119,7 +119,7 @@ def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
     for key, alert in deps.cases.get(OPEN_SPIKES, {}).items():
         if alert["alert_id"] in deps.resolved:
             continue
-        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}), at.date(), policy)
+        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}).get("days", {}), at.date(), policy)
         if is_spike(current, baseline, policy):
             continue
         deps.resolved[alert["alert_id"]] = at.isoformat()
@@ -188,9 +188,9 @@ def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
     outputs = []
     for category in case.categories:
         key = f"{case.care_unit_hsa_id}|{category.code}"
-        days = record_day(cases.get(f"spike|{key}", {}), day, case.case_id, policy)
-        cases[f"spike|{key}"] = days
-        current, baseline = window_counts(days, day, policy)
+        tally = record_case(cases.get(f"spike|{key}", {}), day, case.case_id, policy)
+        cases[f"spike|{key}"] = tally
+        current, baseline = window_counts(tally["days"], day, policy)
         if key in open_alerts or not is_spike(current, baseline, policy):
             continue
         alert_id = f"{SPIKE_RULE}:{key.replace('|', ':')}:{case.case_id}"

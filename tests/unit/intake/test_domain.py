@@ -15,7 +15,7 @@ from services.intake.domain import (
     is_spike,
     letter_template,
     next_case_id,
-    record_day,
+    record_case,
     rejection_of,
     window_counts,
 )
@@ -149,16 +149,19 @@ SPIKE = SpikePolicy()
 
 
 def test_window_and_baseline_counts():
-    days = {"2023-06-10": ["a", "b"], "2023-05-12": ["c"], "2023-05-11": list("defg"), "2022-05-11": [f"h{i}" for i in range(8)],
-            "2022-05-10": ["i"]}
+    days = {"2023-06-10": 2, "2023-05-12": 1, "2023-05-11": 4, "2022-05-11": 8, "2022-05-10": 16}
     # window (05-11, 06-10]; baseline (2022-05-11, 2023-05-11]
     assert window_counts(days, date(2023, 6, 10), SPIKE) == (3, 4)
 
 
-def test_record_day_counts_each_case_once_and_forgets_what_no_window_needs():
-    days = record_day({"2022-01-01": ["old"], "2023-06-01": ["a"]}, date(2023, 6, 1), "b", SPIKE)
-    assert days == {"2023-06-01": ["a", "b"]}
-    assert record_day(days, date(2023, 6, 1), "b", SPIKE) == days  # a replay of the same case
+def test_record_case_counts_each_case_once_and_forgets_what_no_window_needs():
+    tally = record_case({"days": {"2022-01-01": 3, "2023-06-01": 1}, "last": "PN-2023-00007"},
+                        date(2023, 6, 1), "PN-2023-00009", SPIKE)
+    assert tally == {"days": {"2023-06-01": 2}, "last": "PN-2023-00009"}
+    assert record_case(tally, date(2023, 6, 1), "PN-2023-00009", SPIKE) == tally  # a replay of the same case
+    assert record_case({}, date(2024, 1, 2), "PN-2024-00001", SPIKE)["days"] == {"2024-01-02": 1}
+    later_year = record_case(tally, date(2024, 1, 2), "PN-2024-00001", SPIKE)
+    assert later_year["days"]["2024-01-02"] == 1 and later_year["last"] == "PN-2024-00001"
 
 
 @pytest.mark.parametrize(("current", "baseline", "spike"), [
