@@ -6,6 +6,7 @@ service stops at start-up with a message instead of failing at its first connect
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -20,21 +21,37 @@ class KafkaConfigError(ValueError):
 def _require_file(setting: str, path: Path | None) -> Path:
     if path is None:
         raise KafkaConfigError(f"PN_{setting.upper()} is required for this security protocol")
-    if not Path(path).is_file():
+    if not Path(path).is_file() or not os.access(path, os.R_OK):
         raise KafkaConfigError(f"PN_{setting.upper()}={path} is not a readable file")
     return Path(path)
 
 
 def ssl_context(settings: PnSettings) -> ssl.SSLContext:
+    """A verifying TLS context (CA required, host names checked), with the client certificate
+    when one is configured. Unreadable or mismatched files raise `KafkaConfigError`."""
     cafile = _require_file("kafka_ssl_cafile", settings.kafka_ssl_cafile)
-    context = ssl.create_default_context(cafile=str(cafile))
+    try:
+        context = ssl.create_default_context(cafile=str(cafile))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise KafkaConfigError(f"PN_KAFKA_SSL_CAFILE={cafile} holds no usable CA certificate "
+                               f"(PEM expected): {_reason(exc)}") from None
     cert, key = settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile
     if (cert is None) != (key is None):
-        raise KafkaConfigError("PN_KAFKA_SSL_CERTFILE and PN_KAFKA_SSL_KEYFILE go together")
+        missing = "PN_KAFKA_SSL_KEYFILE" if key is None else "PN_KAFKA_SSL_CERTFILE"
+        raise KafkaConfigError(f"{missing} is required: PN_KAFKA_SSL_CERTFILE and PN_KAFKA_SSL_KEYFILE go together")
     if cert is not None and key is not None:
-        context.load_cert_chain(str(_require_file("kafka_ssl_certfile", cert)),
-                                str(_require_file("kafka_ssl_keyfile", key)))
+        certfile = _require_file("kafka_ssl_certfile", cert)
+        keyfile = _require_file("kafka_ssl_keyfile", key)
+        try:
+            context.load_cert_chain(str(certfile), str(keyfile))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise KafkaConfigError(f"PN_KAFKA_SSL_CERTFILE={certfile} and PN_KAFKA_SSL_KEYFILE={keyfile} are not "
+                                   f"a matching PEM certificate and unencrypted key: {_reason(exc)}") from None
     return context
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def sasl_password(settings: PnSettings) -> str:
@@ -42,13 +59,17 @@ def sasl_password(settings: PnSettings) -> str:
         raise KafkaConfigError("set PN_KAFKA_SASL_PASSWORD or PN_KAFKA_SASL_PASSWORD_FILE, not both")
     if settings.kafka_sasl_password_file is not None:
         path = _require_file("kafka_sasl_password_file", settings.kafka_sasl_password_file)
-        password = path.read_text().strip()
+        try:
+            password = path.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KafkaConfigError(f"PN_KAFKA_SASL_PASSWORD_FILE={path} cannot be read: {_reason(exc)}") from None
     elif settings.kafka_sasl_password is not None:
         password = settings.kafka_sasl_password.get_secret_value()
     else:
         raise KafkaConfigError("PN_KAFKA_SASL_PASSWORD or PN_KAFKA_SASL_PASSWORD_FILE is required for SASL_SSL")
     if not password:
-        raise KafkaConfigError("the SASL password is empty")
+        source = "PN_KAFKA_SASL_PASSWORD_FILE" if settings.kafka_sasl_password_file is not None else "PN_KAFKA_SASL_PASSWORD"
+        raise KafkaConfigError(f"{source}: the SASL password is empty")
     return password
 
 
