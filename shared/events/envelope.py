@@ -7,6 +7,7 @@ a message is parsed and validated in a single pass in Rust, and a failure names 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from functools import cache
@@ -17,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, c
 CONTENT_TYPE = "application/cloudevents+json"
 CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 ID_NAMESPACE = uuid.UUID("6f1c1b1e-3a0d-5b9e-9c55-70a7e1d3c0de")
+_NS_BYTES = ID_NAMESPACE.bytes
 
 EVENT_TYPES: dict[str, type[EventData]] = {}
 
@@ -81,7 +83,13 @@ def decoder_for(data_classes: tuple[type[EventData], ...]) -> TypeAdapter:
 
 def derive_id(*parts: object) -> str:
     """A deterministic event id from its cause, so a re-run emits the same id (idempotency)."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+    # = str(uuid.uuid5(ID_NAMESPACE, name)), without building a UUID object (~3x faster; the
+    # outputs are identical, tests/unit/shared/test_derive_id.py compares them)
+    b = bytearray(hashlib.sha1(_NS_BYTES + "\x1f".join(map(str, parts)).encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def make_event(
