@@ -1,0 +1,199 @@
+"""docker-compose.yml, docker-compose.secure.yml and deploy/Dockerfile (issue 8 compose bullet,
+issue 11 containers). No Docker engine runs here: `docker compose config -q` validates the files
+when the client with its compose plugin is present; the rest reads the files themselves. The
+entrypoint runs as a plain process in tests/integration/test_security_entrypoint.py."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.acl import user
+from shared.settings import SERVICES, PnSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "docker-compose.yml"
+SECURE = ROOT / "docker-compose.secure.yml"
+DOCKERFILE = ROOT / "deploy/Dockerfile"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # compose tags (!reset, !override)
+
+
+def load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=_Loader)
+
+
+def dockerfile() -> dict[str, list[str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.setdefault(word.upper(), []).append(rest.strip())
+    return out
+
+
+def exec_form(value: str) -> list[str]:
+    import json
+
+    return json.loads(value) if value.startswith("[") else shlex.split(value)
+
+
+def dockerfile_env() -> dict[str, str]:
+    env = {}
+    for rest in dockerfile()["ENV"]:
+        for item in shlex.split(rest):
+            k, _, v = item.partition("=")
+            env[k] = v
+    return env
+
+
+def compose_cli() -> list[str] | None:
+    if shutil.which("docker"):
+        ok = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if ok.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+@pytest.mark.parametrize("files", [[BASE], [BASE, SECURE]], ids=["default", "secure"])
+def test_docker_compose_config_validates(files, tmp_path):
+    cli = compose_cli()
+    if cli is None:
+        pytest.skip("no `docker compose` plugin or docker-compose binary here (docker client: "
+                    f"{shutil.which('docker') or 'absent'}); the YAML is checked by the other tests")
+    args = [a for f in files for a in ("-f", str(f))]
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(tmp_path)}
+    out = subprocess.run([*cli, "--project-directory", str(ROOT), *args, "config", "-q"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_service_is_its_own_container_from_the_one_image():
+    services = load(BASE)["services"]
+    for name in SERVICES:
+        svc = services[name]
+        assert svc["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
+        assert svc["image"].startswith("patientnamnd:")
+        assert svc["command"] == [name]
+        assert svc["read_only"] is True and "/tmp" in svc["tmpfs"]
+        assert svc["restart"] == "unless-stopped"
+        assert set(svc["depends_on"]) == {"topic-init"}  # so `up --no-deps <svc>` restarts it alone
+
+
+def test_the_compose_command_is_the_image_entrypoint_pn_run_service_in_the_prod_profile():
+    df = dockerfile()
+    entrypoint = exec_form(df["ENTRYPOINT"][-1])
+    assert entrypoint == ["pn", "run"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["pn"] == "shared.cli:main"
+    services = load(BASE)["services"]
+    for name in SERVICES:
+        svc = services[name]
+        assert svc.get("entrypoint", entrypoint) == entrypoint
+        assert [*entrypoint, *svc["command"]] == ["pn", "run", name]
+        env = {**dockerfile_env(), **svc["environment"]}
+        assert env["PN_PROFILE"] == "prod" and env["PN_WEB_HOST"] == "0.0.0.0"
+        assert env["PN_DATA_DIR"] == "/var/lib/pn" and env["PN_WEB_PORT"] == "8080"
+        assert svc["volumes"] == [f"{name}-data:{env['PN_DATA_DIR']}"]
+        assert any(p.endswith(":8080") for p in svc["ports"])
+        assert all(k.startswith("PN_") for k in svc["environment"])  # configuration only through PN_ env
+
+
+def test_the_compose_environment_is_valid_settings():
+    services = load(BASE)["services"]
+    for name in SERVICES:
+        raw = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in services[name]["environment"].items()}
+        fields = {k.removeprefix("PN_").lower(): v for k, v in raw.items()}
+        s = PnSettings(**fields)
+        assert s.profile == "prod" and s.enable_idempotence is True and s.log_format == "json"
+        assert s.web_port_for(name) == 8080
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_health_check_on_the_web_port():
+    df = dockerfile()
+    assert df["FROM"] == ["python:3.11-slim"]
+    user_ = df["USER"][-1].split(":")[0]
+    assert user_ not in ("root", "0") and (not user_.isdigit() or int(user_) >= 1000)
+    health = df["HEALTHCHECK"][-1]
+    assert "/health" in health and "PN_WEB_PORT" in health
+    env = dockerfile_env()
+    assert env["PN_PROFILE"] == "prod" and env["PN_WEB_HOST"] == "0.0.0.0" and env["PN_DATA_DIR"] == "/var/lib/pn"
+    assert any("/var/lib/pn" in v for v in df["VOLUME"])
+    assert any("chown" in r and "/var/lib/pn" in r for r in df["RUN"])  # a new named volume is writable by it
+    copied = " ".join(df["COPY"])
+    assert "secrets" not in copied and ".env" not in copied and "tests" not in copied
+
+
+def test_dockerignore_keeps_secrets_out_of_the_build_context():
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    for entry in ("deploy/secrets", "**/*.pem", "**/*.key", ".venv"):
+        assert entry in ignore
+
+
+def test_kafka_is_apache_kafka_in_kraft_mode_with_one_broker():
+    kafka = load(BASE)["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    mount = [v for v in kafka["volumes"] if "/mnt/shared/config/server.properties" in v][0]
+    props = dict(line.split("=", 1) for line in (ROOT / mount.split(":")[0]).read_text().splitlines()
+                 if line and not line.startswith("#"))
+    assert props["process.roles"] == "broker,controller" and props["controller.quorum.voters"] == "1@kafka:9093"
+    assert "healthcheck" in kafka and any("kafka-data:" in v for v in kafka["volumes"])
+
+
+def test_topic_init_creates_the_catalog_with_the_replication_factor():
+    services = load(BASE)["services"]
+    init = services["topic-init"]
+    assert init["entrypoint"] == ["pn", "topics"] and init["restart"] == "no"
+    assert init["environment"]["PN_REPLICATION_FACTOR"].startswith("${PN_REPLICATION_FACTOR")
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name in SERVICES:
+        assert services[name]["depends_on"]["topic-init"]["condition"] == "service_completed_successfully"
+
+
+def test_secure_override_gives_each_service_its_own_scram_user_and_password_file():
+    secure = load(SECURE)
+    for name in SERVICES:
+        svc = secure["services"][name]
+        env = svc["environment"]
+        assert env["PN_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["PN_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["PN_KAFKA_SASL_USERNAME"] == user(name)
+        assert env["PN_KAFKA_SASL_PASSWORD_FILE"] == f"/run/secrets/{user(name)}.password"
+        assert "PN_KAFKA_SASL_PASSWORD" not in env  # never a password in the compose file
+        assert set(svc["secrets"]) == {"ca.crt", f"{user(name)}.password"}  # only its own secret
+    for spec in secure["secrets"].values():
+        assert spec["file"].startswith("./deploy/secrets/")
+    assert secure["services"]["acl-init"]["entrypoint"][-1] == "/opt/pn/acl-init.sh"
+    assert secure["services"]["topic-init"]["environment"]["PN_KAFKA_SECURITY_PROTOCOL"] == "SSL"
+
+
+def test_secure_broker_config_enforces_acls_and_scram():
+    props = dict(line.split("=", 1) for line in (ROOT / "deploy/kafka/secure/server.properties").read_text().splitlines()
+                 if line and not line.startswith("#"))
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"].replace("SASL_SSL", "")
+    assert props["listener.name.admin.ssl.client.auth"] == "required"
+    assert set(props["super.users"].split(";")) == {"User:kafka", "User:pn-admin"}
+
+
+def test_gen_certs_script_writes_only_to_the_ignored_secrets_directory():
+    script = (ROOT / "deploy/scripts/gen-certs.sh").read_text()
+    assert "OUT=secrets" in script and "openssl" in script
+    subprocess.run(["bash", "-n", str(ROOT / "deploy/scripts/gen-certs.sh")], check=True, timeout=30)
