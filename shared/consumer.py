@@ -139,8 +139,14 @@ class Processor:
             outputs = await self._process_one(message, tag)
             for out in outputs:
                 pending.append(self._send(out))
-        for fut in pending:  # in order; each completes when the broker has the record
-            await fut
+        try:
+            for fut in pending:  # in order; each completes when the broker has the record
+                await fut
+        except BaseException:
+            for index in range(len(messages)):  # nothing of this batch may outlive unsent outputs
+                for store in self.stores:
+                    store.rollback((batch, index))
+            raise
         for index in range(len(messages)):
             tag = (batch, index)
             with (in_context(index) if in_context else nullcontext()):

@@ -126,19 +126,16 @@ def events_of(records: Iterable[Record]) -> list[Any]:
 
 async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | str]) -> int:
     """Records the consumer group has not committed yet (approximate on Tansu: its end offsets
-    read low by up to a batch, so callers add a short settle time)."""
+    read low by up to a batch, so callers add a short settle time). The group is only asked for
+    its committed offsets; this consumer never joins it."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    from .kafka_client import admin_kwargs, consumer_kwargs
+    from .kafka_client import consumer_kwargs
 
     names = [getattr(t, "name", t) for t in topics]
-    admin = AIOKafkaAdminClient(**admin_kwargs(settings))
-    consumer = AIOKafkaConsumer(**consumer_kwargs(settings, None))
-    await admin.start()
+    consumer = AIOKafkaConsumer(**consumer_kwargs(settings, group))
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
         tps = []
         for name in names:
             parts = consumer.partitions_for_topic(name)
@@ -147,7 +144,10 @@ async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | s
                 parts = consumer.partitions_for_topic(name) or set()
             tps += [TopicPartition(name, p) for p in parts]
         ends = await consumer.end_offsets(tps) if tps else {}
-        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in tps)
+        lag = 0
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            lag += max(0, ends[tp] - (committed or 0))
+        return lag
     finally:
         await consumer.stop()
-        await admin.close()

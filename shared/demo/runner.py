@@ -36,10 +36,13 @@ class Silent:
 
 async def publish(settings: PnSettings, step: Step, progress: Progress) -> None:
     advance = progress.step(f"publish {step.name}", len(step.items))
-    by_topic: dict[Any, list[Any]] = defaultdict(list)
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    topics = {}
     for topic, event in step.items:
-        by_topic[topic].append(event)
-    for topic, events in by_topic.items():
+        by_name[topic.name].append(event)
+        topics[topic.name] = topic
+    for name, events in by_name.items():
+        topic = topics[name]
         for i in range(0, len(events), 2000):
             chunk = events[i:i + 2000]
             keys = [None if isinstance(e, bytes) else topic.key_for(e).encode() for e in chunk]
