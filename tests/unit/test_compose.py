@@ -21,6 +21,7 @@ from shared.settings import SERVICES, PnSettings
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "docker-compose.yml"
 SECURE = ROOT / "docker-compose.secure.yml"
+THREE = ROOT / "docker-compose.three-brokers.yml"
 DOCKERFILE = ROOT / "deploy/Dockerfile"
 
 
@@ -71,7 +72,7 @@ def compose_cli() -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("files", [[BASE], [BASE, SECURE]], ids=["default", "secure"])
+@pytest.mark.parametrize("files", [[BASE], [BASE, SECURE], [BASE, THREE]], ids=["default", "secure", "three-brokers"])
 def test_docker_compose_config_validates(files, tmp_path):
     cli = compose_cli()
     if cli is None:
@@ -197,3 +198,12 @@ def test_gen_certs_script_writes_only_to_the_ignored_secrets_directory():
     script = (ROOT / "deploy/scripts/gen-certs.sh").read_text()
     assert "OUT=secrets" in script and "openssl" in script
     subprocess.run(["bash", "-n", str(ROOT / "deploy/scripts/gen-certs.sh")], check=True, timeout=30)
+
+
+def test_three_brokers_override_forms_one_quorum_and_services_bootstrap_from_all():
+    three = load(THREE)["services"]
+    voters = {three[b]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for b in ("kafka", "kafka-2", "kafka-3")}
+    assert voters == {"1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    assert len({three[b]["environment"]["CLUSTER_ID"] for b in ("kafka", "kafka-2", "kafka-3")}) == 1
+    for name in ["topic-init", *SERVICES]:
+        assert three[name]["environment"]["PN_KAFKA_BOOTSTRAP"] == "kafka:9092,kafka-2:9092,kafka-3:9092"
