@@ -11,11 +11,14 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+import click
+
 from .settings import PnSettings
 
 
-class KafkaConfigError(ValueError):
-    pass
+class KafkaConfigError(click.ClickException, ValueError):
+    """A wrong or incomplete Kafka client setting. Every `pn` command (run, topics, publish, tail...)
+    ends with `Error: <message>` and exit status 1 instead of a traceback."""
 
 
 def _require_file(setting: str, path: Path | None) -> Path:

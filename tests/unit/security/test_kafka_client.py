@@ -270,3 +270,13 @@ def test_pn_run_stops_at_start_with_a_message_naming_the_setting(tmp_path):
     assert "PN_KAFKA_SSL_CAFILE" in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     assert PASSWORD not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("args", [["topics"], ["tail", "pn.alerts.ops", "--timeout", "1"]])
+def test_other_pn_commands_stop_with_the_message_too(args, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PN_")}
+    env.update({"PN_KAFKA_SECURITY_PROTOCOL": "SSL", "PN_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    out = subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "PN_KAFKA_SSL_CAFILE" in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
