@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import faust
 
 from shared.streaming import ServiceRuntime
@@ -12,8 +14,19 @@ from .handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
 from .settings import Settings
 
 
+class ShiftedClock:
+    """The system clock moved to start at `start`: a year change can be shown on a real worker."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
 def create_app(settings: Settings) -> faust.App:
-    runtime = ServiceRuntime("diary", settings)
+    clock = ShiftedClock(settings.diary_clock_start) if settings.diary_clock_start else None
+    runtime = ServiceRuntime("diary", settings, clock=clock)
     deps = Deps(
         registry=runtime.store("registry", DIARY_QUEUE.partitions),
         directory=runtime.store("care-units", CARE_UNITS.partitions),

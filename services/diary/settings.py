@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.settings import PnSettings
 
@@ -12,3 +12,5 @@ class Settings(PnSettings):
     diary_registration_lag_seconds: float = Field(
         60.0, gt=0, description="arrival → registration longer than this raises diary.registration_lag")
     diary_timezone: str = Field("Europe/Stockholm", description="the registration year is the year in this zone")
+    diary_clock_start: AwareDatetime | None = Field(
+        None, description="tests and demos only: the diary's clock starts at this instant and runs on")
