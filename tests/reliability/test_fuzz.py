@@ -1,0 +1,81 @@
+"""Bad input: ≥ 2,000 malformed or adversarial messages mixed with valid ones on every public input
+topic of intake, diary and billing, and bad bodies on intake's `POST /complaints`.
+
+Runs on its own embedded broker with the three services as processes (tests/reliability/fuzz_run.py;
+messages from the hypothesis strategies in fuzz_messages.py, drawn derandomized so every run sends
+the same ones). Every bad message must be in `pn.deadletter` with a reason, from every service that
+consumes its topic (or, for a checksum-invalid personnummer, in `pn.complaints.rejected` with a
+reason code); every valid one must have its effect; no service may die or restart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from shared.topics import CASES_OPENED, COMPLAINTS_REJECTED, DEADLETTER, DIARY_ENTRIES
+
+from .fuzz_messages import CONSUMERS
+from .fuzz_run import BILLING_CHANGELOG, N_BAD, data_of, key_of
+
+pytestmark = pytest.mark.broker
+
+
+def _data(records, topic):
+    return [data_of(r.value) for r in records[topic]]
+
+
+def test_enough_bad_messages_of_every_kind(fuzz_run):
+    kinds = Counter(s.kind.split(".")[0] for s in fuzz_run.bad)
+    assert len(fuzz_run.bad) >= N_BAD
+    for kind in ("random_bytes", "json_not_object", "truncated_json", "deep_json", "wrong_envelope", "wrong_type",
+                 "invalid_date", "unknown_type", "huge_string"):
+        assert kinds[kind] > 0, kinds
+    assert {s.topic for s in fuzz_run.bad} == set(CONSUMERS)
+
+
+def test_every_bad_message_is_dead_lettered_with_a_reason(fuzz_run):
+    dead = {}
+    for d in _data(fuzz_run.records, DEADLETTER.name):
+        if "service" not in d:
+            continue
+        dead[(d["service"], d["source_topic"], d["partition"], d["offset"])] = d
+    missing = []
+    for sent in fuzz_run.bad:
+        for service in CONSUMERS[sent.topic]:
+            letter = dead.get((service, sent.topic, sent.partition, sent.offset))
+            if letter is None:
+                missing.append((sent.kind, service, sent.topic, sent.offset))
+                continue
+            assert letter["errors"] and all(e["msg"] for e in letter["errors"]), letter["errors"]
+    assert not missing, f"{len(missing)} bad messages without a dead letter, e.g. {missing[:5]}"
+
+
+def test_business_rejections_carry_a_reason(fuzz_run):
+    refused = {d.get("complaint_event_id"): d for d in _data(fuzz_run.records, COMPLAINTS_REJECTED.name)}
+    for event_id in fuzz_run.rejected_expected:
+        assert event_id in refused, event_id
+        assert refused[event_id]["reason"] == "invalid_personnummer"
+
+
+def test_every_valid_message_has_its_effect(fuzz_run):
+    opened = {d.get("complaint_event_id") for d in _data(fuzz_run.records, CASES_OPENED.name)}
+    assert fuzz_run.valid_complaints <= opened, fuzz_run.valid_complaints - opened
+    entries = {(d.get("case_id"), d.get("direction"), d.get("document_kind")) for d in _data(fuzz_run.records, DIARY_ENTRIES.name)}
+    assert fuzz_run.valid_documents <= entries, fuzz_run.valid_documents - entries
+    stored = {key_of(r.key) for r in fuzz_run.records[BILLING_CHANGELOG]}
+    assert fuzz_run.valid_days <= stored, fuzz_run.valid_days - stored
+
+
+def test_http_refuses_bad_bodies_with_a_reason_and_accepts_valid_ones(fuzz_run):
+    assert len(fuzz_run.http_bad) >= 50
+    for kind, status, body in fuzz_run.http_bad:
+        assert 400 <= status < 500 and status not in (401, 403), (kind, status)
+        assert isinstance(body, dict) and body.get("error"), (kind, body)
+    assert len(fuzz_run.http_valid) == 20 and set(fuzz_run.http_valid.values()) == {202}
+
+
+def test_no_service_died_or_restarted(fuzz_run):
+    assert all(fuzz_run.alive_after.values()), fuzz_run.alive_after
+    assert fuzz_run.pids_after == fuzz_run.pids_before
