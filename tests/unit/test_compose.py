@@ -128,7 +128,9 @@ def test_the_compose_environment_is_valid_settings():
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check_on_the_web_port():
     df = dockerfile()
-    assert df["FROM"] == ["python:3.11-slim"]
+    assert df["FROM"][-1] == "python:3.11-slim" and all(f.startswith("python:3.11-slim") for f in df["FROM"])
+    runtime_stage = DOCKERFILE.read_text().rsplit("\nFROM ", 1)[1]
+    assert "build-essential" not in runtime_stage and "apt-get install" not in runtime_stage  # no compiler
     user_ = df["USER"][-1].split(":")[0]
     assert user_ not in ("root", "0") and (not user_.isdigit() or int(user_) >= 1000)
     health = df["HEALTHCHECK"][-1]
