@@ -126,9 +126,11 @@ def acl_init_script(services: tuple[str, ...] = SERVICES) -> str:
         lines += [
             "",
             f"# {service}",
+            f'PW=$(cat "$SECRETS/{u}.password")',
+            f'[ -n "$PW" ] || {{ echo "acl-init: $SECRETS/{u}.password is empty" >&2; exit 1; }}',
             f'"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter '
             f'--entity-type users --entity-name {u} '
-            f'--add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/{u}.password")]"',
+            f'--add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"',
         ]
         for acl in acls_for(service):
             args = " ".join(shlex.quote(a) for a in acl.kafka_acls_args())

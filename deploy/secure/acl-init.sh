@@ -8,7 +8,9 @@ BIN="${KAFKA_BIN:-/opt/kafka/bin}"
 SECRETS="${PN_SECRETS_DIR:-/secrets}"
 
 # intake
-"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-intake --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/pn-intake.password")]"
+PW=$(cat "$SECRETS/pn-intake.password")
+[ -n "$PW" ] || { echo "acl-init: $SECRETS/pn-intake.password is empty" >&2; exit 1; }
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-intake --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-intake --operation Read --group pn-intake --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-intake --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-intake --operation Write --topic pn.audit.reads --resource-pattern-type literal
@@ -29,7 +31,9 @@ SECRETS="${PN_SECRETS_DIR:-/secrets}"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-intake --operation Write --topic pn-intake- --resource-pattern-type prefixed
 
 # diary
-"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-diary --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/pn-diary.password")]"
+PW=$(cat "$SECRETS/pn-diary.password")
+[ -n "$PW" ] || { echo "acl-init: $SECRETS/pn-diary.password is empty" >&2; exit 1; }
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-diary --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Read --group pn-diary --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.audit.reads --resource-pattern-type literal
@@ -49,7 +53,9 @@ SECRETS="${PN_SECRETS_DIR:-/secrets}"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn-diary- --resource-pattern-type prefixed
 
 # fees
-"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-fees --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/pn-fees.password")]"
+PW=$(cat "$SECRETS/pn-fees.password")
+[ -n "$PW" ] || { echo "acl-init: $SECRETS/pn-fees.password is empty" >&2; exit 1; }
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-fees --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --group pn-fees --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.commands --resource-pattern-type literal
@@ -67,7 +73,9 @@ SECRETS="${PN_SECRETS_DIR:-/secrets}"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn-fees- --resource-pattern-type prefixed
 
 # billing
-"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-billing --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/pn-billing.password")]"
+PW=$(cat "$SECRETS/pn-billing.password")
+[ -n "$PW" ] || { echo "acl-init: $SECRETS/pn-billing.password is empty" >&2; exit 1; }
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-billing --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Read --group pn-billing --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Read --topic pn.billing.drafts --resource-pattern-type literal
@@ -83,7 +91,9 @@ SECRETS="${PN_SECRETS_DIR:-/secrets}"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn-billing- --resource-pattern-type prefixed
 
 # budget
-"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-budget --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/pn-budget.password")]"
+PW=$(cat "$SECRETS/pn-budget.password")
+[ -n "$PW" ] || { echo "acl-init: $SECRETS/pn-budget.password is empty" >&2; exit 1; }
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-budget --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --group pn-budget --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.alerts.budget --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.alerts.ops --resource-pattern-type literal

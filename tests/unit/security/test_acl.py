@@ -191,4 +191,54 @@ def test_outputs_helper_matches_the_catalog():
 def test_committed_acl_init_script_is_generated_from_the_catalog():
     committed = (ROOT / "deploy/secure/acl-init.sh").read_text()
     assert committed == acl_init_script(), "regenerate: pn acl --format script > deploy/secure/acl-init.sh"
-    assert "password=$(cat" in committed and "pn_" not in committed.replace("pn-", "")
+    assert "password=$PW" in committed and "pn_" not in committed.replace("pn-", "")
+
+
+def test_acl_init_script_runs_and_calls_the_kafka_tools_once_per_user_and_acl(tmp_path):
+    """Run the committed script under /bin/sh with stub kafka tools that record their arguments."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("sh") is None:
+        pytest.skip("no /bin/sh")
+    bin_dir, secrets = tmp_path / "bin", tmp_path / "secrets"
+    bin_dir.mkdir()
+    secrets.mkdir()
+    for tool in ("kafka-configs.sh", "kafka-acls.sh"):
+        stub = bin_dir / tool
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "{tool} $*" >> "{tmp_path}/calls"\n')
+        stub.chmod(0o755)
+    for service in SERVICES:
+        (secrets / f"{user(service)}.password").write_text(f"pw-{service}")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KAFKA_BIN": str(bin_dir), "PN_SECRETS_DIR": str(secrets)}
+    out = subprocess.run(["sh", str(ROOT / "deploy/secure/acl-init.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    configs = [c for c in calls if c.startswith("kafka-configs.sh")]
+    acl_calls = [c for c in calls if c.startswith("kafka-acls.sh")]
+    assert len(configs) == len(SERVICES)
+    for service in SERVICES:
+        assert any(f"--entity-name {user(service)} " in c and f"password=pw-{service}]" in c for c in configs)
+    assert len(acl_calls) == sum(len(acls_for(s)) for s in SERVICES)
+    assert all("--command-config /opt/pn/admin.properties" in c and "--bootstrap-server kafka:9095" in c for c in calls)
+
+
+def test_acl_init_script_stops_when_a_password_file_is_missing(tmp_path):
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kafka-configs.sh", "kafka-acls.sh"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KAFKA_BIN": str(bin_dir), "PN_SECRETS_DIR": str(tmp_path)}
+    out = subprocess.run(["sh", str(ROOT / "deploy/secure/acl-init.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0 and "users and ACLs in place" not in out.stdout
+    (tmp_path / "pn-intake.password").write_text("")
+    out = subprocess.run(["sh", str(ROOT / "deploy/secure/acl-init.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0 and "pn-intake.password is empty" in out.stderr
