@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.events import Envelope, decode, encode, make_event
+from shared.events import Envelope, encode, make_event
 from shared.events.envelope import CONTENT_TYPE_HEADER
 from shared.supervisor import Stack
 from shared.topics import CARE_DAYS, CARE_UNITS, CASES_OPENED, DIARY_ENTRIES, Topic
