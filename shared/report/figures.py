@@ -319,6 +319,14 @@ def _count_rows(per: dict[str, dict[str, int]], labels: dict[str, str] | None = 
             for k in keys]
 
 
+def _with_share(rows: list[dict[str, Any]], per: dict[str, Counter], totals: dict[str, int]) -> list[dict[str, Any]]:
+    """Adds `share`: percent of the current period's cases (one decimal), hidden with a small count."""
+    for r in rows:
+        n, total = per["current"].get(r["key"], 0), totals["current"]
+        r["share"] = mask_with(n, round(100 * n / total, 1) if total else None)
+    return rows
+
+
 def _section(title: str, rows: list[dict[str, Any]], unit: str = "cases", note: str = "") -> dict[str, Any]:
     return {"title": title, "unit": unit, "note": note, "rows": rows}
 
@@ -343,11 +351,12 @@ def report_from_events(events: Iterable[Any], period: str | Period, *, generated
 
     areas = {c: count_by_main_area(v) for c, v in cases.items()}
     area_keys = [k for k in MAIN_AREAS if any(areas[c].get(k) for c in COLUMNS)]
-    sections["cases_by_main_area"] = _section("Ärenden per huvudområde", _count_rows(areas, MAIN_AREAS, area_keys),
+    sections["cases_by_main_area"] = _section("Ärenden per huvudområde", _with_share(_count_rows(areas, MAIN_AREAS, area_keys), areas, totals),
                                               note="Ett ärende med kategorier i flera områden räknas i varje.")
     subs = {c: count_by_sub_area(v) for c, v in cases.items()}
     sub_keys = sorted({k for c in COLUMNS for k in subs[c]}, key=lambda k: (main_area(k) == "ovrigt", k))
-    sections["cases_by_sub_area"] = _section("Ärenden per delområde", _count_rows(subs, SUB_AREAS, sub_keys))
+    sections["cases_by_sub_area"] = _section("Ärenden per delområde", _with_share(_count_rows(subs, SUB_AREAS, sub_keys), subs, totals),
+                                             note="Andel = andel av periodens ärenden, en decimal.")
 
     for name, title, fn in (("cases_by_provider", "Ärenden per vårdgivare (topp 10)", count_by_provider),
                             ("cases_by_unit", "Ärenden per vårdenhet (HSA-id, topp 10)", count_by_unit)):

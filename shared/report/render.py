@@ -23,12 +23,12 @@ def to_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     names = [report["periods"][c]["name"] for c in COLUMNS]
-    w.writerow(["section", "key", "measure", "label", *COLUMNS])
+    w.writerow(["section", "key", "measure", "label", *COLUMNS, "share"])
     w.writerow(["periods", "", "", "", *names])
     for name, sec in report["sections"].items():
         for row in sec["rows"]:
             w.writerow([name, row["key"], row.get("measure", ""), row["label"],
-                        *("" if row[c] is None else row[c] for c in COLUMNS)])
+                        *("" if row[c] is None else row[c] for c in COLUMNS), row.get("share", "")])
     for row in report["trend"]["rows"]:
         w.writerow(["trend", row["year"], "cases", "Ärenden per år", row["cases"], "", ""])
     return out.getvalue()
@@ -73,7 +73,8 @@ def trend_chart(report: dict[str, Any]) -> str:
 def bar_chart(report: dict[str, Any], section: str, horizontal: bool = True, columns: tuple[str, ...] = COLUMNS,
               skip: tuple[str, ...] = ("total",)) -> str:
     plt = _plt()
-    rows = [r for r in report["sections"][section]["rows"] if r["key"] not in skip]
+    rows = [r for r in report["sections"][section]["rows"]
+            if r["key"] not in skip and not (r["key"] == "rest" and not any(chart_value(r[c]) for c in COLUMNS))]
     cols = [c for c in columns if not (c == "year_before" and report["periods"][c]["name"] == report["periods"]["previous"]["name"])]
     n, width = len(rows), 0.8 / max(1, len(cols))
     fig, ax = plt.subplots(figsize=(6.5, max(1.6, 0.28 * n * len(cols) + 0.6)) if horizontal else (6.5, 2.6))
@@ -144,11 +145,15 @@ def _cell(v: Any) -> str:
 
 
 def _table(report: dict[str, Any], sec: dict[str, Any], cols: list[str]) -> str:
+    share = any("share" in r for r in sec["rows"])
     head = "".join(f"<th>{html.escape(report['periods'][c]['name'])}</th>" for c in cols)
+    if share:
+        head += f"<th>Andel {html.escape(report['periods']['current']['name'])}, %</th>"
     body = []
     for r in sec["rows"]:
         cls = ' class="total"' if r["key"] == "total" else ""
-        body.append(f"<tr{cls}><td>{html.escape(str(r['label']))}</td>" + "".join(f"<td>{_cell(r[c])}</td>" for c in cols) + "</tr>")
+        body.append(f"<tr{cls}><td>{html.escape(str(r['label']))}</td>" + "".join(f"<td>{_cell(r[c])}</td>" for c in cols)
+                    + (f"<td>{_cell(r.get('share'))}</td>" if share else "") + "</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(cols) + 1}">Inga uppgifter.</td></tr>')
     return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
