@@ -37,15 +37,22 @@ def _settings(**overrides: Any) -> PnSettings:
     return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-def _wait_for_signal() -> None:
-    stop = {"now": False}
+_stop = {"now": False}
+
+
+def _catch_signals() -> None:
+    """Install Ctrl-C/SIGTERM handlers before anything says `ready`, so no signal is missed."""
 
     def handler(*_: Any) -> None:
-        stop["now"] = True
+        _stop["now"] = True
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop["now"]:
+
+
+def _wait_for_signal() -> None:
+    _catch_signals()
+    while not _stop["now"]:
         time.sleep(0.2)
 
 
@@ -57,6 +64,7 @@ def broker(port: int, host: str) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, memory storage) with every topic created."""
     from .broker import BrokerError, EmbeddedBroker, ensure_topics
 
+    _catch_signals()
     try:
         b = EmbeddedBroker(port, host).start()
     except BrokerError as exc:
