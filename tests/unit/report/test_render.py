@@ -1,0 +1,54 @@
+"""Rendering: one self-contained HTML file with inline SVG charts, JSON, CSV; build time of a year."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+
+from shared.events import encode
+from shared.report.build import decode_records, write_report
+from shared.report.figures import report_from_events
+from shared.report.render import render
+
+from .sample import generate
+
+
+@pytest.fixture(scope="module")
+def report():
+    return report_from_events(generate(2023, scale=0.3), "2023-Q3")
+
+
+def test_html_is_self_contained_with_four_charts(report, tmp_path):
+    path = write_report(report, "html", tmp_path / "r.html")
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<style>" in text and "@page { size: A4" in text
+    assert text.count("<svg") == 4  # trend, main areas, providers, budget
+    assert "src=\"http" not in text and "href=\"http" not in text.replace('xmlns', '') and "<script" not in text
+    assert "Kvartalsrapport 2023-Q3" in text and "2023-Q2" in text and "2022-Q3" in text
+
+
+def test_json_and_csv_carry_the_same_cells(report):
+    data = json.loads(render(report, "json"))
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    by = {(r["section"], r["key"], r["measure"]): r for r in rows}
+    for name, sec in data["sections"].items():
+        for row in sec["rows"]:
+            got = by[(name, row["key"], row.get("measure", ""))]
+            assert got["current"] == ("" if row["current"] is None else str(row["current"]))
+
+
+def test_unknown_format():
+    with pytest.raises(ValueError):
+        render({"sections": {}}, "pdf")
+
+
+def test_a_demo_year_builds_well_under_30_s():
+    raw = [encode(e) for e in generate(2023)]
+    started = time.monotonic()
+    report = report_from_events(decode_records(raw), "2023")
+    render(report, "html")
+    assert time.monotonic() - started < 30
