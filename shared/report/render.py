@@ -123,6 +123,7 @@ h1 { font-size: 17pt; margin: 0 0 2mm; color: #1f5f8b; } h2 { font-size: 12pt; m
 table { border-collapse: collapse; width: 100%; font-size: 9pt; page-break-inside: auto; }
 th, td { padding: 1.2mm 2mm; border-bottom: 1px solid #ddd; text-align: right; } th:first-child, td:first-child { text-align: left; }
 thead th { background: #eef4f9; } tr { page-break-inside: avoid; } tr.total td { font-weight: bold; }
+table.budget { font-size: 8pt; } table.budget th { font-weight: 600; }
 .masked { color: #8a5a00; } .chart svg { width: 100%; height: auto; max-height: 95mm; }
 section { page-break-inside: avoid; } .privacy { background: #fff7e0; border: 1px solid #e6c866; padding: 2mm 3mm; font-size: 8.5pt; }
 @media print { .chart { page-break-inside: avoid; } h2 { page-break-after: avoid; } }
@@ -159,6 +160,31 @@ def _table(report: dict[str, Any], sec: dict[str, Any], cols: list[str]) -> str:
     return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+BUDGET_MEASURES = (("annual_budget", "Årsbudget"), ("budget_ytd", "Budget hittills"), ("actual_ytd", "Utfall hittills"),
+                   ("deviation", "Avvikelse"), ("forecast_run_rate", "Prognos (takt)"),
+                   ("forecast_budget_rest", "Prognos (budget resten)"))
+
+
+def _budget_table(report: dict[str, Any], sec: dict[str, Any], cols: list[str]) -> str:
+    """Cost centres as rows, the current period's measures as columns, and the deviation of the
+    comparison periods beside them (the JSON/CSV keep one row per cost centre and measure)."""
+    cells = {(r["key"], r["measure"]): r for r in sec["rows"]}
+    centres = list(dict.fromkeys(r["key"] for r in sec["rows"]))
+    names = {c: html.escape(report["periods"][c]["name"]) for c in cols}
+    head = "".join(f"<th>{label}</th>" for _, label in BUDGET_MEASURES)
+    head += "".join(f"<th>Avvikelse {names[c]}</th>" for c in cols[1:])
+    body = []
+    for cc in centres:
+        cls = ' class="total"' if cc == "total" else ""
+        tds = "".join(f"<td>{_cell(cells[(cc, m)]['current'])}</td>" for m, _ in BUDGET_MEASURES)
+        tds += "".join(f"<td>{_cell(cells[(cc, 'deviation')][c])}</td>" for c in cols[1:])
+        body.append(f"<tr{cls}><td>{'Totalt' if cc == 'total' else html.escape(cc)}</td>{tds}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(BUDGET_MEASURES) + len(cols)}">Inga uppgifter.</td></tr>')
+    return (f'<table class="budget"><thead><tr><th>Kostnadsställe ({names["current"]})</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
 CHARTS = {
     "cases_by_main_area": lambda r: bar_chart(r, "cases_by_main_area"),
     "cases_by_provider": lambda r: bar_chart(r, "cases_by_provider", skip=("total",)),
@@ -178,7 +204,8 @@ def to_html(report: dict[str, Any]) -> str:
     for name, sec in report["sections"].items():
         chart = f'<div class="chart">{CHARTS[name](report)}</div>' if name in CHARTS and sec["rows"] else ""
         note = f'<p class="note">{html.escape(sec["note"])}</p>' if sec.get("note") else ""
-        parts.append(f"<section><h2>{html.escape(sec['title'])}</h2>{chart}{_table(report, sec, cols)}{note}</section>")
+        table = _budget_table(report, sec, cols) if name == "budget" else _table(report, sec, cols)
+        parts.append(f"<section><h2>{html.escape(sec['title'])}</h2>{chart}{table}{note}</section>")
     return (f'<!DOCTYPE html>\n<html lang="sv"><head><meta charset="utf-8"><title>Patientnämnden {html.escape(report["period"])}</title>'
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
 
