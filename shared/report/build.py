@@ -40,7 +40,7 @@ TOPICS = (CASES_OPENED, DIARY_ENTRIES, LETTERS_DISPATCHED, FEES_CALCULATED, FEES
 TYPES = (CaseOpened, DiaryRegistered, LetterDispatched, FeeCalculated, FeePayout, InvoiceIssued, BudgetStatus,
          AlertRaised, AlertResolved)
 
-__all__ = ["FORMATS", "NoDataError", "build_report", "decode_records", "report_from_events", "write_report"]
+__all__ = ["FORMATS", "NoDataError", "build_report", "decode_records", "read_events", "report_from_events", "write_report"]
 
 
 def decode_records(values: Iterable[bytes | None]) -> list[Any]:
@@ -56,16 +56,21 @@ def decode_records(values: Iterable[bytes | None]) -> list[Any]:
     return out
 
 
+async def read_events(settings: PnSettings, *, progress: Callable[[int], None] | None = None) -> list[Any]:
+    """Every decodable event on the report's topics, from the beginning."""
+    from ..kafka_io import read_all
+
+    records = await read_all(settings, TOPICS, idle_s=0.5, max_wait_s=300.0, progress=progress)
+    return decode_records(r.value for r in records)
+
+
 async def build_report(settings: PnSettings, period: str, *, progress: Callable[[int], None] | None = None,
                        generated_at: datetime | None = None) -> dict[str, Any]:
     """Read the topics and build the report for `period` (`2023` or `2023-Q3`).
     Raises ValueError for a bad period, NoDataError when the period has no data."""
-    from ..kafka_io import read_all
-
     p = parse_period(period)
-    records = await read_all(settings, TOPICS, idle_s=0.5, max_wait_s=300.0, progress=progress)
-    return report_from_events(decode_records(r.value for r in records), p, generated_at=generated_at,
-                              region=getattr(settings, "region", None))
+    events = await read_events(settings, progress=progress)
+    return report_from_events(events, p, generated_at=generated_at, region=settings.region)
 
 
 def write_report(report: dict[str, Any], fmt: str, path: str | Path) -> Path:

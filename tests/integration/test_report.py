@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -52,3 +52,15 @@ def test_a_demo_year_builds_well_under_30_s():
     report = report_from_events(decode_records(raw), "2023")
     render(report, "html")
     assert time.monotonic() - started < 30
+
+
+def test_web_view_response_is_one_pure_call():
+    from shared.report.view import report_response
+
+    events = generate(2023, scale=0.1)
+    status, ctype, body = report_response(events, "2023-Q3", "json")
+    assert status == 200 and ctype == "application/json" and json.loads(body)["period"] == "2023-Q3"
+    assert report_response(events, "2023", "html")[1].startswith("text/html")
+    assert report_response(events, "1999", "html")[0] == 404
+    assert report_response(events, "2023-Q9", "html")[0] == 400
+    assert report_response(events, "2023", "pdf")[0] == 400
