@@ -192,6 +192,16 @@ CHARTS = {
 }
 
 
+def _drawable(report: dict[str, Any], name: str) -> bool:
+    """A chart only where it has something to show (an all-zero chart is noise, not a figure)."""
+    if name == "trend":
+        return any(chart_value(r["cases"]) for r in report["trend"]["rows"])
+    rows = report["sections"][name]["rows"]
+    if name == "budget":
+        return any(r["key"] != "total" and r["current"] not in (None, "0.00") for r in rows)
+    return any(chart_value(r[c]) for r in rows if r["key"] != "total" for c in COLUMNS)
+
+
 def to_html(report: dict[str, Any]) -> str:
     cols = [c for c in COLUMNS if not (c == "year_before" and report["periods"][c]["name"] == report["periods"]["previous"]["name"])]
     kind = "Årsrapport" if "Q" not in report["period"] else "Kvartalsrapport"
@@ -200,9 +210,11 @@ def to_html(report: dict[str, Any]) -> str:
              f'Jämförelse: {", ".join(html.escape(report["periods"][c]["name"]) for c in cols[1:])}. '
              f'Byggd {html.escape(report["generated_at"])} ur händelseloggen.</p>',
              f'<p class="privacy">{html.escape(report["privacy"])}</p>',
-             f'<section><h2>{html.escape(report["trend"]["title"])}</h2><div class="chart">{trend_chart(report)}</div></section>']
+             f'<section><h2>{html.escape(report["trend"]["title"])}</h2>'
+             + (f'<div class="chart">{trend_chart(report)}</div>' if _drawable(report, "trend") else '<p class="note">Inga ärenden.</p>')
+             + "</section>"]
     for name, sec in report["sections"].items():
-        chart = f'<div class="chart">{CHARTS[name](report)}</div>' if name in CHARTS and sec["rows"] else ""
+        chart = f'<div class="chart">{CHARTS[name](report)}</div>' if name in CHARTS and _drawable(report, name) else ""
         note = f'<p class="note">{html.escape(sec["note"])}</p>' if sec.get("note") else ""
         table = _budget_table(report, sec, cols) if name == "budget" else _table(report, sec, cols)
         parts.append(f"<section><h2>{html.escape(sec['title'])}</h2>{chart}{table}{note}</section>")

@@ -64,3 +64,11 @@ def test_web_view_response_is_one_pure_call():
     assert report_response(events, "1999", "html")[0] == 404
     assert report_response(events, "2023-Q9", "html")[0] == 400
     assert report_response(events, "2023", "pdf")[0] == 400
+
+
+def test_html_leaves_out_charts_with_nothing_to_draw():
+    from .test_figures import diary
+
+    only_diary = [diary(f"c{i}", "2023-05-02T10:00:00+02:00") for i in range(6)]
+    text = render(report_from_events(only_diary, "2023"), "html")
+    assert "<svg" not in text and "Inga ärenden." in text
