@@ -74,7 +74,6 @@ def list_cmd(topic: str | None, as_json: bool) -> None:
 def replay(letter_id: str, corrected: Path | None) -> None:
     """Re-publish a dead letter (re-validated, or corrected) to its source topic."""
     from .events import decoder_for
-    from .kafka_io import produce
     from .topics import topic
 
     settings = PnSettings()
