@@ -97,18 +97,18 @@ def test_pn_report_json_counts_equal_independent_counts(broker, year_events, tmp
         cases = [c for c in of("pn.case.opened") if local_year(c.opened_at) == y]
         ch = rows(report, "cases_by_channel", col)
         assert ch.pop("total") == masked(len(cases))
-        assert ch == {k: masked(v) for k, v in Counter(c.channel for c in cases).items()}
+        assert {k: v for k, v in ch.items() if v != 0} == {k: masked(v) for k, v in Counter(c.channel for c in cases).items()}
         sub = rows(report, "cases_by_sub_area", col)
         assert {k: v for k, v in sub.items() if v} == {k: masked(v) for k, v in Counter(
             "ovrigt" if c.categories[0].code in ("ovrigt", "other") else c.categories[0].code for c in cases).items()}
-        units = Counter(c.care_unit_hsa_id for c in cases)
-        got_units = rows(report, "cases_by_unit", col)
-        rest = got_units.pop("rest")
-        for hsa, v in got_units.items():
-            assert v == masked(units[hsa])
-        assert rest == masked(sum(v for k, v in units.items() if k not in got_units))
-        provs = rows(report, "cases_by_provider", col)
-        assert {k: v for k, v in provs.items() if k != "rest"} == {k: masked(v) for k, v in Counter(c.care_provider for c in cases).items()}
+        for section, attr in (("cases_by_unit", "care_unit_hsa_id"), ("cases_by_provider", "care_provider")):
+            counted = Counter(getattr(c, attr) for c in cases)
+            got = rows(report, section, col)
+            rest = got.pop("rest")
+            assert len(got) == min(10, len(counted)) or col != "current"
+            for key, v in got.items():
+                assert v == masked(counted[key]), (section, key)
+            assert rest == masked(sum(v for k, v in counted.items() if k not in got))
 
         diary = [d for d in of("pn.diary.registered") if local_year(d.registered_at) == y]
         lt = rows(report, "letters", col)
