@@ -1,0 +1,12 @@
+"""Which topics feed which processor: assignments, visits and ticks (4 partitions); commands (1)."""
+
+from __future__ import annotations
+
+from shared.consumer import Processor
+from shared.streaming import ServiceRuntime
+from shared.topics import COMMANDS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
+
+
+def register(runtime: ServiceRuntime, *, visits: Processor, books: Processor) -> None:
+    runtime.consume(SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS, processor=visits)
+    runtime.consume(COMMANDS, processor=books)

@@ -1,0 +1,39 @@
+"""`GET /fees/summary?year=2023` (role officer): fees and payouts per month."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared.money import ZERO, money_str
+from shared.state import Store
+from shared.web import BadRequest, WebRequest
+
+
+def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
+    prefix = f"{year:04d}-"
+    months: dict[str, dict[str, Any]] = {}
+
+    def month(period: str) -> dict[str, Any]:
+        return months.setdefault(period, {"period": period, "fees": 0, "fee_total": ZERO, "paid_fees": 0})
+
+    for _, fee in fees.items_with_prefix("f|"):
+        if fee["period"].startswith(prefix):
+            row = month(fee["period"])
+            row["fees"] += 1
+            row["fee_total"] += Decimal(fee["taxable"]) + Decimal(fee["tax_free"])
+    for key, by_sp in books.items_with_prefix(f"paid|{prefix}"):
+        month(key[5:])["paid_fees"] += sum(len(ids) for ids in by_sp.values())
+    rows = [{**r, "fee_total": money_str(r["fee_total"]), "closed": f"closed|{p}" in books}
+            for p, r in sorted(months.items())]
+    return {"year": year, "months": rows}
+
+
+def register(runtime: Any, *, fees: Store, books: Store) -> None:
+    async def summary(req: WebRequest) -> dict[str, Any]:
+        year = req.query.get("year", "")
+        if not (len(year) == 4 and year.isdigit()):
+            raise BadRequest(422, "year=YYYY is required")
+        return summarise(fees, books, int(year))
+
+    runtime.route("GET", "/fees/summary", summary, role="officer")
