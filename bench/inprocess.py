@@ -179,7 +179,31 @@ def billing(n: int) -> Pipeline:
     return Pipeline("billing: care days (decide + store)", len(inputs), [(proc, lambda: inputs)])
 
 
+def fees(n: int) -> Pipeline:
+    from services.fees.handlers import VISIT_HANDLERS, Deps
+    from services.fees.rules import load_schedule
+    from services.fees.settings import Settings
+    from shared.demo.scenario import Scenario
+    from shared.topics import SUPPORT_VISITS
+
+    clock = FixedClock()
+    items = Scenario(scale=n / 1365, seed=13)._support().items  # noqa: SLF001
+    settings = Settings()
+    deps = Deps(fees=Store("fees"), books=Store("books"), settings=settings, clock=clock,
+                log=get_logger(service="fees"),
+                schedule=load_schedule(ROOT / "rules" / "fee_schedule.yaml"))
+    proc = Processor(service="fees", handlers=VISIT_HANDLERS, deps=deps, publisher=NullPublisher(), clock=clock,
+                     stores=[deps.fees])
+    deps.emit = proc.emit
+    visits = messages([(t, e) for t, e in items if t is SUPPORT_VISITS][:n])
+    assignments = messages([(t, e) for t, e in items if t is not SUPPORT_VISITS])
+    return Pipeline("fees: visits (assess fee)", len(visits), [(proc, lambda: visits)],
+                    warmup=[(proc, assignments)])
+
+
 SERVICES: dict[str, Callable[[int], Pipeline]] = {"intake": intake, "diary": diary, "billing": billing}
+if (ROOT / "services" / "fees" / "handlers.py").exists():  # fees landed while these benches were written
+    SERVICES["fees"] = fees
 
 
 def quiet_logging(level: str = "INFO") -> None:

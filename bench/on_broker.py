@@ -123,8 +123,30 @@ def billing_workload(n: int, tag: str) -> Workload:
     return Workload("billing", [], inputs, "pn-billing-care-days-changelog", match)
 
 
+def fees_workload(n: int, tag: str) -> Workload:
+    """Assignments first (setup), then visits; a visit is decided when `v|<visit_id>` is stored."""
+    from shared.demo.scenario import Scenario
+    from shared.topics import SUPPORT_VISITS
+
+    items = Scenario(scale=n / 1365, seed=13)._support().items  # noqa: SLF001
+    setup = [(t, _now_event(e.data, f"{tag}-{e.id}")) for t, e in items if t is not SUPPORT_VISITS]
+    inputs = []
+    for t, e in [(t, e) for t, e in items if t is SUPPORT_VISITS][:n]:
+        inputs.append((t, _now_event(e.data, f"{tag}-{e.id}"), f"v|{e.data.visit_id}"))
+
+    def match(key: bytes | None, _value: bytes | None) -> Any:
+        try:
+            return json.loads(key or b"null")
+        except ValueError:
+            return None
+
+    return Workload("fees", setup, inputs, "pn-fees-fees-changelog", match, {"PN_FEES_TICK_S": "60"})
+
+
 WORKLOADS: dict[str, Callable[[int, str], Workload]] = {
     "intake": intake_workload, "diary": diary_workload, "billing": billing_workload}
+if (ROOT / "services" / "fees" / "handlers.py").exists():  # fees landed while these benches were written
+    WORKLOADS["fees"] = fees_workload
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -228,7 +250,7 @@ def measure(service: str, bootstrap: str, n: int, *, timeout: float = 600.0,
 
 
 _what = {"intake": "complaints → cases opened", "diary": "cases+letters → entries",
-         "billing": "care days → decided+stored"}
+         "billing": "care days → decided+stored", "fees": "visits → decided+stored"}
 
 
 def main(bootstrap: str, baseline: Figure | None, n: int, only: list[str] | None = None) -> list[Figure]:
