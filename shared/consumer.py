@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,10 +60,11 @@ class Emitter:
 
     def __call__(
         self, topic: Topic, data: EventData, *, key: str | None, cause: Iterable[object],
-        subject: str | None = None,
+        subject: str | None = None, time: datetime | None = None,
     ) -> Emit:
+        """`time` defaults to the clock; pass a business time to keep a replay's envelope identical."""
         event_id = derive_id(self.source, data.event_type, *cause)
-        event = make_event(data, source=self.source, time=self.clock.now(), id=event_id, subject=subject)
+        event = make_event(data, source=self.source, time=time or self.clock.now(), id=event_id, subject=subject)
         return Emit(topic, key, event)
 
 

@@ -58,7 +58,9 @@ class Deps:
 # -- stage 1: take the document in ---------------------------------------------------------------------
 def on_document(event: Any, *, deps: Deps) -> list[Emit]:
     doc = document_of(event.data)
-    queued = deps.emit(DIARY_QUEUE, event.data, key=doc.key, cause=["queued", doc.key], subject=doc.case_id)
+    at = _document_time(event) if deps.settings.diary_backfill else None
+    queued = deps.emit(DIARY_QUEUE, event.data, key=doc.key, cause=["queued", doc.key], subject=doc.case_id,
+                       time=at)
     outputs = [queued]
     lag = lag_seconds(event.time, queued.event.time)
     if lag > deps.settings.diary_registration_lag_seconds:
@@ -74,6 +76,11 @@ def on_document(event: Any, *, deps: Deps) -> list[Emit]:
         outputs.append(deps.emit(ALERTS_OPS, data, key=alert_id, cause=[doc.key, LAG_RULE]))
         deps.log.warning("registration_lag", document=doc.key, lag_seconds=round(lag, 3))
     return outputs
+
+
+def _document_time(event: Any) -> Any:
+    """A document's own time in backfill mode: when its case was opened, else its event time."""
+    return getattr(event.data, "opened_at", None) or event.time
 
 
 # -- stage 2: number it ----------------------------------------------------------------------------------

@@ -14,3 +14,6 @@ class Settings(PnSettings):
     diary_timezone: str = Field("Europe/Stockholm", description="the registration year is the year in this zone")
     diary_clock_start: AwareDatetime | None = Field(
         None, description="tests and demos only: the diary's clock starts at this instant and runs on")
+    diary_backfill: bool = Field(
+        False, description="register documents at their own time (the case's opening, the letter's event "
+        "time) instead of at arrival: for importing an old register or replaying a past year (pn demo)")

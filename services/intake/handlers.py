@@ -140,7 +140,9 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     if f"complaint|{event.id}" in cases:  # its outputs were acknowledged before this was written
         return []
     complaint = event.data
-    now = deps.clock.now()
+    # opened when the complaint was received (its own time, kept by stage 1), never in the future:
+    # a replay or a backlog decides the same year and number as the first run
+    now = min(event.time, deps.clock.now())
     sequence, case_id = next_case_id(now.year, cases.get(f"seq|{now.year}", 0),
                                      lambda c: (cases.get(f"case|{c}") or {}).get("complaint_event_id"), event.id)
     unit = deps.directory.get(complaint.care_unit_hsa_id) if complaint.care_unit_hsa_id else None

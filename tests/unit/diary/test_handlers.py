@@ -224,3 +224,13 @@ async def test_bad_input_is_dead_lettered_and_the_next_document_is_registered(di
     await diary.send(LETTERS_OUTGOING, envelope(letter_out("L2")))
     assert [s.topic for s in diary.publisher.sent][0] == "pn.deadletter"
     assert diary.numbers() == ["PN 2023/1"]
+
+
+async def test_backfill_registers_documents_at_their_own_time():
+    """Importing an old register (or replaying a past year): numbers follow the documents' years."""
+    diary = Diary(FixedClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)), diary_backfill=True)
+    opened = datetime(2023, 3, 1, 10, 0, tzinfo=UTC)
+    await diary.send(CASES_OPENED, case_opened("B1").model_copy(update={"opened_at": opened}))
+    entry = diary.publisher.on(DIARY_ENTRIES)[0].data
+    assert entry.diary_number == "PN 2023/1" and entry.registered_at == opened
+    assert not diary.publisher.on(ALERTS_OPS)  # no lag alert for an imported document

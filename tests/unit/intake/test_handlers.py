@@ -144,13 +144,21 @@ async def test_notifications_never_carry_personnummer_names_or_description(intak
 
 
 # -- case numbering ------------------------------------------------------------------------------------
-async def test_numbers_are_per_year():
-    intake = Intake(FixedClock(datetime(2023, 12, 31, 23, 59, tzinfo=UTC)))
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a")
-    intake.clock.advance(minutes=2)
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="b"), id="b")
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="c"), id="c")
+async def test_numbers_are_per_year_of_receipt():
+    intake = Intake(FixedClock(datetime(2024, 1, 2, 9, 0, tzinfo=UTC)))
+    new_years_eve = datetime(2023, 12, 31, 23, 59, tzinfo=UTC)
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a", time=new_years_eve)
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="b"), id="b", time=new_years_eve + timedelta(minutes=2))
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="c"), id="c", time=new_years_eve + timedelta(minutes=3))
     assert [c.case_id for c in intake.on(CASES_OPENED)] == ["PN-2023-00001", "PN-2024-00001", "PN-2024-00002"]
+    assert intake.on(CASES_OPENED)[0].opened_at == new_years_eve  # opened when received, also in a backlog
+
+
+async def test_a_complaint_dated_in_the_future_is_opened_now():
+    intake = Intake(FixedClock(datetime(2024, 1, 2, 9, 0, tzinfo=UTC)))
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="f"), id="f", time=datetime(2030, 1, 1, tzinfo=UTC))
+    [case] = intake.on(CASES_OPENED)
+    assert case.case_id == "PN-2024-00001" and case.opened_at == intake.clock.now()
 
 
 async def test_a_crash_before_state_is_written_reuses_the_same_number_and_event_id(intake):
