@@ -96,3 +96,15 @@ def test_json_schema_generation_for_every_type():
     for cls in EVENT_TYPES.values():
         schema = envelope_model(cls).model_json_schema(mode="serialization")
         assert schema["properties"]["type"]["const"] == cls.event_type
+
+
+def test_committed_contract_docs_match_the_models(tmp_path):
+    """docs/contract is generated (`make schema`); a model change without regenerating fails here."""
+    from pathlib import Path
+
+    from shared.schema import write_schemas
+
+    committed = Path(__file__).resolve().parents[3] / "docs" / "contract"
+    for path in write_schemas(tmp_path):
+        twin = committed / path.relative_to(tmp_path)
+        assert twin.exists() and twin.read_text() == path.read_text(), f"regenerate docs/contract ({twin.name})"
