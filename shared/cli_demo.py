@@ -23,7 +23,8 @@ from .settings import SERVICES, PnSettings
 
 DEMO_ENV = {
     "PN_LOG_LEVEL": "WARNING",
-    "PN_FEES_HOLD_SECONDS": "5",       # visits waiting for their assignment: reject quickly in a demo
+    "PN_FEES_HOLD_S": "5",             # visits waiting for their assignment: reject quickly in a demo
+    "PN_FEES_TICK_S": "1",
     "PN_DIARY_BACKFILL": "true",       # a past year is replayed: register documents at their own dates
 }
 

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 def system(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     broker = EmbeddedBroker(log_file=work / "broker.log").start()  # a broker of its own: numbering starts at 1
-    stack = Stack(SERVICES, work_dir=work, bootstrap=broker.bootstrap, env={"PN_FEES_HOLD_SECONDS": "3", "PN_DIARY_BACKFILL": "true"})
+    stack = Stack(SERVICES, work_dir=work, bootstrap=broker.bootstrap, env={"PN_FEES_HOLD_S": "3", "PN_FEES_TICK_S": "1", "PN_DIARY_BACKFILL": "true"})
     try:
         stack.start(timeout=180)
         settings = PnSettings(kafka_bootstrap=broker.bootstrap)
