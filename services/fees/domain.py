@@ -142,8 +142,10 @@ def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ..
             quantity, unit_price = Decimal(1), min(visit.lost_income or ZERO, rule.amount)
         else:
             quantity, unit_price = Decimal(1), rule.amount
-        lines.append(FeeLine(code=rule.id, description=rule.description, quantity=quantity,
-                             unit_price=unit_price, amount=round_ore(quantity * unit_price), taxable=rule.taxable))
+        # built without re-validation: every value comes from a validated visit or schedule rule
+        lines.append(FeeLine.model_construct(code=rule.id, description=rule.description, quantity=quantity,
+                                             unit_price=unit_price, amount=round_ore(quantity * unit_price),
+                                             taxable=rule.taxable))
     return lines
 
 
