@@ -151,8 +151,8 @@ def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ..
 
 def split(lines: list[FeeLine]) -> tuple[Decimal, Decimal]:
     """(taxable, tax-free) sums of the lines."""
-    taxable = sum((l.amount for l in lines if l.taxable), ZERO)
-    return taxable, sum((l.amount for l in lines), ZERO) - taxable
+    taxable = sum((line.amount for line in lines if line.taxable), ZERO)
+    return taxable, sum((line.amount for line in lines), ZERO) - taxable
 
 
 def unpaid_until(fees: dict[str, dict[str, Any]], paid: set[str], period: str) -> dict[str, list[str]]:

@@ -20,7 +20,15 @@ from shared.kafka_io import events_of, produce, read_all, wait_for
 from shared.settings import PnSettings
 from shared.supervisor import Stack
 from shared.testing import envelope
-from shared.topics import COMMANDS, FEES_CALCULATED, FEES_PAYOUTS, FEES_REJECTED, FINANCE_POSTINGS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS
+from shared.topics import (
+    COMMANDS,
+    FEES_CALCULATED,
+    FEES_PAYOUTS,
+    FEES_REJECTED,
+    FINANCE_POSTINGS,
+    SUPPORT_ASSIGNMENTS,
+    SUPPORT_VISITS,
+)
 
 from ..conftest import ROOT
 from ..unit.fees.factories import close, year_of_visits
@@ -105,7 +113,7 @@ async def test_every_visit_has_exactly_one_outcome_and_the_sums_match(year):
     assert {v: next(iter(s))[2] for v, s in by_visit.items()} == year["outcomes"]
     fees = {e.id: e.data for e in year["out"] if e.type == "pn.fee.calculated"}
     assert sum((f.total for f in fees.values()), Decimal("0.00")) == year["total"]
-    assert all(f.schedule_version == "PN 2022/11" and f.total == sum((l.amount for l in f.lines), Decimal(0))
+    assert all(f.schedule_version == "PN 2022/11" and f.total == sum((line.amount for line in f.lines), Decimal(0))
                for f in fees.values())
     counts = Counter(year["outcomes"].values())
     assert counts["no_assignment"] == 5 and counts["calculated"] > 1000

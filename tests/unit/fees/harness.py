@@ -12,7 +12,14 @@ from shared.events import Envelope, EventData, Tick
 from shared.logging import get_logger
 from shared.state import Store
 from shared.testing import FakePublisher, FixedClock, message
-from shared.topics import COMMANDS, FEES_CALCULATED, FEES_REJECTED, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
+from shared.topics import (
+    COMMANDS,
+    FEES_CALCULATED,
+    FEES_REJECTED,
+    SUPPORT_ASSIGNMENTS,
+    SUPPORT_VISITS,
+    TICKS,
+)
 
 from .factories import close
 

@@ -20,7 +20,7 @@ def price(v):
     version = schedule().version_for(v.date)
     f = facts(v, first_in_week=True)
     matched = schedule().matching(version, f)
-    return version.version, {l.code: l for l in lines_for(v, version.rules, matched)}
+    return version.version, {line.code: line for line in lines_for(v, version.rules, matched)}
 
 
 @pytest.mark.parametrize(("day", "version", "weekly", "hearing", "km", "cap"), [
@@ -52,7 +52,7 @@ def test_phone_earns_the_week_hearing_does_not_and_a_second_contact_only_travel(
     version = schedule().version_for(date(2023, 3, 1))
     second = visit(km="3.3")
     matched = schedule().matching(version, facts(second, first_in_week=False))
-    assert [l.code for l in lines_for(second, version.rules, matched)] == ["travel"]
+    assert [line.code for line in lines_for(second, version.rules, matched)] == ["travel"]
 
 
 def test_travel_rounds_half_up_to_ore():
@@ -98,6 +98,6 @@ def test_an_invalid_schedule_names_version_rule_and_line(tmp_path):
     with pytest.raises(RulesFileError) as err:
         load_schedule(bad)
     msg = str(err.value)
-    assert "versions.0.rules.3.when" in msg and "has_trave" in msg  # version 2019, rule travel
-    assert "versions.1.rules.3.amount" in msg
+    assert "versions.0.rules.3 (version '2019', rule 'travel').when" in msg and "has_trave" in msg
+    assert "versions.1.rules.3 (version 'PN 2022/11', rule 'travel').amount" in msg
     assert f"{bad}:{text.splitlines().index('        when: {has_travel: true}') + 1}:" in msg
