@@ -211,6 +211,8 @@ class Processor:
             raise _Rejected(_pydantic_errors(exc)) from None
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise _Rejected([{"loc": [], "msg": f"not JSON: {type(exc).__name__}"}]) from None
+        except ArithmeticError as exc:  # a validator's Decimal arithmetic (e.g. quantize beyond 28 digits)
+            raise _Rejected([{"loc": [], "msg": f"invalid number: {type(exc).__name__}"}]) from None
 
     def _dead_letter(self, message: Message, errors: list[dict[str, Any]]) -> Emit:
         self._count(self.metrics.dead_lettered, message.topic).inc()

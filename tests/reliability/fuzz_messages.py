@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -26,9 +27,14 @@ from shared.topics import (
     DIARY_ENTRIES,
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
+    SUPPORT_ASSIGNMENTS,
+    SUPPORT_VISITS,
     TICKS,
     Topic,
 )
+
+FEES = Path(__file__).resolve().parents[2] / "services" / "fees" / "handlers.py"
+HAS_FEES = FEES.exists()  # fees landed while this fuzzer was written: included when present
 
 # the public input topics of the services this fuzzer starts, and who consumes each
 CONSUMERS: dict[str, tuple[str, ...]] = {
@@ -44,6 +50,10 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
 }
 TOPICS: list[Topic] = [COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, CASES_OPENED, LETTERS_INCOMING,
                        LETTERS_OUTGOING, CARE_DAYS, COMMANDS]
+if HAS_FEES:
+    CONSUMERS.update({SUPPORT_ASSIGNMENTS.name: ("fees",), SUPPORT_VISITS.name: ("fees",),
+                      TICKS.name: ("intake", "fees"), COMMANDS.name: ("billing", "fees")})
+    TOPICS += [SUPPORT_ASSIGNMENTS, SUPPORT_VISITS]
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,13 @@ def _valid_data(topic: Topic) -> dict[str, Any]:
                 "care_unit_hsa_id": "SE2321000180-1"}
     if topic is COMMANDS:
         return {"service": "billing", "period": "2023-06"}
+    if topic is SUPPORT_ASSIGNMENTS:
+        return {"assignment_id": "A1", "support_person_id": "SP1", "patient_ref": "P1", "legal_basis": "LPT",
+                "start_date": "2023-06-01"}
+    if topic is SUPPORT_VISITS:
+        return {"visit_id": "V1", "assignment_id": "A1", "support_person_id": "SP1", "date": "2023-06-01",
+                "kind": "hearing", "travel_km": "12.0", "lost_income": "800.00", "lost_income_certified": True,
+                "submitted_on": "2023-06-02"}
     raise AssertionError(topic.name)
 
 
@@ -203,8 +220,23 @@ def huge(draw: Any) -> Bad:
     return Bad("huge_string", topic, _dumps(_envelope(topic, data, id=draw(st.uuids()).hex)))
 
 
-BAD = st.one_of(random_bytes(), not_an_object(), truncated_json(), deep_json(), wrong_envelope(),
-                wrong_payload_type(), invalid_dates(), unknown_type())
+INVALID_AMOUNTS = st.one_of(
+    st.sampled_from(["12,50", "abc", "", "1e400", "NaN", "Infinity", "-800.00", "800.001", "SEK 800", "0x10"]),
+    st.floats(max_value=-0.01), st.decimals(min_value=10**9, allow_nan=False, allow_infinity=False).map(str))
+
+
+@st.composite
+def invalid_amounts(draw: Any) -> Bad:
+    """Amounts (SEK) and distances that are not amounts: on `pn.support.visits` (fees)."""
+    data = _valid_data(SUPPORT_VISITS)
+    field = draw(st.sampled_from(["lost_income", "travel_km"]))
+    data[field] = draw(INVALID_AMOUNTS)
+    return Bad(f"invalid_amount.{field}", SUPPORT_VISITS, _dumps(_envelope(SUPPORT_VISITS, data, id=draw(st.uuids()).hex)))
+
+
+_kinds = [random_bytes(), not_an_object(), truncated_json(), deep_json(), wrong_envelope(), wrong_payload_type(),
+          invalid_dates(), unknown_type()]
+BAD = st.one_of(*_kinds, *([invalid_amounts()] if HAS_FEES else []))
 
 
 def examples(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:

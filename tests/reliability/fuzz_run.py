@@ -44,11 +44,11 @@ from shared.topics import (
 from ..unit.billing.factories import care_day
 from ..unit.diary.factories import case_opened, letter_in, letter_out
 from ..unit.intake.factories import care_unit, complaint, personnummer
-from .fuzz_messages import BAD, CONSUMERS, Bad, examples, http_bodies, huge
+from .fuzz_messages import BAD, CONSUMERS, HAS_FEES, Bad, examples, http_bodies, huge
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 2026
-SERVICES = ["intake", "diary", "billing"]
+SERVICES = ["intake", "diary", "billing", *(["fees"] if HAS_FEES else [])]
 N_BAD, N_HUGE, N_HTTP_BAD = 2000, 6, 60
 BILLING_CHANGELOG = "pn-billing-care-days-changelog"
 
