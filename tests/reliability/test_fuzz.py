@@ -79,3 +79,11 @@ def test_http_refuses_bad_bodies_with_a_reason_and_accepts_valid_ones(fuzz_run):
 def test_no_service_died_or_restarted(fuzz_run):
     assert all(fuzz_run.alive_after.values()), fuzz_run.alive_after
     assert fuzz_run.pids_after == fuzz_run.pids_before
+
+
+def test_no_agent_crashed(fuzz_run):
+    """faust restarts a crashed agent inside a live process (same pid), dropping the rest of its
+    batch: a crash is a failure even when every process is alive."""
+    crashes = [(p.name, line[:160]) for p in fuzz_run.log_paths
+               for line in p.read_text("utf-8", "replace").splitlines() if "Crashed reason=" in line]
+    assert not crashes, crashes[:3]
