@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .settings import SERVICES
 from .topics import (
     BILLING_DRAFTS,
+    BUDGET_CENTRES,
     CARE_DAYS,
     CARE_UNITS,
     CASES_OPENED,
@@ -44,7 +45,7 @@ INPUTS: dict[str, tuple[Topic, ...]] = {
     # fees and budget: from the design (ARCHITECTURE.md); the agents test checks them once they land.
     "fees": (SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, COMMANDS, TICKS),
     "billing": (CARE_DAYS, COMMANDS, BILLING_DRAFTS),
-    "budget": (FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS),
+    "budget": (FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, BUDGET_CENTRES),
 }
 """The topics each service's agents consume (`runtime.consume` in services/<name>/agents.py)."""
 

@@ -179,6 +179,12 @@ BILLING_DRAFTS = Topic(
     "Billing-internal: each close's proposed invoices in one partition, so invoice numbers and contents "
     "replay identically after a crash.", partitions=1, producers=("billing",), internal=True)
 
+BUDGET_CENTRES = Topic(
+    "pn.budget.centres", "none (one partition)", (BudgetStatus,),
+    "Budget-internal: each cost centre's latest figures in one partition, so the total over all cost "
+    "centres and its alerts are computed in one place, also with several workers.",
+    partitions=1, producers=("budget",), internal=True)
+
 CATALOG: tuple[Topic, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Topic))
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 
