@@ -105,7 +105,9 @@ def decide(visit: VisitReported, content: str, assignment: Assignment, deps: Dep
     matched = deps.schedule.matching(version, visit_facts)
     lines = lines_for(visit, version.rules, matched)
     taxable, tax_free = split(lines)
-    fee = FeeCalculated(
+    # built without re-validation (hot path): every value comes from the validated visit,
+    # assignment and schedule; consumers validate it on read (tests/integration/test_fees.py)
+    fee = FeeCalculated.model_construct(
         fee_id=derive_id("fee", visit.visit_id), visit_id=visit.visit_id,
         support_person_id=assignment.support_person_id, lines=lines, total=taxable + tax_free,
         schedule_version=version.version, rule_ids=list(matched), visit_date=visit.date,
@@ -115,9 +117,9 @@ def decide(visit: VisitReported, content: str, assignment: Assignment, deps: Dep
                                     "taxable": str(taxable), "tax_free": str(tax_free)}
     out = [deps.emit(FEES_CALCULATED, fee, key=fee.support_person_id, cause=[visit.visit_id])]
     if deps.settings.fees_post_costs and fee.total != ZERO:
-        posting = LedgerPosted(posting_id=f"fees:{fee.fee_id}", period=period,
-                               cost_centre=deps.settings.fees_cost_centre, account_group="fees",
-                               amount=-fee.total, text=f"Arvode stödperson, besök {visit.visit_id}")
+        posting = LedgerPosted.model_construct(
+            posting_id=f"fees:{fee.fee_id}", period=period, cost_centre=deps.settings.fees_cost_centre,
+            account_group="fees", amount=-fee.total, text=f"Arvode stödperson, besök {visit.visit_id}")
         out.append(deps.emit(FINANCE_POSTINGS, posting, key=posting.cost_centre, cause=[fee.fee_id, "cost"]))
     return out
 
