@@ -1,0 +1,25 @@
+"""`GET /budget/{year}` (role officer): the status of every cost centre and the total, as published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.state import Store
+from shared.web import BadRequest, WebRequest
+
+
+def budget_view(ledger: Store, totals: Store, year: int) -> dict[str, Any]:
+    """The stored statuses are the very payloads published on pn.budget.status. `ledger` spans all
+    partitions only with one worker (docs/budget.md); `totals` is one partition."""
+    centres = sorted((s for _, s in ledger.items_with_prefix(f"s|{year}|")), key=lambda s: s["cost_centre"])
+    return {"year": year, "cost_centres": centres, "total": totals.get(f"s|{year}")}
+
+
+def register(runtime: Any, *, ledger: Store, totals: Store) -> None:
+    async def view(req: WebRequest) -> dict[str, Any]:
+        year = req.params.get("year", "")
+        if not (len(year) == 4 and year.isdigit()):
+            raise BadRequest(422, "the year is YYYY")
+        return budget_view(ledger, totals, int(year))
+
+    runtime.route("GET", "/budget/{year}", view, role="officer")

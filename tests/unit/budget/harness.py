@@ -1,0 +1,71 @@
+"""The budget service's two processors over in-memory stores, wired as in app.py (no broker).
+
+What the ledger processor publishes on pn.budget.centres is fed to the centre processor, as the
+internal topic would."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from services.budget.handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
+from services.budget.rules import load_budget_rules
+from shared.consumer import Processor
+from shared.events import BudgetSet, Envelope, LedgerPosted
+from shared.logging import get_logger
+from shared.state import Store
+from shared.testing import FakePublisher, FixedClock, message
+from shared.topics import (
+    ALERTS_BUDGET,
+    BUDGET_CENTRES,
+    BUDGET_STATUS,
+    FINANCE_BUDGETS,
+    FINANCE_POSTINGS,
+)
+
+RULES = Path(__file__).resolve().parents[3] / "rules" / "budget_alerts.yaml"
+
+
+class Budget:
+    def __init__(self) -> None:
+        self.clock, self.publisher = FixedClock(), FakePublisher()
+        self.deps = Deps(ledger=Store("ledger"), totals=Store("totals"), rules=load_budget_rules(RULES),
+                         clock=self.clock, log=get_logger(service="budget"))
+        common = {"service": "budget", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
+        self.ledger = Processor(handlers=LEDGER_HANDLERS, stores=[self.deps.ledger], **common)
+        self.centres = Processor(handlers=CENTRE_HANDLERS, stores=[self.deps.totals], **common)
+        self.deps.emit = self.ledger.emit
+        self._fed = 0
+
+    async def feed(self, *events: BudgetSet | LedgerPosted | Envelope) -> None:
+        msgs = [message(FINANCE_BUDGETS if _type(e) == "pn.budget.set" else FINANCE_POSTINGS, e) for e in events]
+        await self.ledger.process_batch(msgs)
+        internal = [s for s in self.publisher.sent[self._fed:] if s.topic == BUDGET_CENTRES.name]
+        self._fed = len(self.publisher.sent)
+        if internal:
+            await self.centres.process_batch([message(BUDGET_CENTRES, s.value) for s in internal])
+            self._fed = len(self.publisher.sent)
+
+    def statuses(self) -> list[Envelope]:
+        return self.publisher.on(BUDGET_STATUS)
+
+    def latest(self, subject: str, year: int) -> dict:
+        last = [e for e in self.statuses() if e.data.cost_centre == subject and e.data.year == year][-1]
+        return last.data.model_dump(mode="json")
+
+    def alerts(self) -> list[Envelope]:
+        return self.publisher.on(ALERTS_BUDGET)
+
+
+def _type(e: object) -> str:
+    return e.type if isinstance(e, Envelope) else e.event_type  # type: ignore[attr-defined]
+
+
+def budget(year: int, cc: str, group: str, annual: str | Decimal) -> BudgetSet:
+    from services.budget.seed_jamtland import monthly
+
+    return BudgetSet(year=year, cost_centre=cc, account_group=group, monthly=monthly(Decimal(annual)))
+
+
+def posting(pid: str, period: str, cc: str, group: str, amount: str | Decimal) -> LedgerPosted:
+    return LedgerPosted(posting_id=pid, period=period, cost_centre=cc, account_group=group, amount=Decimal(amount))

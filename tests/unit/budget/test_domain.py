@@ -1,0 +1,153 @@
+"""Pure figures, the Jämtland seed's split, and each default rule just below / at / above its threshold."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from services.budget.domain import Figures, centre_figures, group_figures, months_elapsed, total_of
+from services.budget.rules import load_budget_rules
+from services.budget.seed_jamtland import JAMTLAND_2023, jamtland_2023, monthly
+from shared.money import round_ore
+from shared.rules import RulesFileError
+
+from .harness import RULES
+
+
+def tkr(x: D) -> int:
+    return int(round_ore(x / 1000).quantize(D(1), rounding="ROUND_HALF_UP"))
+
+
+def test_group_figures_after_four_months():
+    f = group_figures([D("-75000")] * 12, D("-425000"), 4)
+    assert f == Figures(D("-300000.00"), D("-425000.00"), D("-125000.00"), D("-900000.00"),
+                        D("-1275000.00"), D("-1025000.00"))
+
+
+def test_run_rate_is_exact_and_rounded_to_ore():
+    f = group_figures([D("100")] * 12, D("100.01"), 7)
+    assert f.forecast_run_rate == D("171.45")  # 100.01 / 7 * 12 = 171.4457...
+    assert isinstance(f.forecast_run_rate, D)
+
+
+def test_group_without_budget_or_postings_and_months_bounds():
+    f = group_figures(None, D("-50"), 12)
+    assert f.budget_ytd == 0 and f.deviation == D("-50.00") and f.forecast_budget_rest == D("-50.00")
+    with pytest.raises(ValueError):
+        group_figures(None, D(0), 0)
+    assert months_elapsed(["2023-03", "2023-11", "2023-01"]) == 11
+    assert months_elapsed([]) is None
+
+
+def test_centre_total_is_the_sum_of_its_groups():
+    groups, total = centre_figures({"revenue": [D(10)] * 12}, {"revenue": D(25), "other": D(-7)}, 3)
+    assert set(groups) == {"revenue", "other"}
+    assert total == total_of(groups.values())
+    assert total.deviation == D("-12.00")  # (25 − 30) + (−7 − 0)
+
+
+def test_monthly_split_sums_exactly():
+    for annual in (D("-2217000"), D("349400"), D("-10000"), D("1")):
+        parts = monthly(annual)
+        assert len(parts) == 12 and sum(parts) == annual
+
+
+def test_jamtland_seed_rounds_to_every_figure_of_the_table():
+    budgets, postings = jamtland_2023(2091)
+    assert len(budgets) == len(JAMTLAND_2023) and all(b.year == 2091 for b in budgets)
+    actual = {k: sum((p.amount for p in postings if (p.cost_centre, p.account_group) == k), D(0)) for k in JAMTLAND_2023}
+    plan = {(b.cost_centre, b.account_group): sum(b.monthly) for b in budgets}
+    dev = {k: actual[k] - plan[k] for k in JAMTLAND_2023}
+    by_cc = {cc: sum(v for k, v in dev.items() if k[0] == cc) for cc in ("6101", "6102", "6103")}
+    assert {cc: tkr(v) for cc, v in by_cc.items()} == {"6101": 16, "6102": 260, "6103": 60}
+    assert tkr(sum(dev.values())) == 336
+    assert tkr(sum(actual.values())) == -3164 and tkr(sum(plan.values())) == -3500
+    rows = {"revenue": ("revenue",), "personnel": ("personnel", "fees"), "other": ("other",)}
+    act = {r: sum(v for k, v in actual.items() if k[1] in gs) for r, gs in rows.items()}
+    bud = {r: sum(v for k, v in plan.items() if k[1] in gs) for r, gs in rows.items()}
+    assert (tkr(act["revenue"]), tkr(bud["revenue"]), tkr(act["revenue"] - bud["revenue"])) == (349, 400, -51)
+    assert (tkr(act["personnel"]), tkr(bud["personnel"]), tkr(act["personnel"] - bud["personnel"])) == (-3279, -3557, 279)
+    # the seed's "services" row (0 vs −10) is 6101 other; its "other" row is 6102 + 6103 other
+    assert (actual[("6101", "other")], plan[("6101", "other")]) == (0, D(-10000))
+    other_a, other_b = act["other"] - actual[("6101", "other")], bud["other"] - plan[("6101", "other")]
+    assert (tkr(other_a), tkr(other_b), tkr(other_a - other_b)) == (-235, -333, 98)
+    assert {p.period for p in postings} == {f"2091-{m:02d}" for m in range(1, 13)}
+    assert len({p.posting_id for p in postings}) == len(postings)
+
+
+# -- rules at their thresholds ------------------------------------------------------------------
+RULESET = load_budget_rules(RULES)
+BY_ID = {r.id: r for r in RULESET.rules}
+
+
+def holds(rule_id: str, fig: Figures, months: int = 6) -> bool:
+    return RULESET.holds(BY_ID[rule_id], fig, months)[0]
+
+
+def fig(budget_ytd: str, actual_ytd: str, annual: str = "0", run_rate: str = "0") -> Figures:
+    b, a = D(budget_ytd), D(actual_ytd)
+    return Figures(b, a, a - b, D(annual), D(run_rate), a)
+
+
+@pytest.mark.parametrize(("actual", "expected"), [("-125000.01", True), ("-125000.00", False), ("-124999.99", False)])
+def test_ytd_deficit_at_the_25000_floor(actual, expected):
+    # budget_ytd −100,000: 5 % is 5,000, so the floor 25,000 applies; deviation −25,000 is "at"
+    assert holds("budget.ytd_deficit", fig("-100000", actual)) is expected
+
+
+@pytest.mark.parametrize(("actual", "expected"), [("-2100000.01", True), ("-2100000.00", False), ("-2099999.99", False)])
+def test_ytd_deficit_at_five_percent(actual, expected):
+    # budget_ytd −2,000,000: 5 % is 100,000 > 25,000
+    assert holds("budget.ytd_deficit", fig("-2000000", actual)) is expected
+
+
+@pytest.mark.parametrize(("run_rate", "expected"), [("-1000000.01", True), ("-1000000.00", False), ("-999999.99", False)])
+def test_forecast_deficit_at_100000(run_rate, expected):
+    assert holds("budget.forecast_deficit", fig("0", "0", annual="-900000", run_rate=run_rate)) is expected
+
+
+@pytest.mark.parametrize(("run_rate", "expected"), [("-4000000.01", True), ("-4000000.00", False), ("-3999999.99", False)])
+def test_total_forecast_deficit_at_500000(run_rate, expected):
+    assert holds("budget.total_forecast_deficit", fig("0", "0", annual="-3500000", run_rate=run_rate)) is expected
+
+
+@pytest.mark.parametrize(("actual", "expected"), [("179999.99", True), ("180000.00", False), ("180000.01", False)])
+def test_revenue_shortfall_at_90_percent(actual, expected):
+    assert holds("budget.revenue_shortfall", fig("200000", actual)) is expected
+
+
+def test_revenue_shortfall_needs_a_revenue_budget():
+    assert holds("budget.revenue_shortfall", fig("0", "-5")) is False
+
+
+def test_rule_scopes_and_severities():
+    assert {r.id: (r.scope, r.severity) for r in RULESET.rules} == {
+        "budget.ytd_deficit": ("cost_centre", "warning"),
+        "budget.forecast_deficit": ("cost_centre", "warning"),
+        "budget.total_forecast_deficit": ("total", "critical"),
+        "budget.revenue_shortfall": ("account_group", "info"),
+    }
+
+
+BAD = """version: 1
+rules:
+  - id: budget.x
+    scope: cost_centre
+    condition: {margin: {lt: 0}}
+    severity: warning
+    message: {sv: "a", en: "b"}
+"""
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    (BAD, ":5: rules.0.condition"),
+    (BAD.replace("margin", "margin_ore").replace('"a"', '"{nope}"'), ":7: rules.0.message.sv"),
+    (BAD.replace("margin", "margin_ore").replace("warning", "loud"), ":6: rules.0.severity"),
+    (BAD.replace("margin", "margin_ore").replace("{lt: 0}", "{lt: 0.5}"), ":5: rules.0.condition"),
+    (BAD.replace("margin", "margin_ore").replace("cost_centre", "account_group"), ":3: rules.0"),
+])
+def test_bad_rules_file_names_the_line(tmp_path, text, needle):
+    path = tmp_path / "budget_alerts.yaml"
+    path.write_text(text)
+    with pytest.raises(RulesFileError) as err:
+        load_budget_rules(path)
+    assert needle in str(err.value), str(err.value)

@@ -1,0 +1,112 @@
+"""Handlers through the shared Processor: replay of the seed, replacement, duplicates, alerts once."""
+
+from decimal import Decimal as D
+
+from services.budget.seed_jamtland import jamtland_2023
+from services.budget.web import budget_view
+from shared.testing import envelope
+
+from .harness import Budget, budget, posting
+
+
+def tkr(s: str) -> int:
+    return int((D(s) / 1000).quantize(D(1), rounding="ROUND_HALF_UP"))
+
+
+async def replay_jamtland(b: Budget, year: int = 2091) -> None:
+    budgets, postings = jamtland_2023(year)
+    await b.feed(*budgets)
+    for month in range(1, 13):
+        await b.feed(*[p for p in postings if p.period.endswith(f"-{month:02d}")])
+
+
+async def test_jamtland_replay_gives_the_seed_deviations():
+    b = Budget()
+    await replay_jamtland(b)
+    dev = {cc: tkr(b.latest(cc, 2091)["total"]["deviation"]) for cc in ("6101", "6102", "6103", "total")}
+    assert dev == {"6101": 16, "6102": 260, "6103": 60, "total": 336}
+    total = b.latest("total", 2091)
+    assert total["period"] == "2091-12"
+    assert total["total"]["deviation"] == "335900.00" and total["total"]["actual_ytd"] == "-3164100.00"
+    assert total["account_groups"]["revenue"]["deviation"] == "-50600.00"
+    # a full year: both forecasts are the outcome
+    assert total["total"]["forecast_run_rate"] == total["total"]["forecast_budget_rest"] == "-3164100.00"
+    # revenue 87 % of budget after month 12: the info alert is raised for 6102 revenue, nothing else at year end
+    open_ = _open_alerts(b)
+    assert "budget.revenue_shortfall|2091|6102/revenue" in open_
+    view = budget_view(b.deps.ledger, b.deps.totals, 2091)
+    assert [c["cost_centre"] for c in view["cost_centres"]] == ["6101", "6102", "6103"]
+    assert view["cost_centres"][1] == b.latest("6102", 2091) and view["total"] == total
+
+
+def _open_alerts(b: Budget) -> set[str]:
+    state: dict[str, str] = {}
+    for e in b.alerts():
+        state[e.data.alert_id] = e.type
+    return {k for k, t in state.items() if t == "pn.alert.raised"}
+
+
+async def test_duplicates_change_nothing():
+    b = Budget()
+    await replay_jamtland(b)
+    sent = len(b.publisher.sent)
+    budgets, postings = jamtland_2023(2091)
+    # the same events again (same ids), and the same posting_ids under new event ids
+    await b.feed(*budgets, *postings)
+    await b.feed(*[envelope(p) for p in postings])
+    assert len(b.publisher.sent) == sent
+
+
+async def test_later_budget_replaces_and_changed_posting_moves():
+    b = Budget()
+    await b.feed(budget(2091, "6103", "fees", "-120000"), posting("x1", "2091-01", "6103", "fees", "-10000"))
+    assert b.latest("6103", 2091)["total"]["annual_budget"] == "-120000.00"
+    await b.feed(budget(2091, "6103", "fees", "-240000"))
+    s = b.latest("6103", 2091)["total"]
+    assert (s["annual_budget"], s["budget_ytd"], s["deviation"]) == ("-240000.00", "-20000.00", "10000.00")
+    await b.feed(posting("x1", "2091-02", "6103", "fees", "-30000"))  # corrected: moved and changed
+    s = b.latest("6103", 2091)
+    assert s["period"] == "2091-02" and s["total"]["actual_ytd"] == "-30000.00"
+    assert s["total"]["forecast_run_rate"] == "-180000.00"
+    assert s["total"]["forecast_budget_rest"] == "-230000.00"  # −30,000 + 10 × −20,000
+
+
+async def fees_overrun(b: Budget, year: int = 2091) -> None:
+    await b.feed(budget(year, "6103", "fees", "-900000"))
+    for m in (1, 2, 3):
+        await b.feed(posting(f"f{m}", f"{year}-{m:02d}", "6103", "fees", "-75000"))
+    assert b.alerts() == []
+    await b.feed(posting("f4", f"{year}-04", "6103", "fees", "-200000"))
+
+
+async def test_fees_overrun_raises_forecast_deficit_once_and_a_budget_increase_resolves_it():
+    b = Budget()
+    await fees_overrun(b)
+    raised = {e.data.rule_id: e for e in b.alerts()}
+    assert set(raised) == {"budget.forecast_deficit", "budget.ytd_deficit"}
+    fd = raised["budget.forecast_deficit"]
+    assert fd.type == "pn.alert.raised" and fd.data.alert_id == "budget.forecast_deficit|2091|6103"
+    assert fd.data.facts["period"] == "2091-04" and fd.data.facts["forecast_gap_ore"] == -37_500_000
+    assert fd.data.severity == "warning" and "6103" in fd.data.message.sv and "−" not in fd.data.message.en
+    await b.feed(posting("f4b", "2091-04", "6103", "fees", "-1"))  # still true: no repeat
+    assert len(b.alerts()) == 2
+    await b.feed(budget(2091, "6103", "fees", "-1300000"))
+    resolved = [e for e in b.alerts()[2:]]
+    assert {e.data.rule_id for e in resolved} == {"budget.forecast_deficit", "budget.ytd_deficit"}
+    assert all(e.type == "pn.alert.resolved" for e in resolved)
+    assert {e.data.alert_id for e in resolved} == {e.data.alert_id for e in raised.values()}
+    await b.feed(budget(2091, "6103", "fees", "-1300001"))
+    assert len(b.alerts()) == 4
+
+
+async def test_total_forecast_deficit_over_cost_centres():
+    b = Budget()
+    for cc in ("6101", "6102"):
+        await b.feed(budget(2091, cc, "personnel", "-1200000"))
+    await b.feed(posting("a1", "2091-01", "6101", "personnel", "-120000"))  # run rate −1.44 M
+    await b.feed(posting("a2", "2091-01", "6102", "personnel", "-120000"))  # total gap −480,000
+    assert not [e for e in b.alerts() if e.data.rule_id == "budget.total_forecast_deficit"]
+    await b.feed(posting("a3", "2091-01", "6102", "personnel", "-1667"))  # total gap −500,004
+    total = [e for e in b.alerts() if e.data.rule_id == "budget.total_forecast_deficit"]
+    assert [(e.type, e.data.alert_id, e.data.severity) for e in total] == [
+        ("pn.alert.raised", "budget.total_forecast_deficit|2091|total", "critical")]
