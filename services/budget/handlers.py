@@ -133,11 +133,13 @@ def refresh(cc: str, year: int, event: Envelope, deps: Deps) -> list[Emit]:
     out = [deps.emit(BUDGET_STATUS, status, key=cc, cause=cause, subject=cc, time=event.time),
            deps.emit(BUDGET_CENTRES, status, key=cc, cause=cause, subject=cc, time=event.time)]
     months = int(status.period[5:7])
+    if not any(f"b|{year}|{cc}|{g}" in deps.ledger for g in status.account_groups):
+        return out  # no budget yet (budgets and postings are two topics): nothing to compare with
     for rule in deps.rules.of_scope("cost_centre"):
         out += _evaluate(rule, _figures(status.total), months, cc, status, event, deps.ledger, deps)
     for rule in deps.rules.of_scope("account_group"):
         group = rule.params.account_group
-        if group in status.account_groups:
+        if group in status.account_groups and f"b|{year}|{cc}|{group}" in deps.ledger:
             out += _evaluate(rule, _figures(status.account_groups[group]), months, f"{cc}/{group}",
                              status, event, deps.ledger, deps)
     return out
