@@ -201,9 +201,55 @@ def fees(n: int) -> Pipeline:
                     warmup=[(proc, assignments)])
 
 
+def ledger_items(n: int, tag: str = "b") -> tuple[list, list]:
+    """Budgets for 12 cost centres × 4 account groups, then n postings spread over them and 2023."""
+    import random
+    from decimal import Decimal
+
+    from shared.events import BudgetSet, LedgerPosted, make_event
+    from shared.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+
+    rng, at = random.Random(13), FixedClock().at
+    centres = [str(6101 + i) for i in range(12)]
+    groups = ["revenue", "personnel", "fees", "other"]
+    budgets = []
+    for cc in centres:
+        for g in groups:
+            month = Decimal(rng.randint(10_000, 300_000)) * (1 if g == "revenue" else -1)
+            budgets.append((FINANCE_BUDGETS, make_event(BudgetSet(year=2023, cost_centre=cc, account_group=g,
+                                                                  monthly=[month] * 12),
+                                                        source="/ekonomi", time=at, id=f"{tag}-bud-{cc}-{g}")))
+    postings = []
+    for i in range(n):
+        g = rng.choice(groups)
+        amount = Decimal(rng.randint(100, 5_000_000)) / 100 * (1 if g == "revenue" else -1)
+        data = LedgerPosted(posting_id=f"{tag}-V{i}", period=f"2023-{1 + i * 12 // n:02d}",
+                            cost_centre=rng.choice(centres), account_group=g, amount=amount, text="Verifikation")
+        postings.append((FINANCE_POSTINGS, make_event(data, source="/ekonomi", time=at, id=f"{tag}-post-{i}")))
+    return budgets, postings
+
+
+def budget(n: int) -> Pipeline:
+    from services.budget.handlers import LEDGER_HANDLERS, Deps
+    from services.budget.rules import load_budget_rules
+
+    clock = FixedClock()
+    budgets, postings = ledger_items(n)
+    deps = Deps(ledger=Store("ledger"), totals=Store("totals"), clock=clock, log=get_logger(service="budget"),
+                rules=load_budget_rules(ROOT / "rules" / "budget_alerts.yaml"))
+    proc = Processor(service="budget", handlers=LEDGER_HANDLERS, deps=deps, publisher=NullPublisher(), clock=clock,
+                     stores=[deps.ledger])
+    deps.emit = proc.emit
+    inputs = messages(postings)
+    return Pipeline("budget: postings (ledger + status)", len(inputs), [(proc, lambda: inputs)],
+                    warmup=[(proc, messages(budgets))])
+
+
 SERVICES: dict[str, Callable[[int], Pipeline]] = {"intake": intake, "diary": diary, "billing": billing}
 if (ROOT / "services" / "fees" / "handlers.py").exists():  # fees landed while these benches were written
     SERVICES["fees"] = fees
+if (ROOT / "services" / "budget" / "handlers.py").exists():  # budget, likewise
+    SERVICES["budget"] = budget
 
 
 def quiet_logging(level: str = "INFO") -> None:

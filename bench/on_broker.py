@@ -143,10 +143,29 @@ def fees_workload(n: int, tag: str) -> Workload:
     return Workload("fees", setup, inputs, "pn-fees-fees-changelog", match, {"PN_FEES_TICK_S": "60"})
 
 
+def budget_workload(n: int, tag: str) -> Workload:
+    """Budgets first (setup), then postings; a posting counts when `k|<cc>|<posting_id>` is stored."""
+    from .inprocess import ledger_items
+
+    budgets, postings = ledger_items(n, tag)
+    setup = [(t, _now_event(e.data, e.id)) for t, e in budgets]
+    inputs = [(t, _now_event(e.data, e.id), f"k|{e.data.cost_centre}|{e.data.posting_id}") for t, e in postings]
+
+    def match(key: bytes | None, _value: bytes | None) -> Any:
+        try:
+            return json.loads(key or b"null")
+        except ValueError:
+            return None
+
+    return Workload("budget", setup, inputs, "pn-budget-ledger-changelog", match)
+
+
 WORKLOADS: dict[str, Callable[[int, str], Workload]] = {
     "intake": intake_workload, "diary": diary_workload, "billing": billing_workload}
 if (ROOT / "services" / "fees" / "handlers.py").exists():  # fees landed while these benches were written
     WORKLOADS["fees"] = fees_workload
+if (ROOT / "services" / "budget" / "handlers.py").exists():  # budget, likewise
+    WORKLOADS["budget"] = budget_workload
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -250,7 +269,8 @@ def measure(service: str, bootstrap: str, n: int, *, timeout: float = 600.0,
 
 
 _what = {"intake": "complaints → cases opened", "diary": "cases+letters → entries",
-         "billing": "care days → decided+stored", "fees": "visits → decided+stored"}
+         "billing": "care days → decided+stored", "fees": "visits → decided+stored",
+         "budget": "postings → ledger stored"}
 
 
 def main(bootstrap: str, baseline: Figure | None, n: int, only: list[str] | None = None) -> list[Figure]:
