@@ -168,6 +168,8 @@ def on_centre_status(event: Envelope, *, deps: Deps) -> list[Emit]:
     out = [deps.emit(BUDGET_STATUS, status, key=TOTAL, cause=[event.id, "status", TOTAL, year], subject=TOTAL,
                      time=event.time)]
     months = int(status.period[5:7])
+    if Decimal(status.total.annual_budget) == 0:
+        return out  # no budget for the year yet: nothing to compare with
     for rule in deps.rules.of_scope("total"):
         out += _evaluate(rule, _figures(status.total), months, TOTAL, status, event, deps.totals, deps)
     return out

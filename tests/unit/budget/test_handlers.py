@@ -2,6 +2,8 @@
 
 from decimal import Decimal as D
 
+import pytest
+
 from services.budget.seed_jamtland import jamtland_2023
 from services.budget.web import budget_view
 from shared.testing import envelope
@@ -110,3 +112,36 @@ async def test_total_forecast_deficit_over_cost_centres():
     total = [e for e in b.alerts() if e.data.rule_id == "budget.total_forecast_deficit"]
     assert [(e.type, e.data.alert_id, e.data.severity) for e in total] == [
         ("pn.alert.raised", "budget.total_forecast_deficit|2091|total", "critical")]
+
+
+async def test_no_alert_without_a_budget_and_years_are_independent():
+    b = Budget()
+    await b.feed(posting("n1", "2091-01", "6101", "other", "-500000"))  # read before its budget
+    assert b.alerts() == [] and b.latest("6101", 2091)["total"]["deviation"] == "-500000.00"
+    await b.feed(posting("n2", "2092-01", "6101", "other", "-7"))
+    assert b.latest("6101", 2091)["total"]["actual_ytd"] == "-500000.00"
+    assert b.latest("total", 2092)["total"]["actual_ytd"] == "-7.00"
+    await b.feed(budget(2091, "6101", "other", "-6000000"))  # the budget arrives: no deficit
+    assert b.alerts() == [] and b.latest("6101", 2091)["total"]["deviation"] == "0.00"
+
+
+async def test_view_rejects_a_bad_year():
+    from services.budget import web
+    from shared.web import BadRequest, WebRequest
+
+    routes = {}
+
+    class Runtime:
+        def route(self, method, path, handler, role):
+            routes[path] = (handler, role)
+
+    b = Budget()
+    web.register(Runtime(), ledger=b.deps.ledger, totals=b.deps.totals)
+    handler, role = routes["/budget/{year}"]
+    assert role == "officer"
+    req = WebRequest.__new__(WebRequest)
+    object.__setattr__(req, "params", {"year": "20x1"})
+    with pytest.raises(BadRequest):
+        await handler(req)
+    object.__setattr__(req, "params", {"year": "2091"})
+    assert await handler(req) == {"year": 2091, "cost_centres": [], "total": None}
