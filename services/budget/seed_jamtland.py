@@ -57,4 +57,5 @@ def jamtland_2023(year: int = 2023) -> tuple[list[BudgetSet], list[LedgerPosted]
                 posting_id=f"jamtland-{year}-{cc}-{group}-{month:02d}", period=period_of(year, month),
                 cost_centre=cc, account_group=group, amount=amount,
                 text=f"{COST_CENTRES[cc]} {group} {period_of(year, month)}"))
+    postings.sort(key=lambda p: (p.period, p.cost_centre, p.account_group))  # as the ledger books them: month by month
     return budgets, postings
