@@ -96,7 +96,7 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
         def done(records) -> bool:
             return latest(events_of(records), years) == expected
 
-        await wait_for(settings, [BUDGET_STATUS], done, timeout=60)
+        await wait_for(settings, [BUDGET_STATUS], done, timeout=120)  # a restart after kill -9 waits out the old member
         records = await read_all(settings, [BUDGET_STATUS, ALERTS_BUDGET], idle_s=1.0)
     finally:
         stack.stop()
