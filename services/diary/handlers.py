@@ -22,6 +22,8 @@ have 4 partitions like the topics that write them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +112,8 @@ def on_registered(event: Any, *, deps: Deps) -> list[Emit]:
     if entry.direction != "out" or entry.document_kind != "letter" or entry.document_id is None:
         return []
     letter = {"letter_id": entry.document_id, "diary_number": entry.diary_number, "case_id": entry.case_id}
+    if deps.settings.diary_backfill:  # an imported letter went out when it was registered
+        letter["registered_at"] = entry.registered_at.isoformat()
     hsa_id = entry.counterpart
     unit = deps.directory.get(hsa_id)
     if unit is not None:
@@ -142,9 +146,11 @@ def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
 
 def _dispatch(letter: dict[str, str], hsa_id: str, unit: dict[str, str], deps: Deps) -> Emit:
     """The dispatch id comes from the letter alone: a re-dispatch is recognisably the same."""
+    backfilled = letter.get("registered_at")
     data = LetterDispatched(
         letter_id=letter["letter_id"], diary_number=letter["diary_number"],
-        registry_address=unit["registry_address"], dispatched_at=deps.clock.now(),
+        registry_address=unit["registry_address"],
+        dispatched_at=datetime.fromisoformat(backfilled) if backfilled else deps.clock.now(),
         recipient_hsa_id=hsa_id, case_id=letter["case_id"])
     deps.log.info("letter_dispatched", letter_id=letter["letter_id"], diary_number=letter["diary_number"])
     return deps.emit(LETTERS_DISPATCHED, data, key=hsa_id, cause=[letter["letter_id"]], subject=letter["case_id"])

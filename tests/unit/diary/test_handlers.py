@@ -234,3 +234,8 @@ async def test_backfill_registers_documents_at_their_own_time():
     entry = diary.publisher.on(DIARY_ENTRIES)[0].data
     assert entry.diary_number == "PN 2023/1" and entry.registered_at == opened
     assert not diary.publisher.on(ALERTS_OPS)  # no lag alert for an imported document
+    sent = datetime(2023, 3, 5, 9, 0, tzinfo=UTC)
+    await diary.send(CARE_UNITS, care_unit())
+    await diary.send(LETTERS_OUTGOING, letter_out("UT1"), time=sent)
+    [dispatched] = diary.publisher.on(LETTERS_DISPATCHED)
+    assert dispatched.data.dispatched_at == sent  # went out when it was registered, in 2023
