@@ -22,9 +22,8 @@ have 4 partitions like the topics that write them.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.events import AlertMessage, AlertRaised, LetterDispatched
