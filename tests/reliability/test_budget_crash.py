@@ -89,7 +89,9 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
         await wait_for(settings, [BUDGET_STATUS], lambda rs: latest(events_of(rs), {OVERRUN}).get(
             (OVERRUN, "6103"), {}).get("period") == f"{OVERRUN}-03", timeout=30)
         await produce(settings, FINANCE_POSTINGS, april)
-        stack.processes["budget"].kill9()  # right after the overrun arrived
+        aid = f"budget.forecast_deficit|{OVERRUN}|6103"
+        await wait_for(settings, [ALERTS_BUDGET], lambda rs: aid in open_alerts(events_of(rs), {OVERRUN})[0], timeout=30)
+        stack.processes["budget"].kill9()  # right after the raise: maybe before its state was committed
         await produce(settings, FINANCE_BUDGETS, [increase])
         await asyncio.to_thread(stack.restart, "budget")
 
