@@ -1,4 +1,5 @@
-"""HTTP views: `POST /complaints` (role submitter) and `GET /cases/{case_id}` (role officer).
+"""HTTP views: `POST /complaints` (role submitter), `GET /cases/{case_id}` and
+`GET /reports/{period}` (role officer; the report of shared/report, rebuilt from the topics).
 
 A posted complaint is validated with the same model the consumer uses and published to
 `pn.complaints.submitted`; the business checks (personnummer, attachments) happen in the stream,
@@ -53,5 +54,15 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
         case = cases.get(f"case|{req.params['case_id']}")
         return case if case is not None else WebResponse(404, {"error": "not_found"})
 
+    async def get_report(req: WebRequest) -> WebResponse:
+        from shared.report.build import read_events
+        from shared.report.view import report_response
+
+        events = await read_events(runtime.settings)
+        status, content_type, body = report_response(events, req.params["period"], req.query.get("format", "html"),
+                                                     region=runtime.settings.region)
+        return WebResponse(status, content=body.encode(), content_type=content_type)
+
     runtime.route("POST", "/complaints", submit, role="submitter")
+    runtime.route("GET", "/reports/{period}", get_report, role="officer")
     runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case")

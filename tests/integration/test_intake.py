@@ -215,3 +215,15 @@ def test_the_service_log_holds_no_personnummer_from_the_test_data(stack):
     assert "case_opened" in log and len(USED_PERSONNUMMER) > 180
     leaked = [p for p in set(USED_PERSONNUMMER) if p in log or f"{p[:8]}-{p[8:]}" in log]
     assert leaked == []
+
+
+async def test_the_report_is_served_to_officers_only(stack, settings):
+    tag = f"r{RUN}"
+    await produce(settings, COMPLAINTS_SUBMITTED, [submitted(700 + i, tag) for i in range(6)])
+    await wait_for(settings, [CASES_OPENED], lambda rs: len(mine(rs, tag, "pn.case.opened")) >= 6, timeout=30)
+    year = str(datetime.now(UTC).year)
+    status, body = http(stack, "GET", f"/reports/{year}?format=json", token=OFFICER_TOKEN)
+    assert status == 200 and year in json.dumps(body["period"])
+    assert http(stack, "GET", f"/reports/{year}?format=json", token=SUBMITTER_TOKEN)[0] == 403
+    assert http(stack, "GET", "/reports/20x3?format=json", token=OFFICER_TOKEN)[0] == 400
+    assert http(stack, "GET", "/reports/1999?format=json", token=OFFICER_TOKEN)[0] == 404
