@@ -65,7 +65,7 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
     assert expected[(YEAR, "total")]["total"]["deviation"] == "335900.00"
     assert f"budget.revenue_shortfall|{YEAR}|6102/revenue" in expected_open
 
-    stack = Stack(["budget"], work_dir=tmp_path, bootstrap=broker.bootstrap, env={"PN_RULES_DIR": str(ROOT / "rules")})
+    stack = Stack(["budget"], work_dir=tmp_path, bootstrap=broker.bootstrap, env={"PN_RULES_DIR": str(ROOT / "rules"), "PN_SESSION_TIMEOUT_S": "3"})
     await asyncio.to_thread(stack.start, 90)  # Stack.start runs its own event loop
     try:
         await produce(settings, FINANCE_BUDGETS, budgets)
