@@ -8,6 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+import json
+import urllib.error
+import urllib.request
+
+from shared.auth import new_token
 from shared.broker import EmbeddedBroker
 from shared.demo.runner import collect, run_scenario
 from shared.demo.scenario import Scenario
@@ -16,12 +21,17 @@ from shared.supervisor import Stack
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
+OFFICER, OFFICER_ENTRY = new_token("e2e-officer", "officer")
+SUBMITTER, SUBMITTER_ENTRY = new_token("e2e-submitter", "submitter")
+TOKENS = ";".join(e.line() for e in (OFFICER_ENTRY, SUBMITTER_ENTRY))
+
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     broker = EmbeddedBroker(log_file=work / "broker.log").start()  # a broker of its own: numbering starts at 1
-    stack = Stack(SERVICES, work_dir=work, bootstrap=broker.bootstrap, env={"PN_FEES_HOLD_S": "3", "PN_FEES_TICK_S": "1", "PN_DIARY_BACKFILL": "true"})
+    stack = Stack(SERVICES, work_dir=work, bootstrap=broker.bootstrap, env={"PN_FEES_HOLD_S": "3", "PN_FEES_TICK_S": "1", "PN_DIARY_BACKFILL": "true",
+                                            "PN_TOKENS": TOKENS})
     try:
         stack.start(timeout=180)
         settings = PnSettings(kafka_bootstrap=broker.bootstrap)
@@ -103,3 +113,51 @@ def test_every_complaint_is_a_case_or_a_rejection(system):
     scenario, events, _ = system
     assert len(events["pn.cases.opened"]) == scenario.expect.complaints_valid
     assert len(events["pn.complaints.rejected"]) == scenario.expect.complaints_invalid
+
+
+def _get(stack, service: str, path: str, token: str | None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.processes[service].web_port}{path}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_every_protected_view_of_every_service_needs_the_right_role(system):
+    _, events, stack = system
+    case_id = events["pn.cases.opened"][0].data.case_id
+    number = events["pn.diary.entries"][0].data.diary_number  # "PN 2023/7"
+    year, n = number.split(" ")[1].split("/")
+    views = [("intake", f"/cases/{case_id}"), ("intake", "/reports/2023?format=json"),
+             ("diary", f"/diary/{year}/{n}"), ("diary", f"/diary?case_id={case_id}"),
+             ("diary", "/diary/export?year=2023"), ("fees", "/fees/summary?year=2023"),
+             ("billing", "/billing/summary?year=2023"), ("budget", "/budget/2023")]
+    for service, path in views:
+        status, headers, _ = _get(stack, service, path, None)
+        assert status == 401 and "Bearer" in headers.get("WWW-Authenticate", ""), (service, path)
+        assert _get(stack, service, path, "pn_not-a-real-token")[0] == 401, (service, path)
+        assert _get(stack, service, path, SUBMITTER)[0] == 403, (service, path)
+        assert _get(stack, service, path, OFFICER)[0] == 200, (service, path)
+    for service in ("intake", "diary", "fees", "billing", "budget"):
+        assert _get(stack, service, "/health", None)[0] == 200
+        status, _, body = _get(stack, service, "/metrics", None)
+        assert status == 200 and b"pn_events_in_total" in body
+
+
+def test_case_reads_are_audited_without_content(system):
+    import asyncio
+
+    from shared.kafka_io import events_of, read_all
+
+    _, events, stack = system
+    case = events["pn.cases.opened"][1].data
+    assert _get(stack, "intake", f"/cases/{case.case_id}", OFFICER)[0] == 200
+    settings = PnSettings(kafka_bootstrap=stack.bootstrap)
+    audits = [e for e in events_of(asyncio.run(read_all(settings, ["pn.audit.reads"])))
+              if case.case_id in e.model_dump_json()]
+    assert len(audits) == 1 and audits[0].data.who == "e2e-officer"
+    text = json.dumps([json.loads(a.model_dump_json()) for a in audits])
+    assert "description" not in text and "personnummer" not in text
