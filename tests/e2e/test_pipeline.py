@@ -4,13 +4,12 @@ year at a small scale, and the facts that only hold when the services work toget
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
-
-import pytest
-
 import json
 import urllib.error
 import urllib.request
+from decimal import Decimal
+
+import pytest
 
 from shared.auth import new_token
 from shared.broker import EmbeddedBroker
