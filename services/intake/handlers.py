@@ -186,14 +186,21 @@ def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
     """Count the case per unit and category on the complaint's own date (replays decide the same)."""
     cases, policy, day = deps.cases, deps.rules.spike, event.time.date()
     stored = cases.get(OPEN_SPIKES, {})
-    open_alerts = {k: a for k, a in stored.items() if a["alert_id"] not in deps.resolved}
+    open_alerts = dict(stored)
     outputs = []
     for category in case.categories:
         key = f"{case.care_unit_hsa_id}|{category.code}"
         tally = record_case(cases.get(f"spike|{key}", {}), day, case.case_id, policy)
         cases[f"spike|{key}"] = tally
         current, baseline = window_counts(tally["days"], day, policy)
-        if key in open_alerts or not is_spike(current, baseline, policy):
+        # only this case's own unit/category keys are checked: a scan of every open alert per case
+        # cost ~4 ms on RocksDB (bench/RESULTS.md); resolved entries are pruned when touched, and
+        # on_tick skips them
+        known = open_alerts.get(key)
+        if known is not None and known["alert_id"] in deps.resolved:
+            del open_alerts[key]
+            known = None
+        if known is not None or not is_spike(current, baseline, policy):
             continue
         alert_id = f"{SPIKE_RULE}:{key.replace('|', ':')}:{case.case_id}"
         data = AlertRaised(
