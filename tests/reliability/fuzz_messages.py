@@ -25,6 +25,8 @@ from shared.topics import (
     COMMANDS,
     COMPLAINTS_SUBMITTED,
     DIARY_ENTRIES,
+    FINANCE_BUDGETS,
+    FINANCE_POSTINGS,
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
     SUPPORT_ASSIGNMENTS,
@@ -33,8 +35,9 @@ from shared.topics import (
     Topic,
 )
 
-FEES = Path(__file__).resolve().parents[2] / "services" / "fees" / "handlers.py"
-HAS_FEES = FEES.exists()  # fees landed while this fuzzer was written: included when present
+_SERVICES = Path(__file__).resolve().parents[2] / "services"
+HAS_FEES = (_SERVICES / "fees" / "handlers.py").exists()  # fees and budget landed while this fuzzer
+HAS_BUDGET = (_SERVICES / "budget" / "handlers.py").exists()  # was written: included when present
 
 # the public input topics of the services this fuzzer starts, and who consumes each
 CONSUMERS: dict[str, tuple[str, ...]] = {
@@ -54,6 +57,10 @@ if HAS_FEES:
     CONSUMERS.update({SUPPORT_ASSIGNMENTS.name: ("fees",), SUPPORT_VISITS.name: ("fees",),
                       TICKS.name: ("intake", "fees"), COMMANDS.name: ("billing", "fees")})
     TOPICS += [SUPPORT_ASSIGNMENTS, SUPPORT_VISITS]
+if HAS_BUDGET:
+    CONSUMERS.update({FINANCE_BUDGETS.name: ("budget",), FINANCE_POSTINGS.name: ("budget",),
+                      TICKS.name: (*CONSUMERS[TICKS.name], "budget")})
+    TOPICS += [FINANCE_BUDGETS, FINANCE_POSTINGS]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,11 @@ def _valid_data(topic: Topic) -> dict[str, Any]:
                 "care_unit_hsa_id": "SE2321000180-1"}
     if topic is COMMANDS:
         return {"service": "billing", "period": "2023-06"}
+    if topic is FINANCE_BUDGETS:
+        return {"year": 2023, "cost_centre": "6101", "account_group": "personnel", "monthly": ["-1000.00"] * 12}
+    if topic is FINANCE_POSTINGS:
+        return {"posting_id": "P1", "period": "2023-06", "cost_centre": "6101", "account_group": "other",
+                "amount": "-120.00", "text": "x"}
     if topic is SUPPORT_ASSIGNMENTS:
         return {"assignment_id": "A1", "support_person_id": "SP1", "patient_ref": "P1", "legal_basis": "LPT",
                 "start_date": "2023-06-01"}
@@ -227,16 +239,19 @@ INVALID_AMOUNTS = st.one_of(
 
 @st.composite
 def invalid_amounts(draw: Any) -> Bad:
-    """Amounts (SEK) and distances that are not amounts: on `pn.support.visits` (fees)."""
-    data = _valid_data(SUPPORT_VISITS)
-    field = draw(st.sampled_from(["lost_income", "travel_km"]))
-    data[field] = draw(INVALID_AMOUNTS)
-    return Bad(f"invalid_amount.{field}", SUPPORT_VISITS, _dumps(_envelope(SUPPORT_VISITS, data, id=draw(st.uuids()).hex)))
+    """Amounts (SEK) and distances that are not amounts: visits (fees), postings and budgets (budget)."""
+    choices = ([(SUPPORT_VISITS, "lost_income"), (SUPPORT_VISITS, "travel_km")] if HAS_FEES else []) + (
+        [(FINANCE_POSTINGS, "amount"), (FINANCE_BUDGETS, "monthly")] if HAS_BUDGET else [])
+    topic, field = draw(st.sampled_from(choices))
+    data = _valid_data(topic)
+    value = draw(INVALID_AMOUNTS)
+    data[field] = [value] * 12 if field == "monthly" else value
+    return Bad(f"invalid_amount.{field}", topic, _dumps(_envelope(topic, data, id=draw(st.uuids()).hex)))
 
 
 _kinds = [random_bytes(), not_an_object(), truncated_json(), deep_json(), wrong_envelope(), wrong_payload_type(),
           invalid_dates(), unknown_type()]
-BAD = st.one_of(*_kinds, *([invalid_amounts()] if HAS_FEES else []))
+BAD = st.one_of(*_kinds, *([invalid_amounts()] if HAS_FEES or HAS_BUDGET else []))
 
 
 def examples(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:

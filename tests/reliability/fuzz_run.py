@@ -44,11 +44,11 @@ from shared.topics import (
 from ..unit.billing.factories import care_day
 from ..unit.diary.factories import case_opened, letter_in, letter_out
 from ..unit.intake.factories import care_unit, complaint, personnummer
-from .fuzz_messages import BAD, CONSUMERS, HAS_FEES, Bad, examples, http_bodies, huge
+from .fuzz_messages import BAD, CONSUMERS, HAS_BUDGET, HAS_FEES, Bad, examples, http_bodies, huge
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 2026
-SERVICES = ["intake", "diary", "billing", *(["fees"] if HAS_FEES else [])]
+SERVICES = ["intake", "diary", "billing", *(["fees"] if HAS_FEES else []), *(["budget"] if HAS_BUDGET else [])]
 N_BAD, N_HUGE, N_HTTP_BAD = 2000, 6, 60
 BILLING_CHANGELOG = "pn-billing-care-days-changelog"
 
@@ -166,7 +166,7 @@ def run_fuzz(work_dir: Path) -> FuzzResult:
     token, entry = new_token("fuzz-submitter", "submitter")
 
     # -- bad messages (hypothesis, derandomized) ---------------------------------------------------
-    drawn: list[Bad] = examples(BAD, N_BAD + 200) + examples(huge(), N_HUGE)
+    drawn: list[Bad] = examples(BAD, N_BAD + 400) + examples(huge(), N_HUGE)
     bad = [Sent(b.kind, b.topic.name, b.value) for b in drawn if not decodes(b.topic.name, b.value)]
     discarded = len(drawn) - len(bad)
     bad = bad[:N_BAD] + [s for s in bad if s.kind == "huge_string"][:N_HUGE]

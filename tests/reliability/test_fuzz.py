@@ -16,7 +16,7 @@ import pytest
 
 from shared.topics import CASES_OPENED, COMPLAINTS_REJECTED, DEADLETTER, DIARY_ENTRIES
 
-from .fuzz_messages import CONSUMERS, HAS_FEES
+from .fuzz_messages import CONSUMERS, HAS_BUDGET, HAS_FEES
 from .fuzz_run import BILLING_CHANGELOG, N_BAD, data_of, key_of
 
 pytestmark = pytest.mark.broker
@@ -30,7 +30,7 @@ def test_enough_bad_messages_of_every_kind(fuzz_run):
     kinds = Counter(s.kind.split(".")[0] for s in fuzz_run.bad)
     assert len(fuzz_run.bad) >= N_BAD
     for kind in ("random_bytes", "json_not_object", "truncated_json", "deep_json", "wrong_envelope", "wrong_type",
-                 "invalid_date", "unknown_type", "huge_string", *(["invalid_amount"] if HAS_FEES else [])):
+                 "invalid_date", "unknown_type", "huge_string", *(["invalid_amount"] if HAS_FEES or HAS_BUDGET else [])):
         assert kinds[kind] > 0, kinds
     assert {s.topic for s in fuzz_run.bad} == set(CONSUMERS)
 
