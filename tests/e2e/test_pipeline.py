@@ -36,11 +36,25 @@ def system(tmp_path_factory):
         settings = PnSettings(kafka_bootstrap=broker.bootstrap)
         scenario = Scenario(year=2023, scale=0.04)
         asyncio.run(run_scenario(settings, scenario, list(SERVICES), hold_seconds=4, seeded_outcome=False))
+        asyncio.run(_every_case_registered(settings))  # under load the diary may trail the last settle
         events = asyncio.run(collect(settings))
         yield scenario, events, stack
     finally:
         stack.stop()
         broker.stop()
+
+
+async def _every_case_registered(settings: PnSettings) -> None:
+    from shared.kafka_io import events_of, wait_for
+
+    def done(records) -> bool:
+        events = events_of(records)
+        cases = {e.data.case_id for e in events if e.type == "pn.case.opened"}
+        registered = {e.data.case_id for e in events if e.type == "pn.diary.registered"
+                      and e.data.document_kind == "complaint"}
+        return bool(cases) and cases <= registered
+
+    await wait_for(settings, ["pn.cases.opened", "pn.diary.entries"], done, timeout=90)
 
 
 def test_every_case_has_a_diary_entry(system):
