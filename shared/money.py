@@ -34,11 +34,15 @@ def to_money(value: Any) -> Decimal:
         raise ValueError(f"not an amount: {str(value)[:40]!r}") from None
     if not amount.is_finite():
         raise ValueError("an amount must be finite")
-    if amount.as_tuple().exponent < -2 and round_ore(amount) != amount:
-        raise ValueError("an amount has at most two decimals (öre)")
-    if abs(amount) >= Decimal("1e12"):
+    if abs(amount) >= Decimal("1e12"):  # before any rounding: quantize fails beyond 28 digits
         raise ValueError("an amount must be below 1,000,000,000,000 kr")
-    return round_ore(amount)
+    try:
+        rounded = round_ore(amount)
+    except InvalidOperation:
+        raise ValueError("an amount has too many digits") from None
+    if rounded != amount:
+        raise ValueError("an amount has at most two decimals (öre)")
+    return rounded
 
 
 def money_str(value: Decimal) -> str:

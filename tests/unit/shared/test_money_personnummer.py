@@ -26,7 +26,8 @@ def test_money_accepts_json_numbers_and_strings_without_float_noise():
     assert Amount.model_validate_json('{"amount": 120}').model_dump() == {"amount": "120.00"}
 
 
-@pytest.mark.parametrize("bad", ["NaN", "Infinity", "12.345", "abc", True, "1e13"])
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "12.345", "abc", True, "1e13",
+                                 "123456789012345678901234567890.12", "0.000000000000000000000000000001"])
 def test_money_rejects_what_is_not_an_amount(bad):
     with pytest.raises(ValueError):
         to_money(bad)
