@@ -174,6 +174,11 @@ INTAKE_ACCEPTED = Topic(
     "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
     partitions=1, producers=("intake",), internal=True)
 
+FEES_DRAFTS = Topic(
+    "pn.fees.drafts", "none (one partition)", (FeePayout,),
+    "Fees-internal: each close's proposed payouts in one partition; the first draft of a payout wins, so "
+    "a close replayed after a crash can neither pay a fee twice nor drop one.", partitions=1,
+    producers=("fees",), internal=True, key_fields=("support_person_id",))
 BILLING_DRAFTS = Topic(
     "pn.billing.drafts", "none (one partition)", (InvoiceDrafted,),
     "Billing-internal: each close's proposed invoices in one partition, so invoice numbers and contents "

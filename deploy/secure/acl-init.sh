@@ -61,6 +61,8 @@ PW=$(cat "$SECRETS/pn-fees.password")
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.commands --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.deadletter --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.calculated --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.fees.drafts --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.drafts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.payouts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.rejected --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.finance.postings --resource-pattern-type literal

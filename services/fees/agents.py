@@ -1,12 +1,13 @@
-"""Which topics feed which processor: assignments, visits and ticks (4 partitions); commands (1)."""
+"""Which topics feed which processor: assignments, visits and ticks (4 partitions); commands and
+payout drafts (1)."""
 
 from __future__ import annotations
 
 from shared.consumer import Processor
 from shared.streaming import ServiceRuntime
-from shared.topics import COMMANDS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
+from shared.topics import COMMANDS, FEES_DRAFTS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
 
 
 def register(runtime: ServiceRuntime, *, visits: Processor, books: Processor) -> None:
     runtime.consume(SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS, processor=visits)
-    runtime.consume(COMMANDS, processor=books)
+    runtime.consume(COMMANDS, FEES_DRAFTS, processor=books)

@@ -9,7 +9,7 @@ Two processors, because faust ties a store's changelog to the partitions of the 
   Visits and assignments are keyed differently, so reads cross partitions: with one worker every
   partition is local (docs/fees.md, scale-out).
 - BOOK_HANDLERS (`pn.commands`, 1 partition) keep `books`: `closed|<period>` and
-  `paid|<period>` → fee ids per stödperson paid at that close, so no fee is paid twice.
+  `issued|<draft id>` → the payout issued for a draft (one write), so no fee is paid twice.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ from shared.events import (
 from shared.money import ZERO
 from shared.ports import Clock, Emit
 from shared.state import Store
-from shared.topics import FEES_CALCULATED, FEES_PAYOUTS, FEES_REJECTED, FINANCE_POSTINGS
+from shared.topics import (
+    FEES_CALCULATED,
+    FEES_DRAFTS,
+    FEES_PAYOUTS,
+    FEES_REJECTED,
+    FINANCE_POSTINGS,
+)
 
 from .domain import Assignment, facts, ineligible, lines_for, split, unpaid_until, week_of
 from .rules import FeeSchedule
@@ -184,24 +190,50 @@ def on_tick(event: Envelope, *, deps: Deps) -> list[Emit]:
 
 # -- payouts ----------------------------------------------------------------------------------
 def on_close_requested(event: Envelope, *, deps: Deps) -> list[Emit]:
+    """Propose the period's payouts as drafts on the one-partition drafts topic. A close replayed
+    after a crash may see more fees, but its drafts carry the same ids, so the first one wins."""
     command: PeriodCloseRequested = event.data
     period = command.period
     if command.service != "fees" or f"closed|{period}" in deps.books:
         return []
     fees = {key[2:]: value for key, value in deps.fees.items_with_prefix("f|")}
-    paid = {fee_id for _, by_sp in deps.books.items_with_prefix("paid|") for ids in by_sp.values() for fee_id in ids}
-    due = unpaid_until(fees, paid, period)
+    due = unpaid_until(fees, _paid(deps.books), period)
     deps.books[f"closed|{period}"] = event.id
-    deps.books[f"paid|{period}"] = due
-    deps.log.info("period_closed", period=period, payouts=len(due), event_id=event.id)
-    out = []
-    for sp, fee_ids in sorted(due.items()):
-        taxable = sum((Decimal(fees[f]["taxable"]) for f in fee_ids), ZERO)
-        tax_free = sum((Decimal(fees[f]["tax_free"]) for f in fee_ids), ZERO)
-        payout = FeePayout(period=period, support_person_id=sp, fee_ids=fee_ids, taxable_total=taxable,
-                           tax_free_total=tax_free, total=taxable + tax_free)
-        out.append(deps.emit(FEES_PAYOUTS, payout, key=sp, cause=[period, sp]))
-    return out
+    deps.log.info("period_closed", period=period, drafts=len(due), event_id=event.id)
+    return [deps.emit(FEES_DRAFTS, _payout(period, sp, fee_ids, fees), key=sp, cause=[period, sp, "draft"])
+            for sp, fee_ids in sorted(due.items())]
+
+
+def on_payout_drafted(event: Envelope, *, deps: Deps) -> list[Emit]:
+    """Issue a draft, in drafts-topic order: fees an earlier draft paid are left out (a later
+    period's close may have been read before an earlier close's drafts). The issued payout is
+    stored under the draft's id in one write, so a replay re-emits exactly the same payout."""
+    draft: FeePayout = event.data
+    key = f"issued|{event.id}"
+    issued = deps.books.get(key)
+    if issued is None:
+        paid = _paid(deps.books)
+        fee_ids = [f for f in draft.fee_ids if f not in paid]
+        fees = {f: deps.fees.get(f"f|{f}") for f in fee_ids}
+        issued = _payout(draft.period, draft.support_person_id, fee_ids, fees).model_dump(mode="json")
+        deps.books[key] = issued
+    payout = FeePayout.model_validate(issued)
+    if not payout.fee_ids:
+        return []
+    return [deps.emit(FEES_PAYOUTS, payout, key=payout.support_person_id,
+                      cause=[payout.period, payout.support_person_id])]
+
+
+def _paid(books: Store) -> set[str]:
+    """Fee ids on an issued payout (drafts already issued, including this batch's)."""
+    return {fee_id for _, payout in books.items_with_prefix("issued|") for fee_id in payout["fee_ids"]}
+
+
+def _payout(period: str, sp: str, fee_ids: list[str], fees: dict[str, Any]) -> FeePayout:
+    taxable = sum((Decimal(fees[f]["taxable"]) for f in fee_ids), ZERO)
+    tax_free = sum((Decimal(fees[f]["tax_free"]) for f in fee_ids), ZERO)
+    return FeePayout(period=period, support_person_id=sp, fee_ids=fee_ids, taxable_total=taxable,
+                     tax_free_total=tax_free, total=taxable + tax_free)
 
 
 VISIT_HANDLERS = {
@@ -211,4 +243,4 @@ VISIT_HANDLERS = {
     VisitReported.event_type: on_visit_reported,
     Tick.event_type: on_tick,
 }
-BOOK_HANDLERS = {PeriodCloseRequested.event_type: on_close_requested}
+BOOK_HANDLERS = {PeriodCloseRequested.event_type: on_close_requested, FeePayout.event_type: on_payout_drafted}

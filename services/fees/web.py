@@ -22,8 +22,9 @@ def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
             row = month(fee["period"])
             row["fees"] += 1
             row["fee_total"] += Decimal(fee["taxable"]) + Decimal(fee["tax_free"])
-    for key, by_sp in books.items_with_prefix(f"paid|{prefix}"):
-        month(key[5:])["paid_fees"] += sum(len(ids) for ids in by_sp.values())
+    for _, payout in books.items_with_prefix("issued|"):
+        if payout["period"].startswith(prefix):
+            month(payout["period"])["paid_fees"] += len(payout["fee_ids"])
     rows = [{**r, "fee_total": money_str(r["fee_total"]), "closed": f"closed|{p}" in books}
             for p, r in sorted(months.items())]
     return {"year": year, "months": rows}

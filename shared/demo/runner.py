@@ -95,7 +95,7 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
                  p, "letters, visits and care days processed")
     await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
     await publish(settings, scenario.closes(), p)
-    await settle(settings, running, ("fees", "billing"), ["pn.commands", "pn.billing.drafts"], p, "periods closed")
+    await settle(settings, running, ("fees", "billing"), ["pn.commands", "pn.billing.drafts", "pn.fees.drafts"], p, "periods closed")
     fix, january = scenario.cancellations(care)
     await publish(settings, fix, p)
     await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")

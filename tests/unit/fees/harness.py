@@ -14,6 +14,7 @@ from shared.state import Store
 from shared.testing import FakePublisher, FixedClock, message
 from shared.topics import (
     COMMANDS,
+    FEES_DRAFTS,
     FEES_CALCULATED,
     FEES_REJECTED,
     SUPPORT_ASSIGNMENTS,
@@ -44,6 +45,7 @@ class Fees:
         self.visits = Processor(handlers=VISIT_HANDLERS, stores=[self.deps.fees], **common)
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.books], **common)
         self.deps.emit = self.visits.emit
+        self._drafts_delivered = 0
 
     async def send(self, *events: EventData | Envelope) -> None:
         msgs = []
@@ -56,10 +58,20 @@ class Fees:
     async def tick(self, service: str = "fees") -> None:
         await self.visits.process(message(TICKS, Tick(service=service, at=self.clock.now())))
 
-    async def close(self, period: str) -> list[Envelope]:
+    async def close(self, period: str, *, issue: bool = True) -> list[Envelope]:
+        """Close a period; with `issue`, deliver its drafts (and any not yet delivered) back to the
+        books processor as the one-partition drafts topic would."""
         before = len(self.publisher.sent)
         await self.books.process(message(COMMANDS, close(period)))
-        return [s.event for s in self.publisher.sent[before:]]
+        if issue:
+            await self.issue_drafts()
+        return [s.event for s in self.publisher.sent[before:] if s.topic != FEES_DRAFTS.name]
+
+    async def issue_drafts(self) -> None:
+        drafts = [s for s in self.publisher.sent if s.topic == FEES_DRAFTS.name]
+        for sent in drafts[self._drafts_delivered:]:
+            await self.books.process(message(FEES_DRAFTS, sent.value))
+        self._drafts_delivered = len(drafts)
 
     def fees(self) -> list[Envelope]:
         return self.publisher.on(FEES_CALCULATED)
