@@ -111,6 +111,15 @@ def _literal(value: Any) -> Any:
     return value
 
 
+def require_unique(items: Sequence[Any], key: Any, what: str) -> Sequence[Any]:
+    """Pydantic-friendly validator body: raise naming the repeated keys (rule ids, codes...)."""
+    keys = [key(item) for item in items]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique: {', '.join(map(str, repeated))}")
+    return items
+
+
 def check_condition(cond: Any) -> Any:
     """Pydantic-friendly validator: raises ValueError if a condition does not compile."""
     if not isinstance(cond, Mapping):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events import CareDayRecorded
 from shared.events.types import CountyCode
-from shared.rules import DurableRules, RuleEvaluator, load_rules_file
+from shared.rules import DurableRules, RuleEvaluator, load_rules_file, require_unique
 
 from .domain import ALL_REGIONS, Agreement
 
@@ -36,10 +36,7 @@ class BillingFile(BaseModel):
     @field_validator("agreements")
     @classmethod
     def _unambiguous(cls, agreements: list[Agreement]) -> list[Agreement]:
-        ids = [a.id for a in agreements]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"agreement ids must be unique: {', '.join(duplicates)}")
+        require_unique(agreements, lambda a: a.id, "agreement ids")
         for i, a in enumerate(agreements):
             for b in agreements[i + 1:]:
                 if a.overlaps(b):

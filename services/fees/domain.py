@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events import FeeLine, VisitReported
 from shared.money import ZERO, Money, round_ore
-from shared.rules import check_condition
+from shared.rules import check_condition, require_unique
 
 AFTER_CARE = timedelta(days=28)
 """The right to a stödperson lasts 4 weeks after discharge (care_ended_on + 28 days)."""
@@ -66,11 +66,7 @@ class ScheduleVersion(BaseModel):
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[FeeRule]) -> list[FeeRule]:
-        ids = [r.id for r in rules]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"rule ids must be unique within a version: {', '.join(twice)}")
-        return rules
+        return require_unique(rules, lambda r: r.id, "rule ids within a version")
 
 
 @dataclass(frozen=True)

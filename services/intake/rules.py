@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.rules import load_rules_file
+from shared.rules import load_rules_file, require_unique
 
 Code = Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z_]+)?$", max_length=80)]
 Stem = Annotated[str, Field(min_length=2, max_length=80)]
@@ -49,11 +49,7 @@ class CategoriesFile(_Strict):
     @field_validator("categories")
     @classmethod
     def _codes_unique(cls, categories: list[CategoryRule]) -> list[CategoryRule]:
-        codes = [c.code for c in categories]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
-        if duplicates:
-            raise ValueError(f"category codes must be unique: {', '.join(duplicates)}")
-        return categories
+        return require_unique(categories, lambda c: c.code, "category codes")
 
     @field_validator("fallback")
     @classmethod
