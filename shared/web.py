@@ -58,6 +58,13 @@ class WebRequest:
         return value
 
 
+def year_param(value: str | None) -> int:
+    """A four-digit year from a path or query parameter, else 422 (views of every service)."""
+    if value is None or len(value) != 4 or not value.isdigit():
+        raise BadRequest(422, "the year must be four digits, e.g. 2023")
+    return int(value)
+
+
 def check_json_limits(value: Any, depth: int = 0) -> None:
     if depth > MAX_JSON_DEPTH:
         raise BadRequest(422, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")

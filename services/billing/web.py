@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.money import ZERO, money_str
 from shared.state import Store
-from shared.web import BadRequest, WebRequest
+from shared.web import WebRequest, year_param
 
 
 def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
@@ -35,9 +35,7 @@ def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
 
 def register(runtime: Any, *, invoices: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
-        year = req.query.get("year", "")
-        if not (len(year) == 4 and year.isdigit()):
-            raise BadRequest(422, "year=YYYY is required")
-        return summarise((inv for _, invs in invoices.items_with_prefix("issued|") for inv in invs), int(year))
+        year = year_param(req.query.get("year"))
+        return summarise((inv for _, invs in invoices.items_with_prefix("issued|") for inv in invs), year)
 
     runtime.route("GET", "/billing/summary", summary, role="officer")

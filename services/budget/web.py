@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.state import Store
-from shared.web import BadRequest, WebRequest
+from shared.web import WebRequest, year_param
 
 
 def budget_view(ledger: Store, totals: Store, year: int) -> dict[str, Any]:
@@ -17,9 +17,6 @@ def budget_view(ledger: Store, totals: Store, year: int) -> dict[str, Any]:
 
 def register(runtime: Any, *, ledger: Store, totals: Store) -> None:
     async def view(req: WebRequest) -> dict[str, Any]:
-        year = req.params.get("year", "")
-        if not (len(year) == 4 and year.isdigit()):
-            raise BadRequest(422, "the year is YYYY")
-        return budget_view(ledger, totals, int(year))
+        return budget_view(ledger, totals, year_param(req.params.get("year")))
 
     runtime.route("GET", "/budget/{year}", view, role="officer")

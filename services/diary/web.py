@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from shared.state import Store
-from shared.web import BadRequest, WebRequest, WebResponse
+from shared.web import BadRequest, WebRequest, WebResponse, year_param
 
 from .domain import diary_number
 
@@ -46,15 +46,9 @@ def export_csv(entries: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _year(value: str | None) -> int:
-    if value is None or not value.isdigit() or len(value) != 4:
-        raise BadRequest(422, "year must be four digits, e.g. ?year=2023")
-    return int(value)
-
-
 def register(runtime: Any, *, registry: Store, prefix: str) -> None:
     async def get_entry(req: WebRequest) -> Any:
-        year, n = _year(req.params["year"]), req.params["n"]
+        year, n = year_param(req.params["year"]), req.params["n"]
         key = registry.get(f"number|{year}|{n}") if n.isdigit() else None
         if key is None:
             return WebResponse(404, {"error": "not_found", "detail": f"no entry {diary_number(prefix, year, n)}"})
@@ -68,7 +62,7 @@ def register(runtime: Any, *, registry: Store, prefix: str) -> None:
         return {"case_id": case_id, "entries": [public_view(registry.get(f"doc|{key}")) for key in keys]}
 
     async def export(req: WebRequest) -> WebResponse:
-        year = _year(req.query.get("year"))
+        year = year_param(req.query.get("year"))
         return WebResponse(200, content=export_csv(year_entries(registry, year)),
                            content_type="text/csv",  # UTF-8; aiohttp refuses a charset here
                            headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})

@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.money import ZERO, money_str
 from shared.state import Store
-from shared.web import BadRequest, WebRequest
+from shared.web import WebRequest, year_param
 
 
 def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
@@ -32,9 +32,6 @@ def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
 
 def register(runtime: Any, *, fees: Store, books: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
-        year = req.query.get("year", "")
-        if not (len(year) == 4 and year.isdigit()):
-            raise BadRequest(422, "year=YYYY is required")
-        return summarise(fees, books, int(year))
+        return summarise(fees, books, year_param(req.query.get("year")))
 
     runtime.route("GET", "/fees/summary", summary, role="officer")
