@@ -14,8 +14,8 @@ from shared.state import Store
 from shared.testing import FakePublisher, FixedClock, message
 from shared.topics import (
     COMMANDS,
-    FEES_DRAFTS,
     FEES_CALCULATED,
+    FEES_DRAFTS,
     FEES_REJECTED,
     SUPPORT_ASSIGNMENTS,
     SUPPORT_VISITS,
