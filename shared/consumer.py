@@ -15,7 +15,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from .events.envelope import CONTENT_TYPE_HEADER, decoder_for
 from .logging import get_logger
 from .metrics import Metrics
 from .ports import Clock, Emit, Publisher
+from .progress import Progress
 from .state import Store
 from .topics import BY_NAME, DEADLETTER, Topic
 
@@ -102,11 +103,12 @@ class Processor:
         self.publisher = publisher
         self.clock = clock
         self.seen = seen if seen is not None else Store("seen")
-        self._seen_by_topic: dict[str, Store] = {}
+        self._seen_by_topic: dict[str, Store | None] = {}
         self.stores = [*stores, self.seen]
         self.metrics = metrics or Metrics(service)
         self.emit = Emitter(service, clock)
         self.log = get_logger(service=service)
+        self.progress = Progress(self.log)
         self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
         # prometheus' labels() costs ~2 µs a call; the labelled children are cached per topic
         self._latency = self.metrics.latency.labels(service)
@@ -118,11 +120,15 @@ class Processor:
             child = self._counters[(id(metric), topic)] = metric.labels(self.service, topic)
         return child
 
-    def use_seen_store(self, topics: Sequence[Topic], store: Store) -> None:
-        """Remember processed ids of these topics in `store` (faust needs one per partition count)."""
+    def use_seen_store(self, topics: Sequence[Topic], store: Store | None) -> None:
+        """Remember processed ids of these topics in `store` (faust needs one per partition count).
+
+        `None`: the handlers of these topics are idempotent by their own state (a second delivery
+        of an event finds its fact already stored and has no effect, outputs included), so no id
+        is stored for them: one table write (one changelog record) less per event."""
         for t in topics:
             self._seen_by_topic[t.name] = store
-        if all(store is not s for s in self.stores):
+        if store is not None and all(store is not s for s in self.stores):
             self.stores.append(store)
 
     # -- public ------------------------------------------------------------------------------
@@ -130,34 +136,34 @@ class Processor:
         self, messages: Sequence[Message],
         in_context: Callable[[int], AbstractContextManager[Any]] | None = None,
     ) -> None:
-        """Handle every message, publish all outputs, then commit state. Never raises for bad input."""
+        """Handle every message, publish all outputs, then commit state. Never raises for bad input.
+
+        State is committed once per batch: a key written by several messages of the batch is
+        written to the table once, with its last value (on faust one changelog record instead of
+        one per message), under the context of the message that wrote it last."""
         batch = next(_batches)
-        pending: list[Awaitable[object]] = []
+        records: list[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]] = []
         started = time.time()
         for index, message in enumerate(messages):
             tag = (batch, index)
             for store in self.stores:
                 store.begin(tag)
-            outputs = await self._process_one(message, tag)
-            for out in outputs:
-                pending.append(self._send(out))
+            for out in await self._process_one(message, tag):
+                records.append(self._record(out))
+        tags = [(batch, index) for index in range(len(messages))]
         try:
-            for fut in pending:  # in order; each completes when the broker has the record
-                await fut
+            await self._publish(records)
         except BaseException:
-            for index in range(len(messages)):  # nothing of this batch may outlive unsent outputs
-                for store in self.stores:
-                    store.rollback((batch, index))
+            for store in self.stores:  # nothing of this batch may outlive unsent outputs
+                store.rollback_all(tags)
             raise
-        for index in range(len(messages)):
-            tag = (batch, index)
-            with (in_context(index) if in_context else nullcontext()):
-                for store in self.stores:
-                    store.commit(tag)
+        for store in self.stores:
+            store.commit_all(tags, in_context)
         now = time.time()
         observe = self._latency.observe
         for message in messages:
             observe(max(0.0, now - (message.timestamp or started)))
+        self.progress.add(len(messages), len(records))
 
     async def process(self, message: Message) -> None:
         await self.process_batch([message])
@@ -172,12 +178,13 @@ class Processor:
             return [self._dead_letter(message, rejected.errors)]
         dedup_key = f"{topic}|{event.id}"
         seen = self._seen_by_topic.get(topic, self.seen)
-        if dedup_key in seen:
+        if seen is not None and dedup_key in seen:
             self._count(self.metrics.duplicates, topic).inc()
             return []
         handler = self.handlers.get(event.type)
         if handler is None:  # a type of this topic that this service does not act on
-            seen[dedup_key] = 1
+            if seen is not None:
+                seen[dedup_key] = 1
             return []
         try:
             result = handler(event, deps=self.deps)
@@ -190,7 +197,8 @@ class Processor:
                            error=type(exc).__name__)
             return [self._dead_letter(message, [{"loc": ["handler", event.type],
                                                  "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
-        seen[dedup_key] = 1
+        if seen is not None:
+            seen[dedup_key] = 1
         return list(outputs or ())
 
     def _decode(self, message: Message) -> Envelope:
@@ -216,6 +224,7 @@ class Processor:
 
     def _dead_letter(self, message: Message, errors: list[dict[str, Any]]) -> Emit:
         self._count(self.metrics.dead_lettered, message.topic).inc()
+        self.progress.dead_lettered += 1
         self.log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                          offset=message.offset, errors=[e["msg"][:200] for e in errors][:5])
         raw = message.value or b""
@@ -231,10 +240,22 @@ class Processor:
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)
 
-    def _send(self, out: Emit) -> Awaitable[object]:
+    def _record(self, out: Emit) -> tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]:
         self._count(self.metrics.events_out, out.topic.name).inc()
         key = out.key.encode() if out.key is not None else None
-        return self.publisher.send(out.topic.name, key, out.value(), (CONTENT_TYPE_HEADER,))
+        return out.topic.name, key, out.value(), (CONTENT_TYPE_HEADER,)
+
+    async def _publish(self, records: Sequence[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]]) -> None:
+        """All records in order; returns when the broker has every one (or raises)."""
+        if not records:
+            return
+        publish = getattr(self.publisher, "publish", None)  # a BatchPublisher sends without a task per record
+        if publish is not None:
+            await publish(records)
+            return
+        pending = [self.publisher.send(*record) for record in records]
+        for fut in pending:  # in order; each completes when the broker has the record
+            await fut
 
 
 def _header(message: Message, name: str) -> str | None:

@@ -11,7 +11,8 @@ never blind increments, so that reprocessing an event after a crash finds the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 _DELETED = object()
@@ -33,20 +34,37 @@ class Store:
         self._tag = tag
 
     def commit(self, tag: Tag) -> None:
-        for key, value in self._writes.pop(tag, ()):
-            if value is _DELETED:
-                self.table.pop(key, None)
-            else:
-                self.table[key] = value
-            staged = self._overlay.get(key)
+        self.commit_all([tag])
+
+    def commit_all(self, tags: Sequence[Tag], in_context: Callable[[int], AbstractContextManager[Any]] | None = None) -> None:
+        """Apply the writes of these messages (in order), each key once with its last value.
+
+        `in_context(index)` wraps the write of a key whose last writer was message `index` of the
+        batch (faust puts a table's change on that message's partition)."""
+        final: dict[str, tuple[Any, Tag]] = {}
+        for tag in tags:
+            for key, value in self._writes.pop(tag, ()):
+                final[key] = (value, tag)
+        table, overlay = self.table, self._overlay
+        for key, (value, tag) in final.items():
+            with (in_context(tag[1]) if in_context else nullcontext()):
+                if value is _DELETED:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+            staged = overlay.get(key)
             if staged is not None and staged[1] == tag:
-                del self._overlay[key]
+                del overlay[key]
 
     def rollback(self, tag: Tag) -> None:
-        for key, _ in self._writes.pop(tag, ()):
-            staged = self._overlay.get(key)
-            if staged is not None and staged[1] == tag:
-                del self._overlay[key]
+        self.rollback_all([tag])
+
+    def rollback_all(self, tags: Sequence[Tag]) -> None:
+        for tag in tags:
+            for key, _ in self._writes.pop(tag, ()):
+                staged = self._overlay.get(key)
+                if staged is not None and staged[1] == tag:
+                    del self._overlay[key]
 
     def pending(self) -> int:
         return sum(len(w) for w in self._writes.values())

@@ -103,24 +103,36 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
 class FaustPublisher:
     """`Publisher` over faust's producer: sends start in order at once, acks are awaited later."""
 
+    RETRIES = 8
+
     def __init__(self, app: faust.App) -> None:
         self._app = app
 
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]:
-        return asyncio.ensure_future(self._send(topic, key, value, list(headers)))
+        return asyncio.ensure_future(self.publish([(topic, key, value, headers)]))
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> object:
-        producer = self._app.producer
-        for attempt in range(8):  # transient faults: back off, then let the worker crash and replay
+    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]]) -> None:
+        """Send every record (no task per record: the enqueue is awaited in line), then await the
+        acks in order. On a failed ack, everything from that record on is sent again, in order,
+        after a back-off: a later version of a key is never overtaken by an earlier one (the
+        resent records keep their ids, so a second copy is a duplicate the readers skip). After
+        the last attempt the error propagates: the Processor rolls the batch back and the
+        worker crashes and replays it."""
+        start = 0
+        for attempt in range(self.RETRIES):
             try:
-                fut = await producer.send(topic, key, value, None, None, headers)
-                return await fut
+                producer = self._app.producer
+                acks = [await producer.send(t, k, v, None, None, list(h)) for t, k, v, h in records[start:]]
+                for ack in acks:
+                    await ack
+                    start += 1
+                return
             except Exception as exc:
-                if attempt == 7:
+                if attempt == self.RETRIES - 1:
                     raise
-                get_logger(topic=topic).warning("send_retry", attempt=attempt + 1, error=type(exc).__name__)
+                get_logger().warning("send_retry", attempt=attempt + 1, error=type(exc).__name__,
+                                     unacked=len(records) - start)
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-        raise AssertionError("unreachable")
 
 
 class ServiceRuntime:
@@ -162,8 +174,11 @@ class ServiceRuntime:
             metrics=self.metrics)
         return self._processor
 
-    def consume(self, *topics: Topic, processor: Processor | None = None) -> None:
-        """Register one agent feeding batches of these topics to the processor."""
+    def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False) -> None:
+        """Register one agent feeding batches of these topics to the processor.
+
+        `idempotent=True`: the handlers of these topics make a second delivery of an event a
+        no-op by their own state (see Processor.use_seen_store): no seen-id write per event."""
         proc = processor or self._processor
         if proc is None:
             raise RuntimeError("create the processor before registering agents")
@@ -171,8 +186,11 @@ class ServiceRuntime:
         if len(partitions) != 1:
             raise ValueError("topics consumed by one agent must have the same partition count")
         seen_name = f"seen-p{topics[0].partitions}"
-        seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
-        proc.use_seen_store(topics, seen)
+        if idempotent:
+            proc.use_seen_store(topics, None)
+        else:
+            seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
+            proc.use_seen_store(topics, seen)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)

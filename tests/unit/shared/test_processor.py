@@ -110,3 +110,78 @@ def test_store_overlay_reads_own_writes_and_commits_in_order():
     assert "a" not in store and store.table == {"a": 2}
     store.commit((2, 0))
     assert store.table == {}
+
+
+class CountingTable(dict):
+    """A table that records every write with the batch index it was made under (faust: the
+    partition of that message gets the changelog record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, object, int | None]] = []
+        self.index: int | None = None
+
+    def __setitem__(self, key, value) -> None:
+        self.writes.append((key, value, self.index))
+        super().__setitem__(key, value)
+
+
+def test_a_batch_writes_each_key_once_with_its_last_value_under_its_last_writer():
+    from contextlib import contextmanager
+
+    table = CountingTable()
+    store = Store("s", table)
+
+    @contextmanager
+    def under(index):
+        table.index = index
+        yield
+        table.index = None
+
+    tags = [(7, i) for i in range(3)]
+    for tag, value in zip(tags, ("a", "b", "c"), strict=True):
+        store.begin(tag)
+        store["total"] = value
+        store[f"fact|{tag[1]}"] = value
+    store.commit_all(tags, under)
+    assert table == {"total": "c", "fact|0": "a", "fact|1": "b", "fact|2": "c"}
+    assert [w for w in table.writes if w[0] == "total"] == [("total", "c", 2)]  # one changelog record
+    assert ("fact|0", "a", 0) in table.writes
+    assert store.get("total") == "c" and store.pending() == 0
+
+
+async def test_a_failed_publish_rolls_back_the_whole_batch():
+    proc, deps = make(FakePublisher(fail_with=ConnectionError("broker down")))
+    batch = [message(FINANCE_POSTINGS, posting(f"p{i}"), id=f"e{i}") for i in range(3)]
+    with pytest.raises(ConnectionError):
+        await proc.process_batch(batch)
+    assert deps.postings.table == {} and deps.postings.get("p0") is None
+
+
+async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_in_order():
+    import asyncio
+    from types import SimpleNamespace
+
+    from shared.streaming import FaustPublisher
+
+    delivered: list[bytes] = []
+    failures = {b"v2": 1}  # the second record's first ack fails; the third is acked meanwhile
+
+    class Producer:
+        async def send(self, topic, key, value, partition, timestamp, headers):
+            fut = asyncio.get_running_loop().create_future()
+            if failures.get(value):
+                failures[value] -= 1
+                fut.set_exception(ConnectionError("leader moved"))
+            else:
+                delivered.append(value)
+                fut.set_result(None)
+            return fut
+
+    FaustPublisher.RETRIES, saved = 3, FaustPublisher.RETRIES
+    try:
+        pub = FaustPublisher(SimpleNamespace(producer=Producer()))
+        await pub.publish([("t", b"k", v, ()) for v in (b"v1", b"v2", b"v3")])
+    finally:
+        FaustPublisher.RETRIES = saved
+    assert delivered == [b"v1", b"v3", b"v2", b"v3"]  # v3 again after v2: the last version of k wins
