@@ -165,6 +165,7 @@ def billing(n: int) -> Pipeline:
     from services.billing.rules import load_billing_rules
     from services.billing.settings import Settings
     from shared.demo.scenario import Scenario
+    from shared.topics import CARE_DAYS
 
     clock = FixedClock()
     scenario = Scenario(scale=n / 15_467, seed=13)
@@ -174,6 +175,7 @@ def billing(n: int) -> Pipeline:
                 rules=load_billing_rules(ROOT / "rules" / "billing.yaml", default_region="20"))
     proc = Processor(service="billing", handlers=DAY_HANDLERS, deps=deps, publisher=NullPublisher(), clock=clock,
                      stores=[deps.days])
+    proc.use_seen_store([CARE_DAYS], None)  # as agents.py: the day handlers are idempotent by their facts
     deps.emit = proc.emit
     inputs = messages(days)
     return Pipeline("billing: care days (decide + store)", len(inputs), [(proc, lambda: inputs)])

@@ -8,5 +8,5 @@ from shared.topics import BILLING_DRAFTS, CARE_DAYS, COMMANDS
 
 
 def register(runtime: ServiceRuntime, *, days: Processor, books: Processor) -> None:
-    runtime.consume(CARE_DAYS, processor=days)
+    runtime.consume(CARE_DAYS, processor=days, idempotent=True)  # handlers.py: idempotent by their facts
     runtime.consume(COMMANDS, BILLING_DRAFTS, processor=books)

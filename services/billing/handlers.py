@@ -3,8 +3,11 @@
 Two processors, because faust ties a store's changelog to the partitions of the topic that writes it:
 - DAY_HANDLERS (`pn.care.days`, 4 partitions) decide each vårddygn once and keep it in `days`:
   `d|<care date>|<patient_ref>` → the day record (so the same patient and date under a second
-  care_day_id is a duplicate), `x|<care_day_id>` → the cancelling event id. A cancel may come
-  on another partition than its day; with one worker every partition is local (docs/billing.md).
+  care_day_id is a duplicate), `x|<care_day_id>` → the (first) cancelling event id,
+  `a|<care_day_id>` → the kept day a duplicate was alerted against. A cancel may come on another
+  partition than its day; with one worker every partition is local (docs/billing.md). These
+  handlers are idempotent by these facts (a second delivery of any event changes and emits
+  nothing), so `pn.care.days` is consumed without a seen-id write per event (agents.py).
 - BOOK_HANDLERS (`pn.commands` and `pn.billing.drafts`, one partition each) close periods and
   issue invoices, in the `invoices` store: `closed` → the closed periods,
   `issued|<period>|<home region>` → the invoices issued for it, in order (JSON InvoiceIssued).
@@ -70,6 +73,9 @@ def on_day_recorded(event: Envelope, *, deps: Deps) -> list[Emit]:
         if kept["id"] == day.care_day_id:
             return []  # the same day again: counted once
         if f"x|{kept['id']}" not in deps.days:
+            if f"a|{day.care_day_id}" in deps.days:
+                return []  # alerted already: this is a second delivery of the same event
+            deps.days[f"a|{day.care_day_id}"] = kept["id"]
             return [duplicate_alert(day, kept["id"], deps)]
     reason = screen(day, deps.rules.care_region)
     decision = Decision(None, reason) if reason else choose(day, deps.rules.matching(day), deps.rules.agreements)
@@ -92,7 +98,8 @@ def duplicate_alert(day: CareDayRecorded, kept_id: str, deps: Deps) -> Emit:
 
 def on_day_cancelled(event: Envelope, *, deps: Deps) -> list[Emit]:
     cancel: CareDayCancelled = event.data
-    deps.days[f"x|{cancel.care_day_id}"] = event.id
+    if f"x|{cancel.care_day_id}" not in deps.days:  # the first cancel counts; a second is a no-op
+        deps.days[f"x|{cancel.care_day_id}"] = event.id
     return []
 
 
@@ -107,7 +114,7 @@ def on_close_requested(event: Envelope, *, deps: Deps) -> list[Emit]:
     for key in deps.days.keys():
         if key.startswith("x|"):
             cancelled.add(key[2:])
-        elif key[2:9] in closed:  # d|YYYY-MM-DD|...
+        elif key.startswith("d|") and key[2:9] in closed:  # d|YYYY-MM-DD|...
             days.append((key[2:12], deps.days.get(key)))
     drafts = draft_invoices(days, closed=closed, cancelled=cancelled, billed=billed_index(issued),
                             describe=deps.rules.names())

@@ -24,6 +24,7 @@ class Billing:
                          settings=Settings(**settings), clock=self.clock, log=get_logger(service="billing"))
         common = {"service": "billing", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.days = Processor(handlers=DAY_HANDLERS, stores=[self.deps.days], **common)
+        self.days.use_seen_store([CARE_DAYS], None)  # as agents.py: idempotent by the day facts
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.invoices], **common)
         self.deps.emit = self.days.emit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.events import PeriodCloseRequested
+from shared.events import CareDayCancelled, PeriodCloseRequested
 from shared.testing import envelope, message
 from shared.topics import (
     ALERTS_OPS,
@@ -55,6 +55,20 @@ async def test_same_care_day_id_counts_once_and_same_patient_and_date_raises_an_
     assert "P-dup" not in alert.model_dump_json()
     (invoice,) = await b.close("2024-03")
     assert invoice.data.lines[0].care_day_ids == [day.care_day_id]
+
+
+async def test_a_second_delivery_of_any_care_day_event_has_no_effect_without_a_seen_store(rules):
+    b = Billing(rules)
+    day = envelope(care_day("21", "2024-03-01", patient="P-dup"))
+    twin = envelope(care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-twin"))
+    cancel = envelope(CareDayCancelled(care_day_id="D-other", reason="felregistrerad"))
+    await b.record(day, twin, cancel)
+    days_after_first = dict(b.deps.days.table)
+    await b.record(day, twin, cancel)  # the broker delivers the same events again (a replay)
+    assert len(b.on(ALERTS_OPS)) == 1
+    assert b.deps.days.table == days_after_first
+    (invoice,) = await b.close("2024-03")
+    assert invoice.data.lines[0].care_day_ids == [day.data.care_day_id]
 
 
 async def test_a_day_arriving_after_its_close_goes_on_a_supplementary_invoice_at_the_next_close(rules):
