@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from shared.consumer import Emitter
 from shared.events import (
@@ -30,16 +31,37 @@ from shared.events import (
     Envelope,
     LedgerPosted,
 )
+from shared.events.finance import BudgetFigures
 from shared.events.operations import AlertMessage
 from shared.money import money_str
 from shared.ports import Clock, Emit
 from shared.state import Store
 from shared.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_STATUS
 
-from .domain import Figures, alert_id, centre_figures, months_elapsed, total_of
+from .domain import (
+    FIELDS,
+    LIMIT_ORE,
+    NO_PLAN,
+    Ore,
+    alert_id,
+    figures_of,
+    group_figures_ore,
+    kr,
+    ore,
+    plan_ore,
+    sum_ore,
+)
 from .rules import BudgetRules
 
 TOTAL = "total"
+GROUPS = ("revenue", "personnel", "fees", "other")
+
+
+class Figured(NamedTuple):
+    dump: dict[str, Any]  # the status as published (and stored in `s|`)
+    groups: dict[str, Ore]  # figures per account group, in öre
+    budgeted: frozenset[str]  # the groups with a budget for the year
+    total: Ore
 
 
 @dataclass
@@ -61,92 +83,145 @@ def on_budget_set(event: Envelope, *, deps: Deps) -> list[Emit]:
 
 def on_posted(event: Envelope, *, deps: Deps) -> list[Emit]:
     p: LedgerPosted = event.data
-    year = int(p.period[:4])
-    record = f"{year}|{p.period}|{p.account_group}|{money_str(p.amount)}"
-    key = f"k|{p.cost_centre}|{p.posting_id}"
+    cc, period, group, amount = p.cost_centre, p.period, p.account_group, money_str(p.amount)
+    year = int(period[:4])
+    record = f"{year}|{period}|{group}|{amount}"
+    key = f"k|{cc}|{p.posting_id}"
     before = deps.ledger.get(key)
     if before == record:
         return []  # the same posting again: counted once
-    years = {year}
-    if before is not None:  # the same posting_id with other content: the later one replaces it
-        old_year, old_period, old_group, _ = before.split("|")
-        _unbucket(deps.ledger, p.cost_centre, int(old_year), old_period, old_group, p.posting_id)
-        years.add(int(old_year))
     deps.ledger[key] = record
-    bucket_key = f"m|{year}|{p.cost_centre}|{p.period}|{p.account_group}"
-    deps.ledger[bucket_key] = {**(deps.ledger.get(bucket_key) or {}), p.posting_id: money_str(p.amount)}
-    index_key = f"g|{year}|{p.cost_centre}"
-    index = set(deps.ledger.get(index_key) or ())
-    if f"{p.period}|{p.account_group}" not in index:
-        deps.ledger[index_key] = sorted(index | {f"{p.period}|{p.account_group}"})
+    if before is None:
+        _count(deps.ledger, cc, year, ((period, group, ore(amount), 1),))
+        return refresh(cc, year, event, deps)
+    # the same posting_id with other content: the later one replaces it
+    old_year, old_period, old_group, old_amount = before.split("|")
+    out_of = (old_period, old_group, -ore(old_amount), -1)
+    into = (period, group, ore(amount), 1)
+    if int(old_year) == year:
+        _count(deps.ledger, cc, year, (out_of, into))
+        return refresh(cc, year, event, deps)
+    _count(deps.ledger, cc, int(old_year), (out_of,))
+    _count(deps.ledger, cc, year, (into,))
     out: list[Emit] = []
-    for y in sorted(years):
-        out += refresh(p.cost_centre, y, event, deps)
+    for y in sorted((year, int(old_year))):
+        out += refresh(cc, y, event, deps)
     return out
 
 
-def _unbucket(ledger: Store, cc: str, year: int, period: str, group: str, posting_id: str) -> None:
-    bucket_key = f"m|{year}|{cc}|{period}|{group}"
-    bucket = {k: v for k, v in (ledger.get(bucket_key) or {}).items() if k != posting_id}
-    if bucket:
-        ledger[bucket_key] = bucket
-        return
-    ledger.pop(bucket_key)
+def _count(ledger: Store, cc: str, year: int, changes: tuple[tuple[str, str, int, int], ...]) -> None:
+    """Apply (period, group, Δöre, Δpostings) to the cost centre's year sums `y|<year>|<cc>`."""
+    key = f"y|{year}|{cc}"
+    sums = ledger.get(key) or _legacy_sums(ledger, cc, year)
+    months, groups = dict(sums["months"]), dict(sums["groups"])
+    for period, group, amount, n in changes:
+        month = period[5:7]
+        left = months.get(month, 0) + n
+        if left:
+            months[month] = left
+        else:
+            del months[month]
+        total, count = groups.get(group, (0, 0))
+        if count + n:
+            groups[group] = [total + amount, count + n]
+        else:
+            del groups[group]  # its last posting left: the group shows only if it has a budget
+    ledger[key] = {"months": months, "groups": groups}
+
+
+def _legacy_sums(ledger: Store, cc: str, year: int, *, drop: bool = True) -> dict[str, Any]:
+    """The year sums from state an older version wrote (`g|<year>|<cc>` → its "period|group"
+    buckets, `m|<year>|<cc>|<period>|<group>` → {posting_id: amount}); with `drop` (a posting is
+    counted) those keys are deleted in the same unit of work, so they are read once and their large
+    records leave the changelog. Empty sums when there are none."""
+    months: dict[str, int] = {}
+    groups: dict[str, list[int]] = {}
     index_key = f"g|{year}|{cc}"
-    ledger[index_key] = [x for x in ledger.get(index_key) or () if x != f"{period}|{group}"]
+    buckets = ledger.get(index_key)
+    for bucket in buckets or ():
+        period, group = bucket.split("|")
+        bucket_key = f"m|{year}|{cc}|{period}|{group}"
+        amounts = (ledger.pop(bucket_key) if drop else ledger.get(bucket_key)) or {}
+        if amounts:
+            months[period[5:7]] = months.get(period[5:7], 0) + len(amounts)
+            total, count = groups.get(group, (0, 0))
+            groups[group] = [total + sum(ore(a) for a in amounts.values()), count + len(amounts)]
+    if drop and buckets is not None:
+        ledger.pop(index_key)
+    return {"months": months, "groups": groups}
 
 
-def centre_status(ledger: Store, cc: str, year: int) -> BudgetStatus | None:
-    """The cost centre's figures from its stored facts; None before its first posting of the year."""
-    buckets = [x.split("|") for x in ledger.get(f"g|{year}|{cc}") or ()]
-    months = months_elapsed(period for period, _ in buckets)
-    if months is None:
+def centre_status(ledger: Store, cc: str, year: int) -> Figured | None:
+    """The cost centre's status (as published) from its year sums and budgets, with its figures
+    in öre per group and in total; None before its first posting of the year. One sums read and
+    at most 4 budget reads, whatever the number of postings."""
+    sums = ledger.get(f"y|{year}|{cc}") or _legacy_sums(ledger, cc, year, drop=False)
+    if not sums["months"]:
         return None
-    actuals: dict[str, Decimal] = {}
-    for period, group in buckets:
-        amounts = (ledger.get(f"m|{year}|{cc}|{period}|{group}") or {}).values()
-        actuals[group] = actuals.get(group, Decimal(0)) + sum((Decimal(a) for a in amounts), Decimal(0))
-    budgets = {}
-    for group in ("revenue", "personnel", "fees", "other"):
+    months = int(max(sums["months"]))
+    actuals = sums["groups"]
+    plans = {}
+    for group in GROUPS:
         plan = ledger.get(f"b|{year}|{cc}|{group}")
         if plan is not None:
-            budgets[group] = [Decimal(m) for m in plan]
-    groups, total = centre_figures(budgets, actuals, months)
-    return _status(year, f"{year:04d}-{months:02d}", cc, groups, total)
+            plans[group] = plan_ore(tuple(plan))
+    figures = {g: group_figures_ore(plans.get(g, NO_PLAN), actuals[g][0] if g in actuals else 0, months)
+               for g in sorted(plans.keys() | actuals.keys())}
+    total = sum_ore(figures.values())
+    dump = {"year": year, "period": f"{year:04d}-{months:02d}", "cost_centre": cc,
+            "account_groups": {g: _json(f) for g, f in figures.items()}, "total": _json(total)}
+    return Figured(dump, figures, frozenset(plans), total)
 
 
-def _status(year: int, period: str, subject: str, groups: dict[str, Figures], total: Figures) -> BudgetStatus:
-    return BudgetStatus(year=year, period=period, cost_centre=subject,
-                        account_groups={g: f.as_json() for g, f in groups.items()}, total=total.as_json())
+def _json(fig: Ore) -> dict[str, str]:
+    return dict(_figures(fig)[0])
+
+
+@lru_cache(maxsize=4096)
+def _figures(fig: Ore) -> tuple[dict[str, str], BudgetFigures]:
+    """One group's figures as published and as the output model, built once per distinct value:
+    a posting changes one group and the total, the other groups' figures repeat. The output model
+    is constructed from the Decimals of the published strings (validating its 6 Money fields would
+    cost ~5 µs); frozen, so instances are shared. Callers copy the dict."""
+    wire = dict(zip(FIELDS, map(kr, fig), strict=True))
+    return wire, BudgetFigures.model_construct(**{name: Decimal(v) for name, v in wire.items()})
+
+
+def _model(dump: dict[str, Any], figures: dict[str, Ore], total: Ore) -> BudgetStatus:
+    """The output model of a status built from exact öre figures (equal to validating `dump`). A
+    figure out of Money's range (≥ 10^12 kr) goes through validation, which rejects it as it always
+    did."""
+    if any(abs(v) >= LIMIT_ORE for fig in (total, *figures.values()) for v in fig):
+        return BudgetStatus.model_validate(dump)
+    return BudgetStatus.model_construct(
+        year=dump["year"], period=dump["period"], cost_centre=dump["cost_centre"],
+        account_groups={g: _figures(f)[1] for g, f in figures.items()}, total=_figures(total)[1])
 
 
 def refresh(cc: str, year: int, event: Envelope, deps: Deps) -> list[Emit]:
-    status = centre_status(deps.ledger, cc, year)
-    if status is None:
+    figured = centre_status(deps.ledger, cc, year)
+    if figured is None:
         return []
-    dump = status.model_dump(mode="json")
+    dump, figures, budgeted, total = figured
     if deps.ledger.get(f"s|{year}|{cc}") == dump:
         return []  # no figure changed
     deps.ledger[f"s|{year}|{cc}"] = dump
+    status = _model(dump, figures, total)
     assert deps.emit is not None
     cause = [event.id, "status", cc, year]
     out = [deps.emit(BUDGET_STATUS, status, key=cc, cause=cause, subject=cc, time=event.time),
            deps.emit(BUDGET_CENTRES, status, key=cc, cause=cause, subject=cc, time=event.time)]
-    months = int(status.period[5:7])
-    if not any(f"b|{year}|{cc}|{g}" in deps.ledger for g in status.account_groups):
+    if not budgeted:
         return out  # no budget yet (budgets and postings are two topics): nothing to compare with
+    months, period = int(dump["period"][5:7]), dump["period"]
     for rule in deps.rules.of_scope("cost_centre"):
-        out += _evaluate(rule, _figures(status.total), months, cc, status, event, deps.ledger, deps)
+        out += _evaluate(rule, total, months, cc, year, period, event, deps.ledger, deps)
     for rule in deps.rules.of_scope("account_group"):
         group = rule.params.account_group
-        if group in status.account_groups and f"b|{year}|{cc}|{group}" in deps.ledger:
-            out += _evaluate(rule, _figures(status.account_groups[group]), months, f"{cc}/{group}",
-                             status, event, deps.ledger, deps)
+        if group in budgeted:
+            out += _evaluate(rule, figures[group], months, f"{cc}/{group}", year, period, event,
+                             deps.ledger, deps)
     return out
-
-
-def _figures(part: Any) -> Figures:
-    return Figures.from_json(part.model_dump(mode="json") if hasattr(part, "model_dump") else part)
 
 
 # -- total side (one partition) --------------------------------------------------------------------
@@ -159,49 +234,59 @@ def on_centre_status(event: Envelope, *, deps: Deps) -> list[Emit]:
     centres = set(deps.totals.get(f"cc|{year}") or ())
     if s.cost_centre not in centres:
         deps.totals[f"cc|{year}"] = sorted(centres | {s.cost_centre})
-    status = total_status(deps.totals, year)
-    dump = status.model_dump(mode="json")
+    dump, figures, total = total_status(deps.totals, year)
     if deps.totals.get(f"s|{year}") == dump:
         return []
     deps.totals[f"s|{year}"] = dump
+    status = _model(dump, figures, total)
     assert deps.emit is not None
     out = [deps.emit(BUDGET_STATUS, status, key=TOTAL, cause=[event.id, "status", TOTAL, year], subject=TOTAL,
                      time=event.time)]
-    months = int(status.period[5:7])
-    if Decimal(status.total.annual_budget) == 0:
-        return out  # no budget for the year yet: nothing to compare with
+    if total[3] == 0:
+        return out  # no budget for the year yet (annual budget 0): nothing to compare with
+    months, period = int(dump["period"][5:7]), dump["period"]
     for rule in deps.rules.of_scope("total"):
-        out += _evaluate(rule, _figures(status.total), months, TOTAL, status, event, deps.totals, deps)
+        out += _evaluate(rule, total, months, TOTAL, year, period, event, deps.totals, deps)
     return out
 
 
-def total_status(totals: Store, year: int) -> BudgetStatus:
-    """Field-wise sum over the cost centres' latest statuses; period = the latest of theirs."""
+def total_status(totals: Store, year: int) -> tuple[dict[str, Any], dict[str, Ore], Ore]:
+    """Field-wise sum over the cost centres' latest statuses (exact, in öre); period = the latest
+    of theirs. Bounded by the number of cost centres."""
     centres = [totals[f"c|{year}|{cc}"] for cc in totals.get(f"cc|{year}") or ()]
-    groups: dict[str, Figures] = {}
+    groups: dict[str, list[Ore]] = {}
     for c in centres:
         for g, fig in c["account_groups"].items():
-            groups[g] = groups.get(g, Figures()) + Figures.from_json(fig)
-    total = total_of(Figures.from_json(c["total"]) for c in centres)
-    period = max(c["period"] for c in centres)
-    return _status(year, period, TOTAL, dict(sorted(groups.items())), total)
+            groups.setdefault(g, []).append(_ore(fig))
+    figures = {g: sum_ore(parts) for g, parts in sorted(groups.items())}
+    total = sum_ore(_ore(c["total"]) for c in centres)
+    dump = {"year": year, "period": max(c["period"] for c in centres), "cost_centre": TOTAL,
+            "account_groups": {g: _json(f) for g, f in figures.items()}, "total": _json(total)}
+    return dump, figures, total
+
+
+def _ore(fig: dict[str, str]) -> Ore:
+    return tuple(ore(fig[name]) for name in FIELDS)  # type: ignore[return-value]
 
 
 # -- alerts ----------------------------------------------------------------------------------------
-def _evaluate(rule: Any, fig: Figures, months: int, subject: str, status: BudgetStatus, event: Envelope,
+def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period: str, event: Envelope,
               store: Store, deps: Deps) -> list[Emit]:
-    """Raise once when the rule becomes true, resolve once when it stops; nothing while unchanged."""
-    holds, seen = deps.rules.holds(rule, fig, months)
-    aid = alert_id(rule.id, status.year, subject)
+    """Raise once when the rule becomes true, resolve once when it stops; nothing while unchanged.
+    Only the facts the rule's condition names are derived per status; all of them (the alert's
+    `facts`) and the Decimal figures of its message only when it is raised or resolved."""
+    holds = deps.rules.holds_ore(rule, fig, months)
+    aid = alert_id(rule.id, year, subject)
     key = f"a|{aid}"
     raised = store.get(key)
     if holds == (raised is not None):
         return []
     assert deps.emit is not None
-    facts: dict[str, Any] = {**seen, "year": status.year, "period": status.period}
-    message = AlertMessage(**rule.render(fig, subject=subject, year=status.year, period=status.period))
+    figures = figures_of(fig)
+    facts: dict[str, Any] = {**rule.facts(figures, months), "year": year, "period": period}
+    message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period))
     if holds:
-        store[key] = {"raised_at": event.time.isoformat(), "period": status.period}
+        store[key] = {"raised_at": event.time.isoformat(), "period": period}
         data: Any = AlertRaised(alert_id=aid, rule_id=rule.id, severity=rule.severity, subject=subject,
                                 message=message, facts=facts, raised_at=event.time)
     else:
@@ -209,7 +294,7 @@ def _evaluate(rule: Any, fig: Figures, months: int, subject: str, status: Budget
         data = AlertResolved(alert_id=aid, rule_id=rule.id, severity=rule.severity, subject=subject,
                              message=message, facts=facts, raised_at=raised["raised_at"], resolved_at=event.time)
     deps.log.info("budget_alert", alert_id=aid, rule_id=rule.id, state="raised" if holds else "resolved",
-                  period=status.period)
+                  period=period)
     return [deps.emit(ALERTS_BUDGET, data, key=aid, cause=[event.id, aid, data.event_type], subject=subject,
                       time=event.time)]
 
