@@ -2,17 +2,39 @@
 
 Two processors, because faust ties a store's changelog to the partitions of the topic that writes it:
 - LEDGER_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, co-partitioned by cost centre, 4
-  partitions) keep each cost centre's facts in `ledger`, keyed by their cause, never counters:
+  partitions) keep each cost centre's facts in `ledger`:
   `b|<year>|<cc>|<group>` → the 12 monthly budget amounts (a later set replaces the earlier);
-  `k|<cc>|<posting_id>` → where that posting counts (`year|period|group|amount`; the same posting_id
-  again counts once, a changed one moves); `m|<year>|<cc>|<period>|<group>` → {posting_id: amount};
-  `g|<year>|<cc>` → the period|group buckets in use; `s|<year>|<cc>` → the last published status;
-  `a|<alert id>` → a raised cost-centre or account-group alert. After each event the cost centre's
-  figures are recomputed from these facts; only a change is published (to `pn.budget.status` and to
-  the 1-partition internal `pn.budget.centres`) and only a change of a rule's truth raises/resolves.
+  `k|<cc>|<posting_id>` → where and how much that posting counts (`year|period|group|amount`; the
+  same posting_id again counts once, a changed one moves);
+  `y|<year>|<cc>` → the year's sums: {"months": {"MM": postings}, "groups": {group: [öre, postings]}}
+  (≤ 12 + 4 entries whatever the number of postings; months = the latest month with a posting);
+  `s|<year>|<cc>` → the last published status; `a|<alert id>` → a raised alert.
+  Per posting: one `k|` read, one `y|` read and write (two on a move across years), ≤ 4 budget
+  reads, the `s|` compare; the status is computed from those sums in exact integer öre (the same
+  figures as domain.group_figures) and only a change is published (to `pn.budget.status` and to
+  the 1-partition internal `pn.budget.centres`); only a change of a rule's truth raises/resolves.
 - CENTRE_HANDLERS (`pn.budget.centres`, 1 partition) keep every cost centre's latest status in
   `totals` (`c|<year>|<cc>`, `cc|<year>`, `s|<year>`, `a|<alert id>`) and publish the "total" entry
-  and the total-scope alerts, in one place whatever the number of workers.
+  and the total-scope alerts, in one place whatever the number of workers (cost: the number of
+  cost centres, not of postings).
+
+Why the sums may be updated by a delta (new amount − the amount in `k|` before), which shared/state.py
+otherwise warns against as a blind increment: the delta is keyed by its cause. `k|` says what the
+posting counts for now; it and the `y|` sums it moved are written by the same message, i.e. under
+one tag of the Store, and shared/consumer.py commits a message's tag whole (after every output of
+the batch was acknowledged; `Store.commit` applies the tag's writes in one loop without an await)
+or rolls back every tag of the batch. So a replayed posting finds either neither write (the delta
+is applied once, now) or both, and then `before == record`: a no-op. Limit, shared by the layout
+before this one (`k|` + {posting_id: amount} buckets): on a broker the committed writes become
+changelog records sent one after the other, not a transaction (no exactly-once on the dev broker),
+so a kill -9 while they are in flight could keep `k|` and lose `y|` (or the `seen` store's record,
+another topic): the posting would then not be counted. Closing that needs transactional changelogs
+or a per-record "last applied" mark; not done here.
+
+State of the version before (`m|<year>|<cc>|<period>|<group>` → {posting_id: amount}, an ever
+growing record rewritten per posting, and the index `g|<year>|<cc>`) is read when a cost centre's
+year has no `y|` yet: its sums are taken from those buckets and the old keys are deleted in the same
+unit of work (so their large records leave the compacted changelog).
 """
 
 from __future__ import annotations

@@ -151,3 +151,55 @@ def test_bad_rules_file_names_the_line(tmp_path, text, needle):
     with pytest.raises(RulesFileError) as err:
         load_budget_rules(path)
     assert needle in str(err.value), str(err.value)
+
+
+# -- the per-posting path in integer öre equals the Decimal figures and facts ----------------------
+def test_figures_in_ore_equal_the_decimal_figures_and_their_facts():
+    import random
+
+    from services.budget.domain import (
+        FIELDS,
+        NO_PLAN,
+        fact_ore,
+        facts,
+        figures_of,
+        group_figures_ore,
+        kr,
+        ore,
+        plan_ore,
+    )
+    from shared.money import money_str
+
+    rng = random.Random(7)
+    for i in range(1500):
+        months = 8 if i % 5 == 0 else rng.randint(1, 12)  # 8: the one month count where x/m×12 can tie
+        plan = None if i % 7 == 0 else [money_str(D(rng.randint(-10**9, 10**9)) / 100) for _ in range(12)]
+        actual = rng.choice([rng.randint(-10**12, 10**12), rng.randint(-999, 999), 0, 1, -1, 2 * rng.randint(-50, 50) + 1])
+        expected = group_figures([D(m) for m in plan] if plan else None, D(actual) / 100, months)
+        got = group_figures_ore(plan_ore(tuple(plan)) if plan else NO_PLAN, actual, months)
+        assert got == tuple(ore(money_str(getattr(expected, name))) for name in FIELDS), (plan, actual, months)
+        assert [kr(v) for v in got] == [money_str(getattr(expected, name)) for name in FIELDS]
+        assert figures_of(got) == expected
+        for rule in RULESET.rules:
+            p = rule.params
+            want = facts(expected, min_abs=p.min_abs, pct=p.pct, ratio_pct=p.ratio_pct, months=months)
+            assert {n: fact_ore(n, got, months, min_abs=p.min_abs, pct=p.pct, ratio_pct=p.ratio_pct)
+                    for n in want} == want
+            # the rule sees only the facts it names, reduced to their class: same truth as all facts raw
+            raw = rule.id in RULESET.engine.matching(rule.id, want)
+            assert RULESET.holds_ore(rule, got, months) is raw
+            assert RULESET.holds(rule, expected, months)[0] is raw
+
+
+def test_rule_facts_are_reduced_to_the_literals_they_are_compared_with():
+    from services.budget.rules import AlertRule, _Inputs
+
+    rule = AlertRule.model_validate({
+        "id": "t.r", "scope": "cost_centre", "severity": "info", "message": {"sv": "x", "en": "x"},
+        "condition": {"margin_ore": {"gt": -5, "lte": 10}, "any": [{"months_elapsed": [3, 6]},
+                                                                   {"deviation_ore": {"ne": 0}}]}})
+    inputs = _Inputs.of(rule)
+    assert inputs.names == ("deviation_ore", "margin_ore", "months_elapsed")
+    assert [inputs.reduce("margin_ore", v) for v in (-100, -6, -5, -4, 0, 9, 10, 11, 10**12)] == \
+        [-6, -6, -5, -4, -4, -4, 10, 11, 11]
+    assert [inputs.reduce("months_elapsed", v) for v in (1, 3, 4, 5, 6, 12)] == [2, 3, 4, 4, 6, 7]

@@ -145,3 +145,49 @@ async def test_view_rejects_a_bad_year():
         await handler(req)
     object.__setattr__(req, "params", {"year": "2091"})
     assert await handler(req) == {"year": 2091, "cost_centres": [], "total": None}
+
+
+async def test_state_per_cost_centre_is_bounded_whatever_the_number_of_postings():
+    b = Budget()
+    await b.feed(budget(2091, "6103", "fees", "-900000"))
+    for batch in range(4):
+        await b.feed(*[posting(f"p{batch}-{i}", f"2091-{1 + i % 12:02d}", "6103", ("fees", "other")[i % 2], "-10.05")
+                       for i in range(300)])
+    ledger = b.deps.ledger
+    assert sorted(k for k in ledger.keys() if not k.startswith(("k|", "a|"))) == [
+        "b|2091|6103|fees", "s|2091|6103", "y|2091|6103"]
+    assert ledger["y|2091|6103"] == {"months": {f"{m:02d}": 100 for m in range(1, 13)},
+                                     "groups": {"fees": [-603000, 600], "other": [-603000, 600]}}
+    assert b.latest("6103", 2091)["account_groups"]["other"]["actual_ytd"] == "-6030.00"
+
+
+async def test_state_of_the_previous_version_is_read_and_replaced():
+    """Before: `m|<year>|<cc>|<period>|<group>` → {posting_id: amount} and the index `g|<year>|<cc>`."""
+    from services.budget.domain import ore
+
+    postings = [posting("x1", "2091-01", "6103", "fees", "-100.10"), posting("x2", "2091-03", "6103", "fees", "-50"),
+                posting("x3", "2091-03", "6103", "other", "-7.01")]
+    fresh = Budget()
+    await fresh.feed(budget(2091, "6103", "fees", "-1200"), *postings)
+    old = Budget()
+    await old.feed(budget(2091, "6103", "fees", "-1200"))
+    ledger = old.deps.ledger.table
+    for p in postings:
+        amount = f"{p.amount:.2f}"
+        ledger[f"k|6103|{p.posting_id}"] = f"2091|{p.period}|{p.account_group}|{amount}"
+        ledger.setdefault(f"m|2091|6103|{p.period}|{p.account_group}", {})[p.posting_id] = amount
+    ledger["g|2091|6103"] = ["2091-01|fees", "2091-03|fees", "2091-03|other"]
+    ledger["s|2091|6103"] = fresh.deps.ledger["s|2091|6103"]
+    # a changed budget before any posting since the upgrade: figures from the old buckets, kept
+    await old.feed(budget(2091, "6103", "fees", "-2400"))
+    await fresh.feed(budget(2091, "6103", "fees", "-2400"))
+    assert old.latest("6103", 2091) == fresh.latest("6103", 2091)
+    assert "g|2091|6103" in old.deps.ledger
+    # the next posting converts them: old keys gone, the same figures as without the old layout
+    moved = posting("x2", "2091-02", "6103", "other", "-60")
+    await old.feed(moved)
+    await fresh.feed(moved)
+    assert old.latest("6103", 2091) == fresh.latest("6103", 2091)
+    assert not [k for k in old.deps.ledger.keys() if k[0] in "mg"]
+    assert old.deps.ledger["y|2091|6103"] == fresh.deps.ledger["y|2091|6103"]
+    assert fresh.deps.ledger["y|2091|6103"]["groups"]["other"] == [ore("-67.01"), 2]
