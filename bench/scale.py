@@ -72,9 +72,15 @@ def billing_run(days: int, workers: int, timeout: float = 1800) -> Figure:
                    "p99_ms": f"{percentile([outs[k] - ins[k] for k in outs], 0.99):.0f}"})
 
 
+WARMUP_S = 2.0
+"""The first complaints of a run wait for the worker's first fetches and producer connections
+(measured: the first ~0.3 s at 100/s saw 90–225 ms): they are produced but not counted in the
+steady-state percentiles; their maximum is printed as `warmup_max_ms`."""
+
+
 def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
     """Complaints produced at a steady rate; latency = cases.opened timestamp − complaint timestamp."""
-    n = int(rate * seconds)
+    n = int(rate * (seconds + WARMUP_S))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         b = _fresh_broker(root)
@@ -93,11 +99,14 @@ def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
             peak = sampler.stop()
             stack.stop()
             b.stop()
-    lat = [outs[k] - ins[k] for k in outs]
-    return Figure(f"intake at {rate:.0f} complaints/s for {seconds:.0f} s", len(outs), seconds,
+    steady_from = min(ins.values()) + WARMUP_S * 1000
+    lat = [outs[k] - ins[k] for k in outs if ins[k] >= steady_from]
+    warm = [outs[k] - ins[k] for k in outs if ins[k] < steady_from]
+    return Figure(f"intake at {rate:.0f} complaints/s for {seconds:.0f} s", len(lat), seconds,
                   {"p50_ms": f"{percentile(lat, 0.5):.0f}", "p99_ms": f"{percentile(lat, 0.99):.0f}",
-                   "max_ms": f"{max(lat):.0f}", "outputs": f"{len(outs)}/{len(ins)}", "peak_rss_mb": f"{peak:.0f}",
-                   "batch_within_s": str(within if within is not None else "0.2 (default)")})
+                   "max_ms": f"{max(lat):.0f}", "warmup_max_ms": f"{max(warm, default=0):.0f}",
+                   "outputs": f"{len(outs)}/{len(ins)}", "peak_rss_mb": f"{peak:.0f}",
+                   "batch_within_s": str(within if within is not None else "0.01 (default)")})
 
 
 async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):

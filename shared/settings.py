@@ -34,8 +34,12 @@ class PnSettings(BaseSettings):
     topic_partitions: int = 4
     replication_factor: int = 1
     batch_max: int = Field(1000, ge=1, description="events per take() batch")
-    batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
+    batch_within_s: float = Field(0.01, gt=0, description="max wait to fill a batch (the latency each stage may add at low rates)")
     producer_linger_s: float = 0.005
+    fetch_max_wait_ms: int | None = Field(
+        None, ge=1, le=1500, description="how long a fetch may wait for data; default 10 in the dev "
+        "profile (Tansu holds every fetch this long, shared/streaming.py), faust's 1500 in prod "
+        "(Apache Kafka answers as soon as data is there)")
     store: Literal["rocksdb", "memory"] = "rocksdb"
     exact_highwaters: bool | None = Field(
         None, description="correct the dev broker's low end offsets in faust's table recovery "
@@ -61,6 +65,8 @@ class PnSettings(BaseSettings):
             object.__setattr__(self, "session_timeout_s", 6.0 if dev else 45.0)
         if self.enable_idempotence is None:
             object.__setattr__(self, "enable_idempotence", not dev)
+        if self.fetch_max_wait_ms is None and dev:
+            object.__setattr__(self, "fetch_max_wait_ms", 10)
         if self.exact_highwaters is None:
             object.__setattr__(self, "exact_highwaters", dev)
         return self

@@ -32,12 +32,11 @@ def faust_broker_url(settings: PnSettings) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
 
 
-DEV_FETCH_MAX_WAIT_MS = 50
-"""faust fixes the consumer's fetch_max_wait_ms at 1500. Apache Kafka answers a fetch as soon as
-data is there; Tansu (dev broker) holds it for the whole wait (measured: a raw aiokafka consumer at
-100 records/s saw p50 275 ms with 1500, 26 ms with 100, 7 ms with 20; bench/RESULTS.md), so each
-stage of a service waits up to 1.5 s for data that has arrived. On the dev profile only, workers
-use a short wait."""
+# faust fixes the consumer's fetch_max_wait_ms at 1500. Apache Kafka answers a fetch as soon as
+# data is there; Tansu (dev broker) holds it for the whole wait (measured: a raw aiokafka consumer
+# at 100 records/s saw p50 275 ms with 1500, 26 ms with 100, 7 ms with 20; bench/RESULTS.md), so
+# each stage of a service would wait that long for data that has arrived. `PN_FETCH_MAX_WAIT_MS`
+# (dev profile default 10) makes the workers use a short wait.
 _fetch_wait_patched = False
 
 
@@ -61,8 +60,8 @@ def _use_short_fetch_wait(ms: int) -> None:
 
 def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     dev = settings.profile == "dev"
-    if dev:
-        _use_short_fetch_wait(DEV_FETCH_MAX_WAIT_MS)
+    if settings.fetch_max_wait_ms is not None:
+        _use_short_fetch_wait(settings.fetch_max_wait_ms)
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
     if settings.exact_highwaters:
         from .highwaters import use_true_highwaters
