@@ -156,10 +156,19 @@ class ServiceRuntime:
     def store(self, name: str, partitions: int) -> Store:
         """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
         every topic whose events write it (faust puts the change on the source's partition)."""
-        table = self.app.Table(name, default=None, partitions=partitions)
+        table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
         store = Store(name, table)
         self.stores[name] = store
         return store
+
+    def _rocksdb_options(self) -> dict[str, int] | None:
+        """Bounded RocksDB memory per table partition (each partition is its own DB)."""
+        if self.settings.store != "rocksdb":
+            return None
+        mb = 1024 * 1024
+        return {"write_buffer_size": self.settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2,
+                "target_file_size_base": 4 * self.settings.rocksdb_write_buffer_mb * mb,
+                "block_cache_size": self.settings.rocksdb_block_cache_mb * mb}
 
     # -- processing ----------------------------------------------------------------------------
     def processor(self, handlers: Mapping[str, Handler], deps: Any, *,
