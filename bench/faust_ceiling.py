@@ -1,0 +1,128 @@
+"""faust's own ceiling in the same run: the fastest faust pattern of ARCHITECTURE.md, no service code.
+
+    python -m bench --only faust_ceiling          # after the raw baseline, on the same broker
+    python -m bench.faust_ceiling [N]             # its own broker and baseline
+
+A worker process built like every service's (`shared.streaming.make_faust_app`: the same
+settings, fetch wait, linger, batch size) runs one agent: `take_events(PN_BATCH_MAX,
+PN_BATCH_WITHIN_S)` → `orjson.loads` each value → `app.producer.send()` per event, acks gathered
+per batch. No tables, no validation, no dedup. Its ratio to the raw pipe is what faust's consume
+path allows on this machine; a service's ratio divided by this one is how much of that our code
+keeps (bench/RESULTS.md). One warm-up event is sent and awaited first, so group join and
+assignment are not in the figure (the services' figures start after /health, which waits for the
+same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+from shared.broker import ensure_topics, free_port
+from shared.events import CareDayRecorded
+from shared.settings import PnSettings
+from shared.topics import Topic
+
+from .common import Figure, print_table
+from .on_broker import ROOT, RssSampler, Workload, _drive, percentile
+
+IN = Topic("bench.ceiling.in", "care_day_id", (CareDayRecorded,), "bench input", key_fields=("care_day_id",))
+OUT = Topic("bench.ceiling.out", "care_day_id", (CareDayRecorded,), "bench output", key_fields=("care_day_id",))
+
+
+def create_app(settings: PnSettings) -> Any:
+    """The ceiling worker (run in its own process by `measure`)."""
+    import orjson
+
+    from shared.streaming import make_faust_app
+
+    app = make_faust_app("bench-ceiling", settings)
+    channel = app.topic(IN.name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                        value_serializer="raw", partitions=IN.partitions)
+
+    @app.agent(channel, name="bench-ceiling")
+    async def relay(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            acks = []
+            for event in events:
+                orjson.loads(event.message.value)
+                acks.append(await app.producer.send(OUT.name, event.message.key, event.message.value,
+                                                    None, None, None))
+            await asyncio.gather(*acks)
+
+    return app
+
+
+def _workload(n: int, tag: str) -> Workload:
+    from tests.unit.billing.factories import year_of_days
+
+    days = year_of_days(tag, 2198, n)
+
+    def match(key: bytes | None, _value: bytes | None) -> Any:
+        return key.decode() if key else None
+
+    return Workload("faust-ceiling", [], [(IN, e, e.data.care_day_id) for e in days], OUT.name, match)
+
+
+def measure(bootstrap: str, n: int, timeout: float = 600.0) -> Figure:
+    asyncio.run(ensure_topics(PnSettings(kafka_bootstrap=bootstrap), [IN, OUT]))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PN_")},
+           "PN_KAFKA_BOOTSTRAP": bootstrap, "PN_PROFILE": "dev", "PN_LOG_LEVEL": "WARNING",
+           "PN_WEB_PORT": str(free_port()), "PN_DATA_DIR": tempfile.mkdtemp(prefix="pn-ceiling-"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.faust_ceiling", "--worker"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    try:
+        tag = uuid.uuid4().hex[:8]
+        _ins, warm = asyncio.run(_drive(bootstrap, _workload(1, f"w{tag}"), 120))
+        if not warm:
+            raise RuntimeError("the faust ceiling worker did not answer within 120 s")
+        ins, outs = asyncio.run(_drive(bootstrap, _workload(n, tag), timeout))
+    finally:
+        peak = sampler.stop()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    latencies = [outs[k] - ins[k] for k in outs]
+    seconds = max(1e-3, (max(outs.values(), default=0) - min(ins.values())) / 1000)
+    return Figure("faust ceiling: take_events → loads → send, no tables", len(outs), seconds,
+                  {"p50_ms": f"{percentile(latencies, 0.5):.0f}", "p99_ms": f"{percentile(latencies, 0.99):.0f}",
+                   "peak_rss_mb": f"{peak:.0f}", "outputs": f"{len(outs)}/{len(ins)}"})
+
+
+def run(bootstrap: str, baseline: Figure, events: int) -> None:
+    print_table("faust's own ceiling (same broker, same run)", [measure(bootstrap, max(20_000, events))], baseline)
+
+
+def _worker() -> None:
+    from shared.logging import configure
+    from shared.streaming import run_worker
+
+    settings = PnSettings()
+    configure(service="bench-ceiling", level=settings.log_level, fmt="json")
+    run_worker(create_app(settings), log_level=settings.log_level)
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        _worker()
+    else:
+        from .common import broker
+        from .raw_pipe import raw_pipe
+
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+        with broker() as (b, _settings):
+            baseline = asyncio.run(raw_pipe(b.bootstrap, n))
+            started = time.monotonic()
+            print_table("faust's own ceiling", [baseline, measure(b.bootstrap, n)], baseline)
+            print(f"({time.monotonic() - started:.0f} s)")
