@@ -109,6 +109,8 @@ class Processor:
         self.emit = Emitter(service, clock)
         self.log = get_logger(service=service)
         self.progress = Progress(self.log)
+        self._last_event: Envelope | None = None
+        self._last_value = b""
         self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
         # prometheus' labels() costs ~2 µs a call; the labelled children are cached per topic
         self._latency = self.metrics.latency.labels(service)
@@ -243,7 +245,9 @@ class Processor:
     def _record(self, out: Emit) -> tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]:
         self._count(self.metrics.events_out, out.topic.name).inc()
         key = out.key.encode() if out.key is not None else None
-        return out.topic.name, key, out.value(), (CONTENT_TYPE_HEADER,)
+        if out.event is not self._last_event:  # one event sent to two topics is encoded once
+            self._last_event, self._last_value = out.event, out.value()
+        return out.topic.name, key, self._last_value, (CONTENT_TYPE_HEADER,)
 
     async def _publish(self, records: Sequence[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]]) -> None:
         """All records in order; returns when the broker has every one (or raises)."""

@@ -46,7 +46,10 @@ def to_money(value: Any) -> Decimal:
 
 
 def money_str(value: Decimal) -> str:
-    """The wire form: a string with exactly two decimals."""
+    """The wire form: a string with exactly two decimals (half-up when the value has more)."""
+    text = str(value)  # an amount of two decimals (every validated Money) is already its wire form
+    if text[-3:-2] == "." and "E" not in text:
+        return text
     return f"{round_ore(value):.2f}"
 
 

@@ -77,3 +77,8 @@ def test_hsa_id_shape():
     for bad in ("2321000180-1234", "SE232100018-1", "SE2321000180-", "SE2321000180-" + "x" * 30):
         with pytest.raises(ValueError):
             check_hsa_id(bad)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**11, max_value=10**11, places=None))
+def test_the_wire_form_is_the_half_up_rounded_two_decimal_text(value):
+    assert money_str(value) == f"{round_ore(value):.2f}"
