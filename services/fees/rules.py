@@ -8,17 +8,23 @@ those facts inside DurableRules, so a year of visits costs a handful of engine p
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.events import FeeLine, VisitReported
+from shared.money import ZERO
 from shared.rules import DurableRules, RuleEvaluator, RulesFileError, load_rules_file
 
-from .domain import ScheduleVersion, version_for
+from .domain import WEEKLY_KINDS, ScheduleVersion, facts, lines_for, split, version_for
+
+PRICES_KEPT = 4096
+"""Bound of the price cache (distinct schedule version, kind, week, km, lost income); cleared when full."""
 
 
 class ScheduleFile(BaseModel):
@@ -41,16 +47,54 @@ def ruleset_name(version: ScheduleVersion) -> str:
     return f"fees:{version.version}"
 
 
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What a visit earns under one version: the matched rules, their lines and sums."""
+
+    first_in_week: bool
+    rule_ids: tuple[str, ...]
+    lines: tuple[FeeLine, ...]
+    taxable: Decimal
+    tax_free: Decimal
+    total: Decimal
+    cost: Decimal | None
+    """The posting's amount (−total), None when the visit earns nothing (no posting)."""
+
+
 @dataclass(frozen=True)
 class FeeSchedule:
     versions: tuple[ScheduleVersion, ...]
     engine: RuleEvaluator
+    prices_kept: int = PRICES_KEPT
+    _prices: dict[tuple[Any, ...], Price] = field(default_factory=dict, compare=False, repr=False)
 
     def version_for(self, day: date) -> ScheduleVersion | None:
         return version_for(self.versions, day)
 
     def matching(self, version: ScheduleVersion, facts: dict[str, str | bool]) -> tuple[str, ...]:
         return self.engine.matching(ruleset_name(version), facts)
+
+    def price(self, version: ScheduleVersion, visit: VisitReported, first: bool) -> Price:
+        """The visit's price (domain.facts → engine → domain.lines_for), cached by everything it
+        depends on: version, kind, first in week, travel_km and lost income exactly as written
+        (their text, so 8 and 8.0 km stay distinct quantities). Lines are frozen, shared safely."""
+        km, income = visit.travel_km, visit.lost_income
+        key = (version.version, visit.kind, first and visit.kind in WEEKLY_KINDS,
+               None if km is None else str(km), None if income is None else str(income),
+               visit.lost_income_certified)
+        price = self._prices.get(key)
+        if price is None:
+            visit_facts = facts(visit, first)
+            matched = self.matching(version, visit_facts)
+            lines = lines_for(visit, version.rules, matched)
+            taxable, tax_free = split(lines)
+            total = taxable + tax_free
+            price = Price(bool(visit_facts["first_in_week"]), tuple(matched), tuple(lines), taxable, tax_free,
+                          total, -total if total != ZERO else None)
+            if len(self._prices) >= self.prices_kept:
+                self._prices.clear()
+            self._prices[key] = price
+        return price
 
 
 def load_schedule(path: Path | str, engine: DurableRules | None = None) -> FeeSchedule:
