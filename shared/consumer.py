@@ -26,7 +26,7 @@ from .events import Envelope, EventData, EventRejected, derive_id, make_event
 from .events.envelope import CONTENT_TYPE_HEADER, decoder_for
 from .logging import get_logger
 from .metrics import Metrics
-from .ports import Clock, Emit, Publisher
+from .ports import Clock, Emit, Later, Publisher
 from .progress import Progress
 from .state import Store
 from .topics import BY_NAME, DEADLETTER, Topic
@@ -34,7 +34,7 @@ from .topics import BY_NAME, DEADLETTER, Topic
 _batches = itertools.count(1)
 """Batch numbers unique in the process, so stores shared by several processors never mix tags."""
 
-Handler = Callable[..., "list[Emit] | Awaitable[list[Emit]]"]
+Handler = Callable[..., "list[Emit | Later] | Awaitable[list[Emit | Later]]"]
 MAX_VALUE_BYTES = 1_048_576
 """Tansu does not enforce max.message.bytes, so we do: larger values are dead-lettered."""
 
@@ -145,12 +145,19 @@ class Processor:
         one per message), under the context of the message that wrote it last."""
         batch = next(_batches)
         records: list[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]] = []
+        later: dict[object, list[tuple[tuple[int, int], Later]]] = {}
         started = time.time()
         for index, message in enumerate(messages):
             tag = (batch, index)
             for store in self.stores:
                 store.begin(tag)
             for out in await self._process_one(message, tag):
+                if isinstance(out, Later):
+                    later.setdefault(out.key, []).append((tag, out))
+                else:
+                    records.append(self._record(out))
+        for (tag, work), message in ((entries[-1], messages[entries[-1][0][1]]) for entries in later.values()):
+            for out in self._run_later(work, tag, message):
                 records.append(self._record(out))
         tags = [(batch, index) for index in range(len(messages))]
         try:
@@ -166,6 +173,19 @@ class Processor:
         for message in messages:
             observe(max(0.0, now - (message.timestamp or started)))
         self.progress.add(len(messages), len(records))
+
+    def _run_later(self, later: Later, tag: tuple[int, int], message: Message) -> list[Emit]:
+        for store in self.stores:
+            store.begin(tag)
+        try:
+            return list(later.work() or ())
+        except Exception as exc:  # a bug in deferred work: that message's effect is undone, dead-lettered
+            for store in self.stores:
+                store.rollback(tag)
+            self.log.error("deferred_work_failed", topic=message.topic, partition=message.partition,
+                           offset=message.offset, key=str(later.key)[:100], error=type(exc).__name__)
+            return [self._dead_letter(message, [{"loc": ["deferred", str(later.key)[:100]],
+                                                 "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
 
     async def process(self, message: Message) -> None:
         await self.process_batch([message])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -21,6 +21,20 @@ class Emit:
 
     def value(self) -> bytes:
         return encode(self.event)
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Work a handler returns to be done once at the end of the batch for `key`, instead of once
+    per event: e.g. a cost centre's figures after all of the batch's postings to it.
+
+    The last `Later` of a key in the batch runs (earlier ones are superseded), after every message
+    of the batch was handled, with its state writes attributed to the message that returned it.
+    `work()` returns the outputs, like a handler. If that message's handler fails, its `Later` is
+    dropped and an earlier one of the same key (if any) runs instead."""
+
+    key: object
+    work: Callable[[], list[Emit]]
 
 
 class Clock(Protocol):

@@ -231,8 +231,8 @@ def refresh(cc: str, year: int, event: Envelope, deps: Deps) -> list[Emit]:
     status = _model(dump, figures, total)
     assert deps.emit is not None
     cause = [event.id, "status", cc, year]
-    out = [deps.emit(BUDGET_STATUS, status, key=cc, cause=cause, subject=cc, time=event.time),
-           deps.emit(BUDGET_CENTRES, status, key=cc, cause=cause, subject=cc, time=event.time)]
+    public = deps.emit(BUDGET_STATUS, status, key=cc, cause=cause, subject=cc, time=event.time)
+    out = [public, Emit(BUDGET_CENTRES, cc, public.event)]  # the same event (same id): encoded once
     if not budgeted:
         return out  # no budget yet (budgets and postings are two topics): nothing to compare with
     months, period = int(dump["period"][5:7]), dump["period"]

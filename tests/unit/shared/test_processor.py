@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -185,3 +186,59 @@ async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_
     finally:
         FaustPublisher.RETRIES = saved
     assert delivered == [b"v1", b"v3", b"v2", b"v3"]  # v3 again after v2: the last version of k wins
+
+
+class Ledger:
+    """A handler pair over one store: facts per posting, the total deferred to the end of the batch."""
+
+    def __init__(self) -> None:
+        self.store = Store("ledger")
+        self.totals_computed = 0
+        self.emit = None
+
+    def on_posted(self, event, *, deps):
+        from shared.ports import Later
+
+        if event.data.text == "boom":
+            raise RuntimeError("handler failed on purpose")
+        self.store[f"k|{event.data.posting_id}"] = str(event.data.amount)
+        return [Later(("total", event.data.cost_centre), lambda: self.total(event))]
+
+    def total(self, event):
+        self.totals_computed += 1
+        total = sum(Decimal(v) for k, v in self.store.items() if k.startswith("k|"))
+        self.store["total"] = str(total)
+        alert = AlertRaised(alert_id=f"total={total}", rule_id="t", severity="info", subject="s",
+                            message=AlertMessage(sv="a", en="a"), raised_at=datetime(2023, 1, 1, tzinfo=UTC))
+        return [self.emit(ALERTS_OPS, alert, key="total", cause=[event.id, "total"])]
+
+
+def ledger_processor():
+    ledger = Ledger()
+    proc = Processor(service="t", handlers={"pn.ledger.posted": ledger.on_posted}, deps=None,
+                     publisher=FakePublisher(), clock=FixedClock(), stores=[ledger.store])
+    ledger.emit = proc.emit
+    return proc, ledger
+
+
+async def test_deferred_work_runs_once_per_key_after_the_batch_under_its_last_message():
+    proc, ledger = ledger_processor()
+    batch = [message(FINANCE_POSTINGS, posting(f"p{i}"), id=f"e{i}") for i in range(5)]
+    await proc.process_batch(batch)
+    assert ledger.totals_computed == 1
+    [alert] = proc.publisher.on(ALERTS_OPS)
+    assert alert.data.alert_id == "total=-5.00"
+    assert ledger.store.table["total"] == "-5.00"
+    again, ledger2 = ledger_processor()  # the same outputs, id included, when replayed
+    await again.process_batch(batch)
+    assert again.publisher.on(ALERTS_OPS)[0].id == alert.id
+
+
+async def test_a_failing_handler_drops_its_deferred_work_and_an_earlier_one_runs():
+    proc, ledger = ledger_processor()
+    batch = [message(FINANCE_POSTINGS, posting("p1"), id="e1"),
+             message(FINANCE_POSTINGS, posting("p2", text="boom"), id="e2")]
+    await proc.process_batch(batch)
+    [alert] = proc.publisher.on(ALERTS_OPS)
+    assert alert.data.alert_id == "total=-1.00"
+    assert len(proc.publisher.on(DEADLETTER)) == 1
