@@ -16,7 +16,7 @@ Two processors, because faust ties a store's changelog to the partitions of the 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -63,19 +63,35 @@ class Deps:
     clock: Clock
     log: Any
     emit: Emitter | None = None
+    parsed: dict[str, tuple[Any, Any, Any, Assignment]] = field(default_factory=dict)
+    """Assignments parsed from the store, by id, with the raw values they were parsed from."""
+
+
+PARSED_KEPT = 4096
 
 
 def digest(visit: VisitReported) -> str:
     return hashlib.sha1(visit.model_dump_json().encode()).hexdigest()[:16]
 
 
-def assignment_of(assignment_id: str, fees: Store) -> Assignment | None:
-    """The assignment with its end dates, which may have arrived in any order."""
+def assignment_of(assignment_id: str, fees: Store,
+                  parsed: dict[str, tuple[Any, Any, Any, Assignment]] | None = None) -> Assignment | None:
+    """The assignment with its end dates, which may have arrived in any order. With `parsed`, the
+    parse is reused while the three stored values are equal to those it was made from."""
     raw = fees.get(f"a|{assignment_id}")
     if raw is None:
         return None
-    return Assignment.from_json({**raw, "care_ended": fees.get(f"c|{assignment_id}"),
-                                 "ended": fees.get(f"e|{assignment_id}")})
+    care_ended, ended = fees.get(f"c|{assignment_id}"), fees.get(f"e|{assignment_id}")
+    if parsed is not None:
+        hit = parsed.get(assignment_id)
+        if hit is not None and hit[0] == raw and hit[1] == care_ended and hit[2] == ended:
+            return hit[3]
+    assignment = Assignment.from_json({**raw, "care_ended": care_ended, "ended": ended})
+    if parsed is not None:
+        if len(parsed) >= PARSED_KEPT:
+            parsed.clear()
+        parsed[assignment_id] = (raw, care_ended, ended, assignment)
+    return assignment
 
 
 # -- visits -----------------------------------------------------------------------------------
@@ -88,7 +104,7 @@ def on_visit_reported(event: Envelope, *, deps: Deps) -> list[Emit]:
         return []  # the same visit again: no second effect
     if known is not None:
         return [reject(visit, "duplicate_visit", "samma besöks-id med annat innehåll", deps, content)]
-    assignment = assignment_of(visit.assignment_id, deps.fees)
+    assignment = assignment_of(visit.assignment_id, deps.fees, deps.parsed)
     if assignment is None:
         hold(visit, content, deps)
         return []

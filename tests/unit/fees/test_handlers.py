@@ -129,3 +129,13 @@ async def test_a_later_close_read_before_an_earlier_closes_drafts_pays_each_fee_
     await fees.issue_drafts()
     paid = [f for e in fees.on(FEES_PAYOUTS) for f in e.data.fee_ids]
     assert sorted(paid) == sorted(e.data.fee_id for e in fees.fees())
+
+
+async def test_an_end_date_arriving_after_a_priced_visit_applies_to_the_next_visits():
+    """The parsed assignment is reused only while its stored values are unchanged."""
+    fees = Fees()
+    await fees.send(assigned(), visit("v1", date(2023, 3, 1)))
+    await fees.send(care_ended("a1", date(2023, 3, 1)))
+    await fees.send(visit("v2", date(2023, 3, 29)), visit("v3", date(2023, 3, 30)))
+    assert [e.data.visit_id for e in fees.fees()] == ["v1", "v2"]
+    assert [(e.data.visit_id, e.data.reason) for e in fees.rejected()] == [("v3", "outside_support_period")]
