@@ -16,4 +16,5 @@ from shared.topics import (
 
 def register(runtime: ServiceRuntime, *, intake: Processor, numbering: Processor) -> None:
     runtime.consume(CASES_OPENED, LETTERS_INCOMING, LETTERS_OUTGOING, DIARY_ENTRIES, CARE_UNITS, processor=intake)
-    runtime.consume(DIARY_QUEUE, processor=numbering)
+    # idempotent: `doc|<document>` in the registry is the queue's dedup fact, no seen-id write per document
+    runtime.consume(DIARY_QUEUE, processor=numbering, idempotent=True)

@@ -7,9 +7,8 @@ No I/O, clock or faust here. The registration year is the year in the registry's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from shared.events import CaseOpened, DiaryRegistered, LetterCreated, LetterReceived
@@ -24,10 +23,10 @@ PRIVATE_SENDER = "Enskild"
 """Counterpart of a complaint without a care unit: the complainant is a person, never named."""
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     """A document to register. `subject` is the original (internal) subject, never published
-    when `confidential`."""
+    when `confidential`. A NamedTuple: immutable, and built in a third of a frozen dataclass's
+    time (each document is taken apart twice, in stage 1 and in stage 2)."""
 
     key: str
     document_id: str
@@ -43,7 +42,7 @@ def document_of(data: CaseOpened | LetterReceived | LetterCreated) -> Document:
     """Every complaint is confidential (it is about a patient's care); a letter is when it says so.
     Letters name their care unit by HSA-id, which dispatch uses to find the registry address."""
     if isinstance(data, CaseOpened):
-        categories = ", ".join(c.code for c in data.categories)
+        categories = ", ".join([c.code for c in data.categories])
         return Document(
             key=f"complaint:{data.case_id}", document_id=data.case_id, kind="complaint", direction="in",
             case_id=data.case_id, counterpart=data.care_provider or data.care_unit_hsa_id or PRIVATE_SENDER,
@@ -65,6 +64,27 @@ def registration_year(at: datetime, timezone: str) -> int:
 
 def diary_number(prefix: str, year: int, n: int) -> str:
     return f"{prefix} {year}/{n}"
+
+
+def last_number(hint: int, holder: Callable[[int], str | None]) -> int:
+    """The highest number held, found in O(log n) reads: numbers are held gaplessly from 1 (a crash
+    keeps a prefix of a batch's writes, whose number keys come in number order). `hint` is a number
+    believed held (0: none), e.g. an old `seq|<year>`; it is checked, not trusted. Should the
+    numbers ever not be a prefix, the result is some held number followed by a free one, and
+    `next_number` still skips every number held by another document: none is handed out twice."""
+    lo = hint if hint > 0 and holder(hint) is not None else 0  # held (or 0)
+    step = 1
+    hi = lo + step
+    while holder(hi) is not None:  # gallop up to a free number
+        lo, step = hi, step * 2
+        hi = lo + step
+    while hi - lo > 1:  # lo held (or 0), hi free
+        mid = (lo + hi) // 2
+        if holder(mid) is not None:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def next_number(last: int, holder: Callable[[int], str | None], key: str) -> int:

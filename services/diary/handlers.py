@@ -12,17 +12,22 @@ Two processors, two handler maps, because a document flows through two stages:
   reaches the same numbers.
 
 `registry` store (1 partition, written by stage 2 only; keys by cause, see shared/state.py):
-`number|<year>|<n>` → document key, `doc|<key>` the entry plus its original subject,
-`case|<case_id>` → its document keys, `seq|<year>` the last number. Written in that order, so a
+`number|<year>|<n>` → document key, `doc|<key>` the entry plus its original subject, and for a
+letter `case|<case_id>` → the case's letter keys (a complaint is its case's `doc|complaint:<id>`,
+so it is not listed; lists written before this rule also hold it). Written in that order, so a
 crash that keeps only a prefix of the writes can never hand a number out twice (next_number
-skips numbers already held).
+skips numbers already held). Nothing else: the last number of a year is the highest
+`number|<year>|<n>` (found by `last_number`, then cached in memory and checked on each use), so
+the `seq|<year>` counter of earlier versions is no longer written, only read as a hint; and the
+queue needs no dedup store, `doc|<key>` is its dedup fact (agents.py consumes it idempotent).
+Two keys per complaint, three per letter (its case's list grows).
 `directory` (hsa_id → unit) and `waiting` (`<hsa_id>|<letter_id>` → letter awaiting its unit)
 have 4 partitions like the topics that write them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +40,7 @@ from .domain import (
     diary_number,
     document_of,
     lag_seconds,
+    last_number,
     next_number,
     public_entry,
     registration_year,
@@ -54,6 +60,8 @@ class Deps:
     clock: Clock
     log: Any
     emit: Any = None  # the Processor's Emitter, set by create_app
+    last_numbers: dict[int, int] = field(default_factory=dict)
+    """year → the last number this process handed out: a cache of the registry, checked on use."""
 
 
 # -- stage 1: take the document in ---------------------------------------------------------------------
@@ -91,18 +99,34 @@ def on_queued(event: Any, *, deps: Deps) -> list[Emit]:
         return []
     registered_at = event.time  # fixed when stage 1 queued it: a replay decides the same year
     year = registration_year(registered_at, deps.settings.diary_timezone)
-    n = next_number(registry.get(f"seq|{year}", 0), lambda k: registry.get(f"number|{year}|{k}"), doc.key)
+    n = _number_for(registry, year, doc.key, deps.last_numbers)
     number = diary_number(deps.settings.diary_prefix, year, n)
     entry = public_entry(doc, number, registered_at)
     outputs = [deps.emit(DIARY_ENTRIES, entry, key=number, cause=[doc.key], subject=doc.case_id)]
     registry[f"number|{year}|{n}"] = doc.key
     registry[f"doc|{doc.key}"] = {**entry.model_dump(mode="json", exclude_none=True), "original_subject": doc.subject}
-    documents = registry.get(f"case|{doc.case_id}", [])
-    if doc.key not in documents:
-        registry[f"case|{doc.case_id}"] = [*documents, doc.key]
-    registry[f"seq|{year}"] = n
-    deps.log.info("registered", diary_number=number, document=doc.key, case_id=doc.case_id)
+    if doc.kind != "complaint":  # a complaint is found by its case id (web.case_entries)
+        letters = registry.get(f"case|{doc.case_id}", [])
+        if doc.key not in letters:
+            registry[f"case|{doc.case_id}"] = [*letters, doc.key]
+    deps.last_numbers[year] = n
+    deps.log.debug("registered", diary_number=number, document=doc.key, case_id=doc.case_id)
     return outputs
+
+
+def _number_for(registry: Store, year: int, key: str, last_numbers: dict[int, int]) -> int:
+    """The document's number: the one it holds already (a crash kept its `number|` write, not its
+    entry), else the next free one. The cached last number is used only while the registry still
+    holds it (a rolled-back batch's numbers are gone); else it is looked up from the store."""
+    def holder(k: int) -> str | None:
+        return registry.get(f"number|{year}|{k}")
+
+    last = last_numbers.get(year)
+    held = holder(last) if last else None
+    if last is None or (last and held is None):
+        last = last_number(registry.get(f"seq|{year}", 0), holder)  # seq|: written by earlier versions
+        held = holder(last) if last else None
+    return last if held == key else next_number(last, holder, key)
 
 
 # -- dispatch: after the registration is published ---------------------------------------------------------
@@ -151,7 +175,7 @@ def _dispatch(letter: dict[str, str], hsa_id: str, unit: dict[str, str], deps: D
         registry_address=unit["registry_address"],
         dispatched_at=datetime.fromisoformat(backfilled) if backfilled else deps.clock.now(),
         recipient_hsa_id=hsa_id, case_id=letter["case_id"])
-    deps.log.info("letter_dispatched", letter_id=letter["letter_id"], diary_number=letter["diary_number"])
+    deps.log.debug("letter_dispatched", letter_id=letter["letter_id"], diary_number=letter["diary_number"])
     return deps.emit(LETTERS_DISPATCHED, data, key=hsa_id, cause=[letter["letter_id"]], subject=letter["case_id"])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from shared.state import Store
 from shared.web import BadRequest, WebRequest, WebResponse, year_param
 
-from .domain import diary_number
+from .domain import diary_number, last_number
 
 PUBLIC_FIELDS = ("diary_number", "registered_at", "direction", "document_kind", "case_id", "counterpart",
                  "subject", "confidential", "confidentiality_ref")
@@ -27,12 +27,29 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def year_entries(registry: Store, year: int) -> list[dict[str, Any]]:
     """The year's entries in number order (1..last)."""
+    def holder(n: int) -> str | None:
+        return registry.get(f"number|{year}|{n}")
+
     entries = []
-    for n in range(1, registry.get(f"seq|{year}", 0) + 1):
-        key = registry.get(f"number|{year}|{n}")
-        if key is not None:
-            entries.append(public_view(registry.get(f"doc|{key}")))
+    for n in range(1, last_number(registry.get(f"seq|{year}", 0), holder) + 1):
+        key = holder(n)
+        doc = registry.get(f"doc|{key}") if key is not None else None
+        if doc is not None:  # a number whose entry a crash cut off is written again on replay
+            entries.append(public_view(doc))
     return entries
+
+
+def case_entries(registry: Store, case_id: str) -> list[dict[str, Any]]:
+    """A case's entries in number order: its complaint (`doc|complaint:<case_id>`) and the letters
+    listed under `case|<case_id>` (lists written by earlier versions also name the complaint)."""
+    keys = dict.fromkeys([f"complaint:{case_id}", *registry.get(f"case|{case_id}", [])])
+    docs = [doc for key in keys if (doc := registry.get(f"doc|{key}")) is not None]
+    return [public_view(doc) for doc in sorted(docs, key=_number_order)]
+
+
+def _number_order(doc: dict[str, Any]) -> tuple[int, int]:
+    year, n = doc["diary_number"].rsplit(" ", 1)[-1].split("/")
+    return int(year), int(n)
 
 
 def export_csv(entries: list[dict[str, Any]]) -> bytes:
@@ -50,16 +67,16 @@ def register(runtime: Any, *, registry: Store, prefix: str) -> None:
     async def get_entry(req: WebRequest) -> Any:
         year, n = year_param(req.params["year"]), req.params["n"]
         key = registry.get(f"number|{year}|{n}") if n.isdigit() else None
-        if key is None:
+        doc = registry.get(f"doc|{key}") if key is not None else None  # None: a crash cut it, a replay writes it
+        if doc is None:
             return WebResponse(404, {"error": "not_found", "detail": f"no entry {diary_number(prefix, year, n)}"})
-        return public_view(registry.get(f"doc|{key}"))
+        return public_view(doc)
 
     async def get_case(req: WebRequest) -> Any:
         case_id = req.query.get("case_id")
         if not case_id:
             raise BadRequest(422, "case_id is required: /diary?case_id=...")
-        keys = registry.get(f"case|{case_id}", [])
-        return {"case_id": case_id, "entries": [public_view(registry.get(f"doc|{key}")) for key in keys]}
+        return {"case_id": case_id, "entries": case_entries(registry, case_id)}
 
     async def export(req: WebRequest) -> WebResponse:
         year = year_param(req.query.get("year"))

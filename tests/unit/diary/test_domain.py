@@ -9,6 +9,7 @@ from services.diary.domain import (
     PRIVATE_SENDER,
     diary_number,
     document_of,
+    last_number,
     next_number,
     public_entry,
     registration_year,
@@ -54,3 +55,19 @@ def test_next_number_skips_numbers_held_by_other_documents_but_reuses_its_own():
     assert next_number(2, held.get, "c") == 5
     assert next_number(2, held.get, "a") == 3
     assert next_number(0, {}.get, "a") == 1
+
+
+def test_last_number_finds_the_highest_held_number_from_a_hint_it_checks():
+    held = {n: f"d{n}" for n in range(1, 1001)}
+    reads = []
+
+    def holder(n):
+        reads.append(n)
+        return held.get(n)
+
+    assert last_number(0, holder) == 1000
+    assert len(reads) < 30  # galloping + bisection, not 1,000 reads
+    assert last_number(700, holder) == 1000
+    assert last_number(5000, holder) == 1000  # a hint past the end is not trusted
+    assert last_number(0, {}.get) == 0
+    assert last_number(3, {}.get) == 0

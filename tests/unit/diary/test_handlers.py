@@ -10,6 +10,7 @@ import pytest
 import structlog
 
 from services.diary.handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
+from services.diary.web import case_entries
 from services.diary.settings import Settings
 from shared.consumer import Message, Processor
 from shared.events import encode
@@ -58,6 +59,7 @@ class Diary:
         self.intake = Processor(handlers=INTAKE_HANDLERS, stores=[s["directory"], s["waiting"]], seen=s["seen-p4"],
                                 **common)
         self.numbering = Processor(handlers=QUEUE_HANDLERS, stores=[s["registry"]], seen=s["seen-p1"], **common)
+        self.numbering.use_seen_store([DIARY_QUEUE], None)  # as agents.py: `doc|<document>` is the dedup fact
         self.deps.emit = self.intake.emit
         self.looped = 0
 
@@ -100,7 +102,49 @@ async def test_documents_are_numbered_from_one_and_duplicates_keep_their_number(
     assert diary.numbers() == ["PN 2023/1", "PN 2023/2", "PN 2023/3"]
     kinds = [(e.direction, e.document_kind, e.document_id) for e in diary.on(DIARY_ENTRIES)]
     assert kinds == [("in", "complaint", "C1"), ("in", "letter", "R1"), ("out", "letter", "L1")]
-    assert diary.deps.registry["case|C1"] == ["complaint:C1", "in-letter:R1", "out-letter:L1"]
+    assert [e["diary_number"] for e in case_entries(diary.deps.registry, "C1")] == diary.numbers()
+
+
+async def test_the_registry_gets_two_keys_per_complaint_and_three_per_letter_and_no_seen_ids(diary):
+    await diary.send(CASES_OPENED, case_opened("C1"))
+    assert sorted(diary.tables["registry"]) == ["doc|complaint:C1", "number|2023|1"]
+    await diary.send(LETTERS_INCOMING, letter_in("R1", "C1"))
+    await diary.send(LETTERS_INCOMING, letter_in("R1", "C1"), id="again")  # the same document: no write
+    assert sorted(diary.tables["registry"]) == [
+        "case|C1", "doc|complaint:C1", "doc|in-letter:R1", "number|2023|1", "number|2023|2"]
+    assert diary.tables["registry"]["case|C1"] == ["in-letter:R1"]
+    assert diary.tables["seen-p1"] == {}
+
+
+async def test_state_of_earlier_versions_is_read_on(diary):
+    """Earlier versions wrote `seq|<year>`, listed the complaint under `case|`, and kept queue ids
+    in `seen-p1`: numbering goes on after the last number, and the case view lists each once."""
+    registry = diary.tables["registry"]
+    for n, key in ((1, "complaint:C1"), (2, "in-letter:R1")):
+        registry[f"number|2023|{n}"] = key
+        registry[f"doc|{key}"] = {"diary_number": f"PN 2023/{n}", "case_id": "C1"}
+    registry["case|C1"], registry["seq|2023"] = ["complaint:C1", "in-letter:R1"], 2
+    await diary.send(LETTERS_OUTGOING, letter_out("L1", "C1"))
+    await diary.send(LETTERS_INCOMING, letter_in("R1", "C1"), id="dup")  # registered by the old version
+    assert diary.numbers() == ["PN 2023/3"]
+    assert registry["seq|2023"] == 2  # read, no longer written
+    assert [e["diary_number"] for e in case_entries(diary.deps.registry, "C1")] == [
+        "PN 2023/1", "PN 2023/2", "PN 2023/3"]
+
+
+async def test_a_rolled_back_batch_gives_its_numbers_out_again(diary):
+    """The in-memory last number is a cache: after a failed publish the store no longer holds it."""
+    await diary.send(CASES_OPENED, case_opened("C1"))
+    await diary.intake.process(message(CASES_OPENED, case_opened("C2"), time=START))
+    [queued] = [s for s in diary.publisher.sent if s.topic == DIARY_QUEUE.name][-1:]
+    diary.numbering.publisher = CrashAfterSend()
+    with pytest.raises(SystemExit):
+        await diary.numbering.process(Message(DIARY_QUEUE.name, 0, 98, None, queued.value))
+    assert diary.deps.last_numbers[2023] == 2 and "number|2023|2" not in diary.deps.registry
+    diary.numbering.publisher = diary.publisher
+    await diary.send(CASES_OPENED, case_opened("C3"))  # C2's queue record is delivered again first
+    assert diary.numbers() == ["PN 2023/1", "PN 2023/2", "PN 2023/3"]  # no gap after the rolled-back 2
+    assert [e.document_id for e in diary.on(DIARY_ENTRIES)] == ["C1", "C2", "C3"]
 
 
 async def test_the_prefix_is_a_setting():
