@@ -29,12 +29,13 @@ pytestmark = pytest.mark.broker
 RUN = uuid.uuid4().hex[:10]
 KILLS, CHUNKS, TOTAL = 3, 4, 2000
 KILL_WHEN_PENDING = (400, 250, 100)
-REGISTERED = re.compile(rf'"document": "([^"]*:{RUN}-[^"]*)", "case_id": "[^"]*", "event": "registered"')
+# the JSON lines are compact (orjson) or spaced (stdlib json): both match
+REGISTERED = re.compile(rf'"document": ?"([^"]*:{RUN}-[^"]*)", ?"case_id": ?"[^"]*", ?"event": ?"registered"')
 
 
 def registered_in_log(log: Path) -> set[str]:
-    """Documents of this run the worker has registered so far (a set: replays log again). Read by
-    pattern, because a line cut by kill -9 runs into the next one."""
+    """Documents of this run the worker has registered so far (a set: replays log again), from its
+    DEBUG lines. Read by pattern, because a line cut by kill -9 runs into the next one."""
     return set(REGISTERED.findall(log.read_text(errors="replace")))
 
 
@@ -64,8 +65,9 @@ def settings(own_broker) -> PnSettings:
 def crashed(own_broker, settings, tmp_path_factory):
     """Publish in chunks; after each of the first three, kill -9 while the worker is registering it."""
     stack = Stack(["diary"], work_dir=tmp_path_factory.mktemp("diary-crash"), bootstrap=own_broker.bootstrap,
-                  # a short session lets the killed worker's membership expire sooner: faster restarts
-                  env={"PN_SESSION_TIMEOUT_S": "3"})
+                  # a short session lets the killed worker's membership expire sooner: faster restarts;
+                  # DEBUG: the per-document `registered` line this test follows progress by
+                  env={"PN_SESSION_TIMEOUT_S": "3", "PN_LOG_LEVEL": "DEBUG"})
     stack.start(timeout=90)  # creates the topics
     try:
         asyncio.run(produce(settings, CARE_UNITS, [event(care_unit(unit_id(RUN, i))) for i in range(8)]))
