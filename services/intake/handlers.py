@@ -167,7 +167,7 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     cases[f"contact|{case_id}"] = {"channel": contact.channel, "recipient": contact.recipient}
     cases[f"complaint|{event.id}"] = case_id
     cases[f"seq|{now.year}"] = sequence
-    deps.log.info("case_opened", case_id=case_id, event_id=event.id, care_unit_status=status)
+    deps.log.debug("case_opened", case_id=case_id, event_id=event.id, care_unit_status=status)
     return outputs
 
 
