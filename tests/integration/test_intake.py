@@ -52,8 +52,9 @@ def settings(broker) -> PnSettings:
 def stack(broker, settings, tmp_path_factory):
     asyncio.run(produce(settings, CARE_UNITS, [event(care_unit(UNIT, "Region Dalarna")),
                                                event(care_unit(SPIKE_UNIT, "Region Dalarna"))]))
+    # DEBUG: the per-case lines (`case_opened`) are in the log the privacy check below reads
     env = {"PN_TOKENS": f"{SUBMITTER.line()};{OFFICER.line()}", "PN_INTAKE_TICK_S": "1",
-           "PN_RULES_DIR": str(ROOT / "rules")}
+           "PN_RULES_DIR": str(ROOT / "rules"), "PN_LOG_LEVEL": "DEBUG"}
     stack = Stack(["intake"], work_dir=tmp_path_factory.mktemp("intake"), bootstrap=broker.bootstrap, env=env)
     stack.start(timeout=90)
     yield stack
