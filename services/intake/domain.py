@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from itertools import takewhile
 from typing import Any
 
 from shared.events import CategoryRef, ComplaintSubmitted
@@ -114,7 +116,10 @@ def case_order(case_id: str) -> tuple[int, int]:
 def record_case(tally: Mapping[str, Any], day: date, case_id: str, policy: SpikePolicy) -> dict[str, Any]:
     """A (unit, category) tally `{"days": {date: count}, "last": case id}` with this case counted
     on `day`. Cases are numbered in the order they are counted, so a case not after `last` was
-    counted already (a replay): nothing changes. Days no window needs are dropped."""
+    counted already (a replay): nothing changes. Days no window needs are dropped.
+
+    The reference definition, O(days kept): the handler uses `count_case`, which decides the same
+    (tests/unit/intake/test_domain.py compares them over random histories)."""
     last = tally.get("last")
     if last is not None and case_order(case_id) <= case_order(last):
         return dict(tally)
@@ -126,16 +131,90 @@ def record_case(tally: Mapping[str, Any], day: date, case_id: str, policy: Spike
 
 def window_counts(days: Mapping[str, int], today: date, policy: SpikePolicy) -> tuple[int, int]:
     """(count in the window ending today, count in the baseline period before that window)."""
-    window_start = today - timedelta(days=policy.window_days)
-    baseline_start = window_start - timedelta(days=policy.baseline_days)
+    window_start = _iso(today.toordinal() - policy.window_days)
+    baseline_start = _iso(today.toordinal() - policy.window_days - policy.baseline_days)
+    end = today.isoformat()
     current = baseline = 0
-    for d, n in days.items():
-        day = date.fromisoformat(d)
-        if window_start < day <= today:
+    for d, n in days.items():  # ISO dates (4-digit years) order as strings do
+        if window_start < d <= end:
             current += n
-        elif baseline_start < day <= window_start:
+        elif baseline_start < d <= window_start:
             baseline += n
     return current, baseline
+
+
+@lru_cache(maxsize=8192)
+def _iso(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
+
+
+def _span(days: Mapping[str, int], start: int, end: int) -> int:
+    """Count on the days (start, end] (ordinals), one lookup a day; negative when end < start."""
+    if end < start:
+        return -_span(days, end, start)
+    get = days.get
+    return sum(get(_iso(o), 0) for o in range(start + 1, end + 1))
+
+
+def count_case(tally: Mapping[str, Any], day: date, case_id: str,
+               policy: SpikePolicy) -> tuple[dict[str, Any] | None, int, int]:
+    """`record_case` and then `window_counts` on `day`, at a cost that does not grow with the
+    history: (the new tally, or None when it is unchanged (a replay), current, baseline).
+
+    The tally also keeps `window`/`baseline` = `window_counts(days, at)` for the day `at` it was
+    last counted on (and the policy's two periods they were counted with), and its days in date
+    order; moving to another day then looks up only the days that enter or leave the two
+    periods, and pruning drops days from the front. A tally without them (written before they
+    existed, or under other periods) is counted in full once, then kept this way."""
+    width, span = policy.window_days, policy.window_days + policy.baseline_days
+    key = day.isoformat()
+    days: Mapping[str, int] = tally.get("days", {})
+    at = tally.get("at")
+    if at is not None and (tally.get("window_days"), tally.get("baseline_days")) != (width, policy.baseline_days):
+        at = None
+    if at is None:
+        current, baseline = window_counts(days, day, policy)
+    else:
+        current, baseline = tally["window"], tally["baseline"]
+        if at != key:
+            today, then = day.toordinal(), date.fromisoformat(at).toordinal()
+            if 3 * abs(today - then) > len(days):
+                current, baseline = window_counts(days, day, policy)
+            else:
+                moved = _span(days, then - width, today - width)  # from the window into the baseline
+                current += _span(days, then, today) - moved
+                baseline += moved - _span(days, then - span, today - span)
+    last = tally.get("last")
+    if last is not None and _not_after(case_id, last):
+        return None, current, baseline
+    if at is None:  # the old layout: in date order once, what no window needs dropped
+        horizon = _iso(day.toordinal() - span)
+        kept = {d: n for d, n in sorted(days.items()) if d > horizon}
+    else:
+        kept = dict(days)
+        if at != key and kept:  # counted on `at` before, so pruned as of `at` already
+            horizon = _iso(day.toordinal() - span)
+            if next(iter(kept)) <= horizon:
+                for d in [d for d in takewhile(lambda d: d <= horizon, kept)]:
+                    del kept[d]
+    count = kept.get(key)
+    if count is not None:
+        kept[key] = count + 1
+    elif not kept or next(reversed(kept)) < key:
+        kept[key] = 1
+    else:  # a day before the latest one counted: keep the date order
+        kept[key] = 1
+        kept = dict(sorted(kept.items()))
+    current += 1
+    return ({"days": kept, "last": case_id, "at": key, "window": current, "baseline": baseline,
+             "window_days": width, "baseline_days": policy.baseline_days}, current, baseline)
+
+
+def _not_after(case_id: str, last: str) -> bool:
+    """`case_order(case_id) <= case_order(last)`; ids of one width compare as strings."""
+    if len(case_id) == len(last):
+        return case_id <= last
+    return case_order(case_id) <= case_order(last)
 
 
 def is_spike(current: int, baseline: int, policy: SpikePolicy) -> bool:

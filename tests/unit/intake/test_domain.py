@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.intake.domain import (
     AttachmentPolicy,
     case_id_of,
     categorise,
     contact_of,
+    count_case,
     is_spike,
     letter_template,
     next_case_id,
@@ -162,6 +165,49 @@ def test_record_case_counts_each_case_once_and_forgets_what_no_window_needs():
     assert record_case({}, date(2024, 1, 2), "PN-2024-00001", SPIKE)["days"] == {"2024-01-02": 1}
     later_year = record_case(tally, date(2024, 1, 2), "PN-2024-00001", SPIKE)
     assert later_year["days"]["2024-01-02"] == 1 and later_year["last"] == "PN-2024-00001"
+
+
+# what happens to one (unit, category) tally: the next case's day moves by `step` days (mostly a
+# little forward, sometimes back or past every window); it may be a replay of a case counted
+# already, the tally may be read back as the old layout wrote it, and the periods may change
+steps = st.lists(st.tuples(
+    st.one_of(st.integers(0, 2), st.integers(-40, 40), st.integers(-500, 900)),
+    st.sampled_from(["new", "new", "new", "replay", "old_layout"]),
+    st.sampled_from([SPIKE, SPIKE, SpikePolicy(window_days=7, baseline_days=60)]),
+), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, st.sampled_from([1, 99_990]))
+def test_count_case_decides_as_record_case_and_window_counts(history, first):
+    """The incremental tally (count_case) against the reference definitions, step by step."""
+    reference, fast, sequence, day, counted = {}, {}, first, date(2023, 1, 1), []
+    for step, how, policy in history:
+        day += timedelta(days=step)
+        if how == "old_layout" and fast:
+            fast = {"days": dict(fast["days"]), "last": fast["last"]}
+        if how == "replay" and counted:
+            case_id = counted[len(counted) // 2]
+        else:
+            sequence += 1
+            case_id = f"PN-2023-{sequence:05d}"
+            counted.append(case_id)
+        reference = record_case(reference, day, case_id, policy)
+        tally, current, baseline = count_case(fast, day, case_id, policy)
+        fast = tally if tally is not None else fast
+        assert (current, baseline) == window_counts(reference["days"], day, policy)
+        assert fast["days"] == reference["days"] and fast["last"] == reference["last"]
+        assert list(fast["days"]) == sorted(fast["days"])  # pruning from the front relies on it
+
+
+def test_count_case_moves_its_sums_instead_of_recounting():
+    tally, current, baseline = count_case({}, date(2023, 6, 1), "PN-2023-00001", SPIKE)
+    assert (current, baseline) == (1, 0)
+    assert tally == {"days": {"2023-06-01": 1}, "last": "PN-2023-00001", "at": "2023-06-01", "window": 1,
+                     "baseline": 0, "window_days": 30, "baseline_days": 365}
+    tally, current, baseline = count_case(tally, date(2023, 7, 1), "PN-2023-00002", SPIKE)
+    assert (current, baseline) == (1, 1) and tally["days"] == {"2023-06-01": 1, "2023-07-01": 1}
+    assert count_case(tally, date(2023, 6, 1), "PN-2023-00002", SPIKE) == (None, 1, 0)  # replay, as of its day
 
 
 @pytest.mark.parametrize(("current", "baseline", "spike"), [
