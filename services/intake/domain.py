@@ -73,11 +73,16 @@ def next_case_id(year: int, last_sequence: int, holder_of: Callable[[str], str |
 # -- categories ------------------------------------------------------------------------------------
 def categorise(complaint: ComplaintSubmitted, rules: CategoryRules) -> list[CategoryRef]:
     """The submitter's known codes; else the keyword rules' matches; else the fallback."""
-    given = list(dict.fromkeys(c for c in complaint.categories or () if c in rules.codes))
+    given = tuple(dict.fromkeys(c for c in complaint.categories or () if c in rules.codes))
     if given:
-        return [CategoryRef(code=c, source="submitter") for c in given]
-    matched = rules.matching(complaint.description) or [rules.fallback]
-    return [CategoryRef(code=c, source="rules") for c in matched]
+        return list(_refs(given, "submitter"))
+    return list(_refs(tuple(rules.matching(complaint.description) or [rules.fallback]), "rules"))
+
+
+@lru_cache(maxsize=1024)
+def _refs(codes: tuple[str, ...], source: str) -> tuple[CategoryRef, ...]:
+    """Frozen values, so one instance per (codes, source) serves every case that has them."""
+    return tuple(CategoryRef(code=c, source=source) for c in codes)
 
 
 # -- notifications ---------------------------------------------------------------------------------

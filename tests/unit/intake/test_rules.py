@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.intake.rules import load_category_rules
 from shared.rules import RulesFileError
@@ -69,3 +72,19 @@ def test_a_stem_that_is_a_prefix_of_another_categorys_stem_still_matches(tmp_pat
     assert rules.matching("Väntetiden var lång") == ["organisation.tillganglighet", "organisation.vantetid"]
     assert rules.matching("Jag VÄNTADE") == ["organisation.tillganglighet"]
     assert rules.matching("") == []
+
+
+# the shipped stems, pieces of them, and separators: texts where stems share prefixes, overlap and
+# sit inside words
+SHIPPED = load_category_rules(ROOT / "rules" / "complaint_categories.yaml")
+pieces = st.sampled_from([*SHIPPED.codes_by_stem, "bem", "vänt", "in", "des", "ÖT", "BEMÖTT", "-", "e"])
+texts = st.lists(st.one_of(pieces, st.sampled_from([" ", ", ", ".", "", "x", "ö"])), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_the_trie_pattern_matches_as_the_flat_longest_first_alternation(text):
+    stems = sorted(SHIPPED.codes_by_stem, key=len, reverse=True)
+    flat = re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + ")")
+    found = {code for m in flat.finditer(text.casefold()) for code in SHIPPED.codes_by_stem[m.group(0)]}
+    assert SHIPPED.matching(text) == [code for code in SHIPPED.codes if code in found]
