@@ -4,8 +4,8 @@ Two processors, because faust ties a store's changelog to the partitions of the 
 - VISIT_HANDLERS (`pn.support.assignments`, `pn.support.visits`, `pn.ticks`; 4 partitions) keep
   the `fees` store, keyed by cause: `a|<assignment>` (uppdraget), `c|`/`e|<assignment>` (care
   ended / assignment ended), `v|<visit_id>` → content digest of the decided visit,
-  `h|<assignment>|<visit_id>` → a visit held until its assignment arrives, indexed (never
-  scanned) by `H|<assignment>` → its held visit ids and `held` → {assignment: earliest held_at},
+  `h|<assignment>|<visit_id>` → a visit held until its assignment arrives, listed in
+  `H|<assignment>` (its held visit ids) so that an assignment finds them without a scan,
   `w|<assignment>|<ISO week>` → the visit that earned the week's arvode, `f|<fee_id>` → the fee.
   Visits and assignments are keyed differently, so reads cross partitions: with one worker every
   partition is local (docs/fees.md, scale-out).
@@ -189,111 +189,77 @@ def on_ended(event: Envelope, *, deps: Deps) -> list[Emit]:
 
 
 def release(assignment_id: str, deps: Deps) -> list[Emit]:
-    """Decide the visits that waited for this assignment, in date order (found by the index)."""
-    index = held_index(deps.fees)
-    if assignment_id not in index:
+    """Decide the visits that waited for this assignment, in date order, found by the assignment's
+    index `H|<assignment>` (no scan). Held entries without it (written before the index existed)
+    are decided by the next tick's sweep instead (on_tick)."""
+    ids = deps.fees.get(f"H|{assignment_id}")
+    if not ids:
         return []
+    del deps.fees[f"H|{assignment_id}"]
     assignment = assignment_of(assignment_id, deps.fees)
-    deps.fees[HELD] = {a: at for a, at in index.items() if a != assignment_id}
+    held = [(key, entry) for key in (f"h|{assignment_id}|{vid}" for vid in ids) if (entry := deps.fees.get(key))]
     out: list[Emit] = []
-    for key, entry in _held_entries(assignment_id, deps.fees):
-        del deps.fees[key]
-        visit = VisitReported.model_validate(entry["visit"])
-        if f"v|{visit.visit_id}" not in deps.fees:
-            out += decide(visit, entry["digest"], assignment, deps)
+    for key, entry in sorted(held, key=lambda kv: (kv[1]["visit"]["date"], kv[0])):
+        out += _decide_held(key, entry, assignment, deps)
     return out
 
 
-# -- held visits: an index kept in the store, written in the same unit of work as the entries ---
-HELD = "held"
-"""{assignment_id: earliest held_at (ISO)} of the assignments with held visits. Its presence also
-says the index is complete: a store written before the index existed has none, and the first use
-builds it from one scan of the held entries (held_index), in that message's unit of work."""
-
-
 def hold(visit: VisitReported, content: str, deps: Deps) -> None:
-    """Keep a visit until its assignment arrives (or the hold expires): the entry plus its index."""
-    held_at = deps.clock.now().isoformat()
-    index = held_index(deps.fees)
+    """Keep a visit until its assignment arrives (or the hold expires), and list it in the
+    assignment's index `H|<assignment>` (ids whose entry is gone are dropped from it here).
+
+    Both keys are set only here, by the visit's own message: on RocksDB a table keeps one copy of
+    a key per partition it was set from, and reads may find any copy, so no key is set from the
+    partitions of two topics. Release and tick only delete them."""
     aid, vid = visit.assignment_id, visit.visit_id
-    deps.fees[f"h|{aid}|{vid}"] = {"visit": visit.model_dump(mode="json"), "digest": content, "held_at": held_at}
-    ids = deps.fees.get(f"H|{aid}") or []
-    if vid not in ids:
-        deps.fees[f"H|{aid}"] = sorted([*ids, vid])
-    if aid not in index or _at(held_at) < _at(index[aid]):
-        deps.fees[HELD] = {**index, aid: held_at}
+    deps.fees[f"h|{aid}|{vid}"] = {"visit": visit.model_dump(mode="json"), "digest": content,
+                                   "held_at": deps.clock.now().isoformat()}
+    ids = [i for i in deps.fees.get(f"H|{aid}") or () if i != vid and f"h|{aid}|{i}" in deps.fees]
+    deps.fees[f"H|{aid}"] = sorted([*ids, vid])
 
 
-def held_index(fees: Store) -> dict[str, str]:
-    """The `held` index; built once per store from a scan of `h|` entries if it is absent (state
-    written before the index existed). Never a scan once it exists."""
-    index = fees.get(HELD)
-    if index is not None:
-        return index
-    by_assignment: dict[str, list[str]] = {}
-    earliest: dict[str, str] = {}
-    for _, entry in fees.items_with_prefix("h|"):
-        aid, vid = entry["visit"]["assignment_id"], entry["visit"]["visit_id"]
-        by_assignment.setdefault(aid, []).append(vid)
-        if aid not in earliest or _at(entry["held_at"]) < _at(earliest[aid]):
-            earliest[aid] = entry["held_at"]
-    for aid, ids in by_assignment.items():
-        fees[f"H|{aid}"] = sorted(ids)
-    fees[HELD] = earliest
-    return earliest
-
-
-def _held_entries(assignment_id: str, fees: Store) -> list[tuple[str, dict[str, Any]]]:
-    """The held entries of an assignment in date order (then key), and its index key removed.
-    An id whose entry is gone (an index restored ahead of its entries) is skipped."""
-    ids = fees.get(f"H|{assignment_id}") or []
-    if ids:
-        del fees[f"H|{assignment_id}"]
-    entries = [(key, entry) for key in (f"h|{assignment_id}|{vid}" for vid in ids)
-               if (entry := fees.get(key)) is not None]
-    return sorted(entries, key=lambda kv: (kv[1]["visit"]["date"], kv[0]))
-
-
-def _at(iso: str) -> datetime:
-    return datetime.fromisoformat(iso)
+def _decide_held(key: str, entry: dict[str, Any], assignment: Assignment | None, deps: Deps) -> list[Emit]:
+    del deps.fees[key]
+    visit = VisitReported.model_validate(entry["visit"])
+    if assignment is None or f"v|{visit.visit_id}" in deps.fees:
+        return []
+    return decide(visit, entry["digest"], assignment, deps)
 
 
 # -- time -------------------------------------------------------------------------------------
 def on_tick(event: Envelope, *, deps: Deps) -> list[Emit]:
-    """Reject visits held longer than fees_hold_s without an assignment (never dropped silently).
-    Only assignments whose earliest held visit has expired are looked at (the `held` index)."""
+    """Reject visits held longer than fees_hold_s without an assignment (never dropped silently),
+    and decide held visits whose assignment is there (held before the index existed).
+
+    This sweep still scans the held entries (`h|`), once per tick and partition: a scan-free
+    tick needs one index of all held visits, which on RocksDB must not be set from several
+    partitions (see hold); docs/fees.md, "State"."""
     tick: Tick = event.data
     if tick.service != "fees":
         return []
     limit = timedelta(seconds=deps.settings.fees_hold_s)
-    index = held_index(deps.fees)
-    due = sorted(aid for aid, at in index.items() if _at(at) + limit <= tick.at)
-    if not due:
-        return []
-    remaining = dict(index)
     out: list[Emit] = []
-    for aid in due:
-        kept: list[str] = []
-        earliest: str | None = None
-        for key, entry in _held_entries(aid, deps.fees):
-            visit_id = entry["visit"]["visit_id"]
-            if _at(entry["held_at"]) + limit > tick.at:
-                kept.append(visit_id)
-                if earliest is None or _at(entry["held_at"]) < _at(earliest):
-                    earliest = entry["held_at"]
-                continue
-            del deps.fees[key]
-            visit = VisitReported.model_validate(entry["visit"])
-            if f"v|{visit.visit_id}" in deps.fees:
-                continue
-            deps.fees[f"v|{visit.visit_id}"] = entry["digest"]
-            out.append(reject(visit, "no_assignment", f"inget uppdrag {visit.assignment_id} inom väntetiden", deps))
-        if kept:
-            deps.fees[f"H|{aid}"] = sorted(kept)
-            remaining[aid] = earliest  # type: ignore[assignment]
-        else:
-            del remaining[aid]
-    deps.fees[HELD] = remaining
+    emptied: set[str] = set()
+    for key, entry in list(deps.fees.items_with_prefix("h|")):
+        aid = entry["visit"]["assignment_id"]
+        assignment = assignment_of(aid, deps.fees)
+        if assignment is not None:  # an assignment whose release found no index entry for this visit
+            out += _decide_held(key, entry, assignment, deps)
+            emptied.add(aid)
+            continue
+        if datetime.fromisoformat(entry["held_at"]) + limit > tick.at:
+            continue
+        del deps.fees[key]
+        emptied.add(aid)
+        visit = VisitReported.model_validate(entry["visit"])
+        if f"v|{visit.visit_id}" in deps.fees:
+            continue
+        deps.fees[f"v|{visit.visit_id}"] = entry["digest"]
+        out.append(reject(visit, "no_assignment", f"inget uppdrag {visit.assignment_id} inom väntetiden", deps))
+    for aid in sorted(emptied):  # an index with none of its visits left goes; one with some is pruned by hold
+        ids = deps.fees.get(f"H|{aid}") or ()
+        if not any(f"h|{aid}|{vid}" in deps.fees for vid in ids) and f"H|{aid}" in deps.fees:
+            del deps.fees[f"H|{aid}"]
     return out
 
 
