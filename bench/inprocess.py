@@ -151,6 +151,7 @@ def diary(n: int) -> Pipeline:
     common = {"service": "diary", "deps": deps, "publisher": publisher, "clock": clock}
     stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.directory, deps.waiting], **common)
     stage2 = Processor(handlers=QUEUE_HANDLERS, stores=[deps.registry], **common)
+    stage2.use_seen_store([DIARY_QUEUE], None)  # as agents.py: numbering is idempotent by doc|<key>
     deps.emit = stage1.emit
     inputs = messages(items)
     queued = publisher.kept[DIARY_QUEUE.name]
