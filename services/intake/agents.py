@@ -9,4 +9,6 @@ from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, DIARY_ENTRIES, INTAK
 
 def register(runtime: ServiceRuntime, *, intake: Processor, cases: Processor) -> None:
     runtime.consume(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, processor=intake)
-    runtime.consume(INTAKE_ACCEPTED, processor=cases)
+    # idempotent: `complaint|<event id>` in `cases` is stage 2's dedup fact (a redelivered complaint
+    # finds it and emits nothing), so no seen-id write per case
+    runtime.consume(INTAKE_ACCEPTED, processor=cases, idempotent=True)

@@ -39,7 +39,9 @@ async def test_kill_9_mid_stream_and_restart_gives_exactly_one_case_per_complain
     settings = PnSettings(kafka_bootstrap=broker.bootstrap)
     tag = f"k{uuid.uuid4().hex[:10]}"
     events = complaints(tag)
-    stack = Stack(["intake"], work_dir=tmp_path, bootstrap=broker.bootstrap, env={"PN_RULES_DIR": str(ROOT / "rules")})
+    # DEBUG: the per-case `case_opened` lines (with the complaint's event id) this test follows progress by
+    stack = Stack(["intake"], work_dir=tmp_path, bootstrap=broker.bootstrap,
+                  env={"PN_RULES_DIR": str(ROOT / "rules"), "PN_LOG_LEVEL": "DEBUG"})
     await asyncio.to_thread(stack.start, 90)  # Stack.start runs its own event loop
     try:
         log = stack.processes["intake"].log_path
