@@ -175,7 +175,7 @@ def count_case(tally: Mapping[str, Any], day: date, case_id: str,
     key = day.isoformat()
     days: Mapping[str, int] = tally.get("days", {})
     at = tally.get("at")
-    if at is not None and (tally.get("window_days"), tally.get("baseline_days")) != (width, policy.baseline_days):
+    if at is not None and (tally.get("window_days") != width or tally.get("baseline_days") != policy.baseline_days):
         at = None
     if at is None:
         current, baseline = window_counts(days, day, policy)
@@ -185,6 +185,12 @@ def count_case(tally: Mapping[str, Any], day: date, case_id: str,
             today, then = day.toordinal(), date.fromisoformat(at).toordinal()
             if 3 * abs(today - then) > len(days):
                 current, baseline = window_counts(days, day, policy)
+            elif today > then:  # day by day: one enters the window, one moves on to the baseline, one leaves
+                get = days.get
+                for o in range(then + 1, today + 1):
+                    moved = get(_iso(o - width), 0)
+                    current += get(_iso(o), 0) - moved
+                    baseline += moved - get(_iso(o - span), 0)
             else:
                 moved = _span(days, then - width, today - width)  # from the window into the baseline
                 current += _span(days, then, today) - moved
