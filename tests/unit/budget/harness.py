@@ -1,7 +1,9 @@
 """The budget service's two processors over in-memory stores, wired as in app.py (no broker).
 
 What the ledger processor publishes on pn.budget.centres is fed to the centre processor, as the
-internal topic would."""
+internal topic would. `feed(*events)` hands the events to the ledger processor as one batch (the
+statuses and alerts reflect the figures at its end); `Budget(batch=1)` feeds them one per batch,
+the per-event sequence (as before deferred work: one status per changing event)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ RULES = Path(__file__).resolve().parents[3] / "rules" / "budget_alerts.yaml"
 
 
 class Budget:
-    def __init__(self) -> None:
+    def __init__(self, batch: int | None = None) -> None:
+        self.batch = batch  # events per ledger batch; None: each feed() is one batch
         self.clock, self.publisher = FixedClock(), FakePublisher()
         self.deps = Deps(ledger=Store("ledger"), totals=Store("totals"), rules=load_budget_rules(RULES),
                          clock=self.clock, log=get_logger(service="budget"))
@@ -39,6 +42,11 @@ class Budget:
 
     async def feed(self, *events: BudgetSet | LedgerPosted | Envelope) -> None:
         msgs = [message(FINANCE_BUDGETS if _type(e) == "pn.budget.set" else FINANCE_POSTINGS, e) for e in events]
+        size = self.batch or max(1, len(msgs))
+        for i in range(0, len(msgs), size):
+            await self._ledger_batch(msgs[i:i + size])
+
+    async def _ledger_batch(self, msgs: list) -> None:
         await self.ledger.process_batch(msgs)
         internal = [s for s in self.publisher.sent[self._fed:] if s.topic == BUDGET_CENTRES.name]
         self._fed = len(self.publisher.sent)

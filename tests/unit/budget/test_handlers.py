@@ -6,6 +6,7 @@ import pytest
 
 from services.budget.seed_jamtland import jamtland_2023
 from services.budget.web import budget_view
+from shared.events import derive_id
 from shared.testing import envelope
 
 from .harness import Budget, budget, posting
@@ -191,3 +192,56 @@ async def test_state_of_the_previous_version_is_read_and_replaced():
     assert not [k for k in old.deps.ledger.keys() if k[0] in "mg"]
     assert old.deps.ledger["y|2091|6103"] == fresh.deps.ledger["y|2091|6103"]
     assert fresh.deps.ledger["y|2091|6103"]["groups"]["other"] == [ore("-67.01"), 2]
+
+
+async def test_a_batch_of_postings_to_one_cost_centre_publishes_one_status_with_the_final_figures():
+    events = [envelope(budget(2091, "6103", "fees", "-900000"))] + [
+        envelope(posting(f"b{i}", f"2091-{1 + i // 10:02d}", "6103", "fees", "-1234.56")) for i in range(40)]
+    one_by_one = Budget(batch=1)
+    await one_by_one.feed(*events)
+    assert len([s for s in one_by_one.statuses() if s.data.cost_centre == "6103"]) == 40
+    b = Budget()
+    await b.feed(events[0])
+    before = len(b.statuses())
+    await b.feed(*events[1:])
+    batch = b.statuses()[before:]
+    assert sorted(s.data.cost_centre for s in batch) == ["6103", "total"]  # one each
+    assert b.latest("6103", 2091) == one_by_one.latest("6103", 2091)
+    assert b.latest("total", 2091) == one_by_one.latest("total", 2091)
+    s = b.latest("6103", 2091)
+    assert s["period"] == "2091-04" and s["total"]["actual_ytd"] == "-49382.40"
+    # caused by the batch's last event for the cost centre: the same id when the batch is replayed
+    assert batch[0].id == derive_id("/pn/budget", "pn.budget.status", events[-1].id, "status", "6103", 2091)
+    again = Budget()
+    await again.feed(events[0])
+    await again.feed(*events[1:])
+    assert [e.id for e in again.statuses()] == [e.id for e in b.statuses()]
+
+
+async def test_a_deviation_within_one_batch_raises_nothing_per_event_batches_raise_and_resolve_it():
+    def events():
+        return [budget(2091, "6103", "fees", "-900000"),
+                *[posting(f"f{m}", f"2091-{m:02d}", "6103", "fees", "-75000") for m in (1, 2, 3)],
+                posting("f4", "2091-04", "6103", "fees", "-200000"),  # a deficit...
+                posting("f4", "2091-04", "6103", "fees", "-75000")]  # ...corrected in the same batch
+    batched = Budget()
+    await batched.feed(*events())
+    assert batched.alerts() == []
+    assert batched.latest("6103", 2091)["total"]["actual_ytd"] == "-300000.00"
+    per_event = Budget(batch=1)
+    await per_event.feed(*events())
+    assert [(e.type, e.data.rule_id) for e in per_event.alerts()] == [
+        ("pn.alert.raised", "budget.ytd_deficit"), ("pn.alert.raised", "budget.forecast_deficit"),
+        ("pn.alert.resolved", "budget.ytd_deficit"), ("pn.alert.resolved", "budget.forecast_deficit")]
+    assert per_event.latest("6103", 2091) == batched.latest("6103", 2091)
+
+
+async def test_a_posting_moved_to_another_year_in_a_batch_refreshes_both_years():
+    b = Budget()
+    await b.feed(posting("x1", "2091-03", "6101", "other", "-100"), posting("x2", "2091-01", "6101", "other", "-5"))
+    await b.feed(posting("x1", "2092-02", "6101", "other", "-100"), posting("x3", "2092-01", "6101", "other", "-1"))
+    assert b.latest("6101", 2091)["period"] == "2091-01"
+    assert b.latest("6101", 2091)["total"]["actual_ytd"] == "-5.00"
+    assert b.latest("6101", 2092)["total"]["actual_ytd"] == "-101.00"
+    assert b.latest("total", 2091)["total"]["actual_ytd"] == "-5.00"
+    assert b.latest("total", 2092)["total"]["actual_ytd"] == "-101.00"
