@@ -62,9 +62,11 @@ def test_every_case_has_a_diary_entry(system):
     cases = {e.data.case_id for e in events["pn.cases.opened"]}
     registered = {e.data.case_id for e in events["pn.diary.entries"] if e.data.document_kind == "complaint"}
     assert cases and cases <= registered
-    numbers = sorted(int(e.data.diary_number.split("/")[1]) for e in events["pn.diary.entries"]
-                     if e.data.diary_number.split(" ")[-1].startswith("2"))
-    assert len(numbers) == len(set(numbers))
+    holders: dict[str, set[str]] = {}  # diary number → the documents registered under it
+    for e in events["pn.diary.entries"]:
+        holders.setdefault(e.data.diary_number, set()).add(f"{e.data.direction}:{e.data.document_kind}:"
+                                                            f"{e.data.document_id or e.data.case_id}")
+    assert {n: docs for n, docs in holders.items() if len(docs) > 1} == {}
 
 
 def test_every_outgoing_letter_is_dispatched_with_its_diary_number(system):
