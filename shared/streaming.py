@@ -8,6 +8,7 @@ partitions, worker start) live here, so the faust consume path can be replaced i
 from __future__ import annotations
 
 import asyncio
+import gc
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import contextmanager
@@ -328,4 +329,6 @@ def run_worker(app: faust.App, *, log_level: str = "INFO") -> None:
     worker = Worker(app, loglevel=log_level.lower().replace("warning", "warn"), quiet=True,
                     redirect_stdouts=False, logging_config=None)
     fix_levels(log_level)
+    gc.collect()
+    gc.freeze()  # the start-up heap (faust, pydantic models, rules) is not walked by every full collection
     worker.execute_from_commandline()
