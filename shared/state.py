@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 _DELETED = object()
+_NO_CONTEXT = nullcontext()  # reusable: nullcontext keeps no state
 Tag = tuple[int, int]
 
 
@@ -47,7 +48,7 @@ class Store:
                 final[key] = (value, tag)
         table, overlay = self.table, self._overlay
         for key, (value, tag) in final.items():
-            with (in_context(tag[1]) if in_context else nullcontext()):
+            with (in_context(tag[1]) if in_context else _NO_CONTEXT):
                 if value is _DELETED:
                     table.pop(key, None)
                 else:
