@@ -15,9 +15,10 @@ class Progress:
     def __init__(self, log: Any, *, every_s: float = 30.0, clock: Any = time.monotonic) -> None:
         self.log, self.every_s, self._clock = log, every_s, clock
         self._since = clock()
-        self.events_in = self.events_out = self.dead_lettered = 0
+        self.events_in = self.events_out = self.dead_lettered = self.batches = 0
 
     def add(self, events_in: int, events_out: int) -> None:
+        self.batches += 1
         self.events_in += events_in
         self.events_out += events_out
         now = self._clock()
@@ -29,7 +30,7 @@ class Progress:
         if self.events_in:
             seconds = max(now - self._since, 1e-9)
             self.log.info("processed", events_in=self.events_in, events_out=self.events_out,
-                          dead_lettered=self.dead_lettered, seconds=round(seconds, 1),
+                          dead_lettered=self.dead_lettered, batches=self.batches, seconds=round(seconds, 1),
                           per_s=round(self.events_in / seconds, 1))
         self._since = now
-        self.events_in = self.events_out = self.dead_lettered = 0
+        self.events_in = self.events_out = self.dead_lettered = self.batches = 0

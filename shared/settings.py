@@ -36,6 +36,7 @@ class PnSettings(BaseSettings):
     batch_max: int = Field(1000, ge=1, description="events per take() batch")
     batch_within_s: float = Field(0.01, gt=0, description="max wait to fill a batch (the latency each stage may add at low rates)")
     producer_linger_s: float = 0.005
+    progress_every_s: float = Field(30.0, gt=0, description="how often each processor logs its 'processed' line")
     fetch_max_wait_ms: int | None = Field(
         None, ge=1, le=1500, description="how long a fetch may wait for data; default 10 in the dev "
         "profile (Tansu holds every fetch this long, shared/streaming.py), faust's 1500 in prod "

@@ -181,6 +181,7 @@ class ServiceRuntime:
             service=self.service, handlers=handlers, deps=deps, publisher=FaustPublisher(self.app),
             clock=self.clock, stores=list(self.stores.values() if stores is None else stores),
             metrics=self.metrics)
+        self._processor.progress.every_s = self.settings.progress_every_s
         return self._processor
 
     def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False) -> None:
