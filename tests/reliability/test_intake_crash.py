@@ -45,12 +45,15 @@ async def test_kill_9_mid_stream_and_restart_gives_exactly_one_case_per_complain
     await asyncio.to_thread(stack.start, 90)  # Stack.start runs its own event loop
     try:
         log = stack.processes["intake"].log_path
-        sent = 0
-        while sent < TOTAL:  # a stream of chunks; kill -9 once the worker is busy opening cases
-            await produce(settings, COMPLAINTS_SUBMITTED, events[sent:sent + CHUNK])
-            sent += CHUNK
-            if log.read_text(errors="replace").count(f"{tag}-c") >= KILL_AFTER:
+        sent, deadline = 0, time.monotonic() + 60
+        while True:  # a stream of chunks; kill -9 once the worker is busy opening cases
+            if sent < TOTAL // 2:  # at most half before the kill, however fast the worker is
+                await produce(settings, COMPLAINTS_SUBMITTED, events[sent:sent + CHUNK])
+                sent += CHUNK
+            opened_so_far = log.read_text(errors="replace").count(f"{tag}-c")
+            if opened_so_far >= KILL_AFTER or (sent >= TOTAL // 2 and opened_so_far > 0):
                 break
+            assert time.monotonic() < deadline, "the worker opened no case within 60 s"
             await asyncio.sleep(0.05)
         stack.processes["intake"].kill9()
         await produce(settings, COMPLAINTS_SUBMITTED, events[sent:])  # the stream goes on
