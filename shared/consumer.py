@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -67,6 +67,17 @@ class Emitter:
         event_id = derive_id(self.source, data.event_type, *cause)
         event = make_event(data, source=self.source, time=time or self.clock.now(), id=event_id, subject=subject)
         return Emit(topic, key, event)
+
+
+class _Logged(NamedTuple):
+    """A table change published in the batch: applied locally once acknowledged."""
+
+    store: Store
+    key: bytes
+    value: bytes | None
+    index: int  # of the message that made it, in the batch
+    partition: int
+    at: int  # its record's position in the batch's publish
 
 
 class _Rejected(Exception):
@@ -160,19 +171,68 @@ class Processor:
             for out in self._run_later(work, tag, message):
                 records.append(self._record(out))
         tags = [(batch, index) for index in range(len(messages))]
+        outputs = len(records)
+        changes = [(store, store.collect(tags)) for store in self.stores]
+        logged = self._changelog_records(changes, messages, records)
         try:
-            await self._publish(records)
+            acks = await self._publish(records)
         except BaseException:
-            for store in self.stores:  # nothing of this batch may outlive unsent outputs
-                store.rollback_all(tags)
+            for store, final in changes:  # nothing of this batch may outlive unsent outputs
+                store.settle(final)
             raise
-        for store in self.stores:
-            store.commit_all(tags, in_context)
+        for store, final in changes:
+            if store.changelog is None:
+                store.apply(final, in_context)
+        self._apply_logged(changes, logged, acks, in_context)
         now = time.time()
         observe = self._latency.observe
         for message in messages:
             observe(max(0.0, now - (message.timestamp or started)))
-        self.progress.add(len(messages), len(records))
+        self.progress.add(len(messages), outputs)
+
+    @staticmethod
+    def _changelog_records(changes: Sequence[tuple[Store, dict[str, tuple[Any, tuple[int, int]]]]],
+                           messages: Sequence[Message], records: list[tuple[Any, ...]]) -> list[_Logged]:
+        """Append the batch's table changes (stores with a changelog, shared/changelog.py) to the
+        records to publish, one per key, on the partition of the message that made it."""
+        logged = []
+        for store, final in changes:
+            changelog = store.changelog
+            if changelog is None:
+                continue
+            topic = changelog.topic
+            for key, (value, tag) in final.items():
+                key_bytes, value_bytes = changelog.encode(key, value, store.is_deletion(value))
+                partition = messages[tag[1]].partition
+                logged.append(_Logged(store, key_bytes, value_bytes, tag[1], partition, len(records)))
+                records.append((topic, key_bytes, value_bytes, (), partition))
+        return logged
+
+    @staticmethod
+    def _apply_logged(changes: Sequence[tuple[Store, dict[str, tuple[Any, tuple[int, int]]]]],
+                      logged: Sequence[_Logged], acks: Sequence[Any],
+                      in_context: Callable[[int], AbstractContextManager[Any]] | None) -> None:
+        """Acknowledged table changes into the local stores, then their persisted offsets."""
+        highest: dict[tuple[int, int], tuple[Store, int]] = {}
+        for entry in logged:
+            changelog = entry.store.changelog
+            assert changelog is not None
+            if in_context is None:
+                changelog.apply(entry.key, entry.value)
+            else:
+                with in_context(entry.index):
+                    changelog.apply(entry.key, entry.value)
+            offset = getattr(acks[entry.at], "offset", None) if entry.at < len(acks) else None
+            if offset is not None:
+                slot = (id(entry.store), entry.partition)
+                if slot not in highest or highest[slot][1] < offset:
+                    highest[slot] = (entry.store, offset)
+        for (_, partition), (store, offset) in highest.items():
+            assert store.changelog is not None
+            store.changelog.persisted(partition, offset)
+        for store, final in changes:
+            if store.changelog is not None:
+                store.settle(final)
 
     def _run_later(self, later: Later, tag: tuple[int, int], message: Message) -> list[Emit]:
         for store in self.stores:
@@ -269,17 +329,16 @@ class Processor:
             self._last_event, self._last_value = out.event, out.value()
         return out.topic.name, key, self._last_value, (CONTENT_TYPE_HEADER,)
 
-    async def _publish(self, records: Sequence[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]]) -> None:
-        """All records in order; returns when the broker has every one (or raises)."""
+    async def _publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """All records in order; returns each one's acknowledgement (record metadata) when the
+        broker has every one, or raises. A record is (topic, key, value, headers[, partition])."""
         if not records:
-            return
+            return []
         publish = getattr(self.publisher, "publish", None)  # a BatchPublisher sends without a task per record
         if publish is not None:
-            await publish(records)
-            return
-        pending = [self.publisher.send(*record) for record in records]
-        for fut in pending:  # in order; each completes when the broker has the record
-            await fut
+            return list(await publish(records) or ())
+        pending = [self.publisher.send(*record[:4]) for record in records]
+        return [await fut for fut in pending]  # in order; each completes when the broker has the record
 
 
 def _header(message: Message, name: str) -> str | None:

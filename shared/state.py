@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .changelog import TableChangelog
 
 _DELETED = object()
 _NO_CONTEXT = nullcontext()  # reusable: nullcontext keeps no state
@@ -23,9 +26,12 @@ Tag = tuple[int, int]
 class Store:
     """A staged view over `table`. Keys are strings; values JSON-compatible."""
 
-    def __init__(self, name: str, table: MutableMapping[str, Any] | None = None) -> None:
+    def __init__(self, name: str, table: MutableMapping[str, Any] | None = None, *,
+                 changelog: TableChangelog | None = None) -> None:
         self.name = name
         self.table: MutableMapping[str, Any] = table if table is not None else {}
+        self.changelog = changelog
+        """Set for a faust table: the Processor publishes the changes itself (shared/changelog.py)."""
         self._overlay: dict[str, tuple[Any, Tag]] = {}
         self._writes: dict[Tag, list[tuple[str, Any]]] = {}
         self._tag: Tag = (0, 0)
@@ -42,20 +48,38 @@ class Store:
 
         `in_context(index)` wraps the write of a key whose last writer was message `index` of the
         batch (faust puts a table's change on that message's partition)."""
+        self.apply(self.collect(tags), in_context)
+
+    def collect(self, tags: Sequence[Tag]) -> dict[str, tuple[Any, Tag]]:
+        """Take the staged writes of these messages: each key once, its last value and writer."""
         final: dict[str, tuple[Any, Tag]] = {}
         for tag in tags:
             for key, value in self._writes.pop(tag, ()):
                 final[key] = (value, tag)
-        table, overlay = self.table, self._overlay
+        return final
+
+    def apply(self, final: dict[str, tuple[Any, Tag]],
+              in_context: Callable[[int], AbstractContextManager[Any]] | None = None) -> None:
+        table = self.table
         for key, (value, tag) in final.items():
             with (in_context(tag[1]) if in_context else _NO_CONTEXT):
                 if value is _DELETED:
                     table.pop(key, None)
                 else:
                     table[key] = value
+        self.settle(final)
+
+    def settle(self, final: dict[str, tuple[Any, Tag]]) -> None:
+        """Drop the staged copies of collected writes (applied, or abandoned with their batch)."""
+        overlay = self._overlay
+        for key, (_, tag) in final.items():
             staged = overlay.get(key)
             if staged is not None and staged[1] == tag:
                 del overlay[key]
+
+    @staticmethod
+    def is_deletion(value: Any) -> bool:
+        return value is _DELETED
 
     def rollback(self, tag: Tag) -> None:
         self.rollback_all([tag])

@@ -18,6 +18,7 @@ import faust
 from faust.streams import _current_event  # the context faust uses to pick a changelog partition
 
 from .auth import TokenRegistry
+from .changelog import TableChangelog
 from .consumer import Handler, Message, Processor
 from .kafka_client import faust_credentials
 from .logging import fix_levels, get_logger
@@ -111,22 +112,23 @@ class FaustPublisher:
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]:
         return asyncio.ensure_future(self.publish([(topic, key, value, headers)]))
 
-    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]]) -> None:
+    async def publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send every record (no task per record: the enqueue is awaited in line), then await the
         acks in order. On a failed ack, everything from that record on is sent again, in order,
         after a back-off: a later version of a key is never overtaken by an earlier one (the
         resent records keep their ids, so a second copy is a duplicate the readers skip). After
         the last attempt the error propagates: the Processor rolls the batch back and the
         worker crashes and replays it."""
-        start = 0
+        start, results = 0, []
         for attempt in range(self.RETRIES):
             try:
                 producer = self._app.producer
-                acks = [await producer.send(t, k, v, None, None, list(h)) for t, k, v, h in records[start:]]
+                acks = [await producer.send(r[0], r[1], r[2], r[4] if len(r) > 4 else None, None, list(r[3]) or None)
+                        for r in records[start:]]
                 for ack in acks:
-                    await ack
+                    results.append(await ack)
                     start += 1
-                return
+                return results
             except Exception as exc:
                 if attempt == self.RETRIES - 1:
                     raise
@@ -158,7 +160,7 @@ class ServiceRuntime:
         """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
         every topic whose events write it (faust puts the change on the source's partition)."""
         table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
-        store = Store(name, table)
+        store = Store(name, table, changelog=TableChangelog(table))
         self.stores[name] = store
         return store
 
