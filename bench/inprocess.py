@@ -197,7 +197,7 @@ def fees(n: int) -> Pipeline:
     from services.fees.rules import load_schedule
     from services.fees.settings import Settings
     from shared.demo.scenario import Scenario
-    from shared.topics import SUPPORT_VISITS
+    from shared.topics import SUPPORT_ASSIGNMENTS, SUPPORT_VISITS
 
     clock = FixedClock()
     items = Scenario(scale=n / 1365, seed=13)._support().items  # noqa: SLF001
@@ -207,6 +207,7 @@ def fees(n: int) -> Pipeline:
                 schedule=load_schedule(ROOT / "rules" / "fee_schedule.yaml"))
     proc = Processor(service="fees", handlers=VISIT_HANDLERS, deps=deps, publisher=NullPublisher(), clock=clock,
                      stores=[deps.fees])
+    proc.use_seen_store([SUPPORT_VISITS, SUPPORT_ASSIGNMENTS], None)  # as agents.py: idempotent by their facts
     deps.emit = proc.emit
     visits = messages([(t, e) for t, e in items if t is SUPPORT_VISITS][:n])
     assignments = messages([(t, e) for t, e in items if t is not SUPPORT_VISITS])
@@ -245,6 +246,7 @@ def ledger_items(n: int, tag: str = "b") -> tuple[list, list]:
 def budget(n: int) -> Pipeline:
     from services.budget.handlers import LEDGER_HANDLERS, Deps
     from services.budget.rules import load_budget_rules
+    from shared.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
 
     clock = FixedClock()
     budgets, postings = ledger_items(n)
@@ -252,6 +254,7 @@ def budget(n: int) -> Pipeline:
                 rules=load_budget_rules(ROOT / "rules" / "budget_alerts.yaml"))
     proc = Processor(service="budget", handlers=LEDGER_HANDLERS, deps=deps, publisher=NullPublisher(), clock=clock,
                      stores=[deps.ledger])
+    proc.use_seen_store([FINANCE_BUDGETS, FINANCE_POSTINGS], None)  # as agents.py: idempotent by their facts
     deps.emit = proc.emit
     inputs = messages(postings)
     return Pipeline("budget: postings (ledger + status)", len(inputs), [(proc, lambda: inputs)],

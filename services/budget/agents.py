@@ -9,5 +9,7 @@ from shared.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TIC
 
 
 def register(runtime: ServiceRuntime, *, ledger: Processor, centres: Processor) -> None:
-    runtime.consume(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, processor=ledger)
-    runtime.consume(BUDGET_CENTRES, processor=centres)
+    # idempotent by their facts (handlers.py: k| per posting, b| per budget, c| per centre status;
+    # a second delivery changes no figure, so publishes nothing): no seen-id write per event
+    runtime.consume(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, processor=ledger, idempotent=True)
+    runtime.consume(BUDGET_CENTRES, processor=centres, idempotent=True)

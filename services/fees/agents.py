@@ -9,5 +9,6 @@ from shared.topics import COMMANDS, FEES_DRAFTS, SUPPORT_ASSIGNMENTS, SUPPORT_VI
 
 
 def register(runtime: ServiceRuntime, *, visits: Processor, books: Processor) -> None:
-    runtime.consume(SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS, processor=visits)
+    # idempotent by their facts (handlers.py: v|, h|, r|, a|/c|/e|): no seen-id write per visit
+    runtime.consume(SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS, processor=visits, idempotent=True)
     runtime.consume(COMMANDS, FEES_DRAFTS, processor=books)

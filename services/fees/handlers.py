@@ -103,6 +103,10 @@ def on_visit_reported(event: Envelope, *, deps: Deps) -> list[Emit]:
     if known == content:
         return []  # the same visit again: no second effect
     if known is not None:
+        rejected_key = f"r|{visit.visit_id}|{content}"  # once per conflicting content: idempotent
+        if rejected_key in deps.fees:
+            return []
+        deps.fees[rejected_key] = 1
         return [reject(visit, "duplicate_visit", "samma besöks-id med annat innehåll", deps, content)]
     assignment = assignment_of(visit.assignment_id, deps.fees, deps.parsed)
     if assignment is None:

@@ -23,6 +23,7 @@ from shared.topics import (
     BUDGET_STATUS,
     FINANCE_BUDGETS,
     FINANCE_POSTINGS,
+    TICKS,
 )
 
 RULES = Path(__file__).resolve().parents[3] / "rules" / "budget_alerts.yaml"
@@ -37,6 +38,8 @@ class Budget:
         common = {"service": "budget", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.ledger = Processor(handlers=LEDGER_HANDLERS, stores=[self.deps.ledger], **common)
         self.centres = Processor(handlers=CENTRE_HANDLERS, stores=[self.deps.totals], **common)
+        self.ledger.use_seen_store([FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS], None)  # as agents.py
+        self.centres.use_seen_store([BUDGET_CENTRES], None)
         self.deps.emit = self.ledger.emit
         self._fed = 0
 

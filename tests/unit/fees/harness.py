@@ -43,6 +43,7 @@ class Fees:
                          settings=Settings(**settings), clock=self.clock, log=get_logger(service="fees"))
         common = {"service": "fees", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.visits = Processor(handlers=VISIT_HANDLERS, stores=[self.deps.fees], **common)
+        self.visits.use_seen_store([SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS], None)  # as agents.py
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.books], **common)
         self.deps.emit = self.visits.emit
         self._drafts_delivered = 0

@@ -42,6 +42,15 @@ async def test_identical_redelivery_ignored_conflicting_content_rejected():
     assert [e.data.reason for e in fees.rejected()] == ["duplicate_visit"]
 
 
+async def test_a_redelivered_conflicting_visit_is_rejected_once():
+    fees = Fees()  # as in production: visits are consumed without a seen-id store
+    conflicting = envelope(visit("v1", km="5.0"))
+    await fees.send(assigned(), visit("v1"), conflicting, conflicting)
+    await fees.send(conflicting)  # the broker delivers it again after a restart
+    assert [e.data.reason for e in fees.rejected()] == ["duplicate_visit"]
+    assert len(fees.fees()) == 1
+
+
 async def test_visit_before_its_assignment_is_held_then_priced():
     fees = Fees()
     await fees.send(visit("v1"))
