@@ -232,6 +232,7 @@ class Processor:
             store.changelog.persisted(partition, offset)
         for store, final in changes:
             if store.changelog is not None:
+                store.remember(final)
                 store.settle(final)
 
     def _run_later(self, later: Later, tag: tuple[int, int], message: Message) -> list[Emit]:

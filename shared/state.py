@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .changelog import TableChangelog
 
 _DELETED = object()
+_UNCACHED = object()
 _NO_CONTEXT = nullcontext()  # reusable: nullcontext keeps no state
 Tag = tuple[int, int]
 
@@ -27,16 +28,25 @@ class Store:
     """A staged view over `table`. Keys are strings; values JSON-compatible."""
 
     def __init__(self, name: str, table: MutableMapping[str, Any] | None = None, *,
-                 changelog: TableChangelog | None = None) -> None:
+                 changelog: TableChangelog | None = None, cache_entries: int = 0) -> None:
         self.name = name
         self.table: MutableMapping[str, Any] = table if table is not None else {}
         self.changelog = changelog
         """Set for a faust table: the Processor publishes the changes itself (shared/changelog.py)."""
+        # Committed values (and absences) read before: a faust table read is a RocksDB lookup plus
+        # key and value (de)serialisation; the worker is its partitions' only writer, so the copy
+        # stays true until a rebalance, when the runtime calls `invalidate()`.
+        self._cache: dict[str, Any] = {}
+        self._cache_entries = cache_entries
         self._overlay: dict[str, tuple[Any, Tag]] = {}
         self._writes: dict[Tag, list[tuple[str, Any]]] = {}
         self._tag: Tag = (0, 0)
 
     # -- tagging: the wrapper says which message the next writes belong to
+    def invalidate(self) -> None:
+        """Forget cached values (a rebalance or recovery may have changed the table under us)."""
+        self._cache.clear()
+
     def begin(self, tag: Tag) -> None:
         self._tag = tag
 
@@ -67,7 +77,18 @@ class Store:
                     table.pop(key, None)
                 else:
                     table[key] = value
+        self.remember(final)
         self.settle(final)
+
+    def remember(self, final: dict[str, tuple[Any, Tag]]) -> None:
+        """Applied values into the read cache (see __init__)."""
+        if not self._cache_entries:
+            return
+        cache = self._cache
+        if len(cache) + len(final) > self._cache_entries:
+            cache.clear()
+        for key, (value, _) in final.items():
+            cache[key] = value
 
     def settle(self, final: dict[str, tuple[Any, Tag]]) -> None:
         """Drop the staged copies of collected writes (applied, or abandoned with their batch)."""
@@ -99,7 +120,15 @@ class Store:
         staged = self._overlay.get(key)
         if staged is not None:
             return default if staged[0] is _DELETED else staged[0]
-        return self.table.get(key, default)
+        if not self._cache_entries:
+            return self.table.get(key, default)
+        value = self._cache.get(key, _UNCACHED)
+        if value is _UNCACHED:
+            value = self.table.get(key, _DELETED)
+            if len(self._cache) >= self._cache_entries:
+                self._cache.clear()  # a bound, not an LRU: a batch's working set refills it at once
+            self._cache[key] = value
+        return default if value is _DELETED else value
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _DELETED)

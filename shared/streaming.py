@@ -150,6 +150,7 @@ class ServiceRuntime:
         self.log = get_logger(service=service)
         self._processor: Processor | None = None
         self._agents = 0
+        self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
         self._add_basic_views()
@@ -160,7 +161,7 @@ class ServiceRuntime:
         """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
         every topic whose events write it (faust puts the change on the source's partition)."""
         table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
-        store = Store(name, table, changelog=TableChangelog(table))
+        store = Store(name, table, changelog=TableChangelog(table), cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
 
@@ -213,12 +214,23 @@ class ServiceRuntime:
 
         async def agent(stream: Any) -> None:
             async for events in stream.take_events(batch_max, within):
+                self._after_rebalance()
                 await proc.process_batch([_message(e) for e in events], _in_event_context(events))
                 _record_lag(app, lag, self.service, events)
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
         self.app.agent(channel, name=f"pn-{self.service}.{'+'.join(t.name for t in topics)}")(agent)
+
+    def _after_rebalance(self) -> None:
+        """On the first batch of a new consumer generation, every store forgets its cached values:
+        partitions may have moved and recovery may have rewritten the tables (faust runs no agent
+        during recovery, so the first batch after it is the first reader that matters)."""
+        generation = self.app.consumer_generation_id
+        if generation != self._generation:
+            self._generation = generation
+            for store in self.stores.values():
+                store.invalidate()
 
     def tick_every(self, seconds: float) -> None:
         """Publish a `pn.tick` for this service to every partition of `pn.ticks` every `seconds`.

@@ -242,3 +242,28 @@ async def test_a_failing_handler_drops_its_deferred_work_and_an_earlier_one_runs
     [alert] = proc.publisher.on(ALERTS_OPS)
     assert alert.data.alert_id == "total=-1.00"
     assert len(proc.publisher.on(DEADLETTER)) == 1
+
+
+def test_a_store_cache_serves_committed_values_and_absences_until_invalidated():
+    class CountingReads(dict):
+        reads = 0
+
+        def get(self, key, default=None):
+            CountingReads.reads += 1
+            return super().get(key, default)
+
+    table = CountingReads(a=1)
+    store = Store("s", table, cache_entries=3)
+    assert store.get("a") == 1 and store.get("a") == 1 and "b" not in store and "b" not in store
+    assert CountingReads.reads == 2  # one read per key, absences included
+    store.begin((1, 0))
+    store["b"] = 2
+    store.commit_all([(1, 0)])
+    assert store.get("b") == 2 and CountingReads.reads == 2  # a commit updates the cache
+    dict.__setitem__(table, "a", 9)  # the table changed under us (recovery after a rebalance)
+    assert store.get("a") == 1
+    store.invalidate()
+    assert store.get("a") == 9
+    for k in "cdefg":  # bounded: a full cache starts over
+        store.get(k)
+    assert len(store._cache) <= 3
