@@ -1,4 +1,4 @@
-"""kill -9 the budget monitor while it replays the Jämtland economy (year YEAR) and again during a
+"""kill -9 the budget monitor twice while it replays the Jämtland economy (year YEAR) and again during a
 support-fee overrun (year OVERRUN), restart it each time: the final figures of every cost centre
 and of the total, and the open alerts, are those of an uninterrupted in-process run of the same
 events; no event id is published with two contents and no alert is raised or resolved twice in a row."""
@@ -80,7 +80,13 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
         await wait_for(settings, [BUDGET_STATUS], lambda rs: any(
             s["period"] >= f"{YEAR}-03" for s in latest(events_of(rs), {YEAR}).values()), timeout=30)
         stack.processes["budget"].kill9()  # mid-stream: months 3..6 partly processed
-        for chunk in months[6:]:
+        for chunk in months[6:9]:
+            await produce(settings, FINANCE_POSTINGS, chunk)
+        await asyncio.to_thread(stack.restart, "budget")
+        await wait_for(settings, [BUDGET_STATUS], lambda rs: any(
+            s["period"] >= f"{YEAR}-08" for s in latest(events_of(rs), {YEAR}).values()), timeout=30)
+        stack.processes["budget"].kill9()  # again mid-stream: months 8..9 partly processed
+        for chunk in months[9:]:
             await produce(settings, FINANCE_POSTINGS, chunk)
         await asyncio.to_thread(stack.restart, "budget")
 
