@@ -8,6 +8,12 @@ when the broker has acknowledged all of them writes the values into the table's 
 the highest acknowledged changelog offset per partition as its persisted offset — the two things
 faust's own write path leaves behind. Recovery (faust's, unchanged) reads the same records.
 
+Crash semantics: the input offsets are committed only after the batch's records are
+acknowledged and applied, so a kill -9 before that replays the batch from the last commit.
+Records of one partition arrive in order, but a crash mid-publish can keep some partitions'
+records and not others; facts keyed by their cause make the replay find the same answer
+(tests/reliability); a value derived from several facts (budget's year sums) documents its limit.
+
 Record format: key and value serialised by the table's own store (`_encode_key`/`_encode_value`,
 the app's JSON serialiser), a deletion is a null value (a tombstone), partition = the partition
 of the message that made the change (faust's rule for tables fed by a topic).
