@@ -41,13 +41,20 @@ class TableChangelog:
         data = self._table.data
         return data._encode_key(key), None if deleted else data._encode_value(value)  # noqa: SLF001
 
-    def apply(self, key: bytes, value: bytes | None) -> None:
-        """Write to the local store, without a second changelog record (under the message's context)."""
+    def apply(self, key: str, value: Any, key_bytes: bytes, value_bytes: bytes | None) -> None:
+        """Write to the local store, without a second changelog record (under the message's
+        context): a serialising store (RocksDB) gets the changelog's bytes, the in-memory store
+        (`PN_STORE=memory`) the Python key and value, as faust's own write path gives them."""
         data = self._table.data
-        if value is None:
-            data._del(key)  # noqa: SLF001
+        if hasattr(data, "_set"):
+            if value_bytes is None:
+                data._del(key_bytes)  # noqa: SLF001
+            else:
+                data._set(key_bytes, value_bytes)  # noqa: SLF001
+        elif value_bytes is None:
+            data.pop(key, None)
         else:
-            data._set(key, value)  # noqa: SLF001
+            data[key] = value
 
     def persisted(self, partition: int, offset: int) -> None:
         from faust.types import TP

@@ -73,8 +73,10 @@ class _Logged(NamedTuple):
     """A table change published in the batch: applied locally once acknowledged."""
 
     store: Store
-    key: bytes
-    value: bytes | None
+    key: str
+    value: Any
+    key_bytes: bytes
+    value_bytes: bytes | None
     index: int  # of the message that made it, in the batch
     partition: int
     at: int  # its record's position in the batch's publish
@@ -204,7 +206,7 @@ class Processor:
             for key, (value, tag) in final.items():
                 key_bytes, value_bytes = changelog.encode(key, value, store.is_deletion(value))
                 partition = messages[tag[1]].partition
-                logged.append(_Logged(store, key_bytes, value_bytes, tag[1], partition, len(records)))
+                logged.append(_Logged(store, key, value, key_bytes, value_bytes, tag[1], partition, len(records)))
                 records.append((topic, key_bytes, value_bytes, (), partition))
         return logged
 
@@ -218,10 +220,10 @@ class Processor:
             changelog = entry.store.changelog
             assert changelog is not None
             if in_context is None:
-                changelog.apply(entry.key, entry.value)
+                changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
             else:
                 with in_context(entry.index):
-                    changelog.apply(entry.key, entry.value)
+                    changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
             offset = getattr(acks[entry.at], "offset", None) if entry.at < len(acks) else None
             if offset is not None:
                 slot = (id(entry.store), entry.partition)

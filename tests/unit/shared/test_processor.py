@@ -267,3 +267,61 @@ def test_a_store_cache_serves_committed_values_and_absences_until_invalidated():
     for k in "cdefg":  # bounded: a full cache starts over
         store.get(k)
     assert len(store._cache) <= 3
+
+
+class FakeTableData(dict):
+    """A faust in-memory table store: Python keys and values, no byte-level _set/_del."""
+
+    def _encode_key(self, key):
+        return f'"{key}"'.encode()
+
+    def _encode_value(self, value):
+        return repr(value).encode()
+
+
+class SerialisingTableData(FakeTableData):
+    """A faust RocksDB store: the changelog's bytes go in."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw, self.offsets = {}, {}
+
+    def _set(self, key, value):
+        self.raw[key] = value
+
+    def _del(self, key):
+        self.raw.pop(key, None)
+
+    def set_persisted_offset(self, tp, offset):
+        self.offsets[(tp.topic, tp.partition)] = offset
+
+
+@pytest.mark.parametrize("data_cls", [FakeTableData, SerialisingTableData])
+async def test_table_changes_are_published_with_the_outputs_then_applied_with_their_offsets(data_cls):
+    from types import SimpleNamespace
+
+    from shared.changelog import TableChangelog
+
+    data = data_cls()
+    table = SimpleNamespace(data=data, changelog_topic=SimpleNamespace(get_topic_name=lambda: "pn-t-s-changelog"))
+
+    class Acking(FakePublisher):
+        async def publish(self, records):
+            self.records = list(records)
+            return [SimpleNamespace(partition=r[4] if len(r) > 4 else 0, offset=100 + i) for i, r in enumerate(records)]
+
+    deps = Deps()
+    deps.postings = Store("postings", data, changelog=TableChangelog(table))  # reads: the table (here its data)
+    proc = Processor(service="t", handlers={"pn.ledger.posted": on_posted}, deps=deps,
+                     publisher=Acking(), clock=FixedClock(), stores=[deps.postings])
+    deps.emit = proc.emit
+    batch = [message(FINANCE_POSTINGS, posting(f"p{i}"), id=f"e{i}") for i in range(2)]
+    await proc.process_batch(batch)
+    changelog = [r for r in proc.publisher.records if r[0] == "pn-t-s-changelog"]
+    assert [(r[1], r[2]) for r in changelog] == [(b'"p0"', b"'-1.00'"), (b'"p1"', b"'-1.00'")]
+    assert [r[4] for r in changelog] == [m.partition for m in batch]  # the writer's partition
+    if data_cls is SerialisingTableData:
+        assert data.raw == {b'"p0"': b"'-1.00'", b'"p1"': b"'-1.00'"} and len(data.offsets) >= 1
+    else:
+        assert dict(data) == {"p0": "-1.00", "p1": "-1.00"}
+        assert deps.postings.get("p1") == "-1.00"
