@@ -200,36 +200,49 @@ async def _produce(bootstrap: str, items: list[tuple[Topic, Envelope]]) -> list[
         await producer.stop()
 
 
+async def tail_from_end(consumer: Any, topic: str) -> None:
+    """Assign every partition of `topic` to a started consumer, positioned at its end."""
+    from aiokafka import TopicPartition
+
+    parts = None
+    for _ in range(100):
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            break
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        await asyncio.sleep(0.1)
+    tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
+
+
+async def collect_outputs(consumer: Any, work: Workload, timeout: float, poll_ms: int) -> dict[Any, int]:
+    """Each wanted input's first matching output record timestamp, until all are seen or timeout."""
+    wanted = {key for _t, _e, key in work.inputs}
+    out: dict[Any, int] = {}
+    deadline = time.monotonic() + timeout
+    while len(out) < len(wanted) and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=poll_ms, max_records=10_000)
+        for records in batch.values():
+            for r in records:
+                key = work.match(r.key, r.value)
+                if key in wanted and key not in out:
+                    out[key] = r.timestamp
+    return out
+
+
 async def _drive(bootstrap: str, work: Workload, timeout: float) -> tuple[dict[Any, int], dict[Any, int]]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 * 1048576)
     await consumer.start()
     try:
-        parts = None
-        for _ in range(100):
-            parts = consumer.partitions_for_topic(work.output)
-            if parts:
-                break
-            await consumer._client.force_metadata_update()  # noqa: SLF001
-            await asyncio.sleep(0.1)
-        tps = [TopicPartition(work.output, p) for p in sorted(parts or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        wanted = {key for _t, _e, key in work.inputs}
+        await tail_from_end(consumer, work.output)
         produced = asyncio.ensure_future(_produce(bootstrap, [(t, e) for t, e, _k in work.inputs]))
-        out: dict[Any, int] = {}
-        deadline = time.monotonic() + timeout
-        while len(out) < len(wanted) and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            for records in batch.values():
-                for r in records:
-                    key = work.match(r.key, r.value)
-                    if key in wanted and key not in out:
-                        out[key] = r.timestamp
+        out = await collect_outputs(consumer, work, timeout, poll_ms=200)
         stamps = await produced
         ins = {key: ts for (_t, _e, key), ts in zip(work.inputs, stamps, strict=True)}
         return ins, out

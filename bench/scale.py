@@ -33,8 +33,10 @@ from .on_broker import (
     _drive,
     _produce,
     billing_workload,
+    collect_outputs,
     intake_workload,
     percentile,
+    tail_from_end,
 )
 
 NATIONAL_YEAR = 1_500_000
@@ -111,7 +113,7 @@ def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
 
 async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):
     """Like on_broker._drive, but one producer send every 1/rate s (in ticks of 10 ms)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from shared.events import encode
     from shared.events.envelope import CONTENT_TYPE_HEADER
@@ -121,21 +123,8 @@ async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):
     await consumer.start()
     await producer.start()
     try:
-        parts = None
-        for _ in range(100):
-            parts = consumer.partitions_for_topic(work.output)
-            if parts:
-                break
-            await consumer._client.force_metadata_update()  # noqa: SLF001
-            await asyncio.sleep(0.1)
-        tps = [TopicPartition(work.output, p) for p in sorted(parts or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        wanted = {k for _t, _e, k in work.inputs}
+        await tail_from_end(consumer, work.output)
         ins: dict = {}
-        out: dict = {}
 
         async def produce() -> None:
             start = time.monotonic()
@@ -152,14 +141,7 @@ async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):
                 ins[key] = (await fut).timestamp
 
         task = asyncio.ensure_future(produce())
-        deadline = time.monotonic() + timeout
-        while len(out) < len(wanted) and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=100, max_records=10_000)
-            for records in batch.values():
-                for r in records:
-                    key = work.match(r.key, r.value)
-                    if key in wanted and key not in out:
-                        out[key] = r.timestamp
+        out = await collect_outputs(consumer, work, timeout, poll_ms=100)
         await task
         return ins, out
     finally:

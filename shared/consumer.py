@@ -15,7 +15,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -157,7 +157,7 @@ class Processor:
         written to the table once, with its last value (on faust one changelog record instead of
         one per message), under the context of the message that wrote it last."""
         batch = next(_batches)
-        records: list[tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]] = []
+        records: list[tuple[Any, ...]] = []  # (topic, key, value, headers[, partition])
         later: dict[object, list[tuple[tuple[int, int], Later]]] = {}
         started = time.time()
         for index, message in enumerate(messages):
@@ -219,11 +219,8 @@ class Processor:
         for entry in logged:
             changelog = entry.store.changelog
             assert changelog is not None
-            if in_context is None:
+            with (in_context(entry.index) if in_context else nullcontext()):
                 changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
-            else:
-                with in_context(entry.index):
-                    changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
             offset = getattr(acks[entry.at], "offset", None) if entry.at < len(acks) else None
             if offset is not None:
                 slot = (id(entry.store), entry.partition)

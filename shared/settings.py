@@ -45,10 +45,10 @@ class PnSettings(BaseSettings):
     rocksdb_write_buffer_mb: int = Field(
         4, ge=1, description="RocksDB memtable per table partition (faust's default is 64 MB × 3, "
         "which a burst fills: most of a worker's RSS)")
+    rocksdb_block_cache_mb: int = Field(8, ge=1, description="RocksDB read cache per table partition")
     store_cache_entries: int = Field(
         20_000, ge=0, description="committed table values each store keeps in memory for reads "
         "(0: every read goes to RocksDB); cleared on a rebalance")
-    rocksdb_block_cache_mb: int = Field(8, ge=1, description="RocksDB read cache per table partition")
     exact_highwaters: bool | None = Field(
         None, description="correct the dev broker's low end offsets in faust's table recovery "
         "(shared/highwaters.py); default on in the dev profile (Tansu), off in prod (Apache Kafka)")

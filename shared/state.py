@@ -103,14 +103,8 @@ class Store:
         return value is _DELETED
 
     def rollback(self, tag: Tag) -> None:
-        self.rollback_all([tag])
-
-    def rollback_all(self, tags: Sequence[Tag]) -> None:
-        for tag in tags:
-            for key, _ in self._writes.pop(tag, ()):
-                staged = self._overlay.get(key)
-                if staged is not None and staged[1] == tag:
-                    del self._overlay[key]
+        """Abandon one message's staged writes (its handler failed)."""
+        self.settle({key: (value, tag) for key, value in self._writes.pop(tag, ())})
 
     def pending(self) -> int:
         return sum(len(w) for w in self._writes.values())

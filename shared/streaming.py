@@ -198,10 +198,10 @@ class ServiceRuntime:
         partitions = {t.partitions for t in topics}
         if len(partitions) != 1:
             raise ValueError("topics consumed by one agent must have the same partition count")
-        seen_name = f"seen-p{topics[0].partitions}"
         if idempotent:
             proc.use_seen_store(topics, None)
         else:
+            seen_name = f"seen-p{topics[0].partitions}"
             seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
             proc.use_seen_store(topics, seen)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,

@@ -10,8 +10,8 @@ import pytest
 import structlog
 
 from services.diary.handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
-from services.diary.web import case_entries
 from services.diary.settings import Settings
+from services.diary.web import case_entries
 from shared.consumer import Message, Processor
 from shared.events import encode
 from shared.logging import get_logger
