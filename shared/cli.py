@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import signal
 import sys
 import time
@@ -98,9 +99,10 @@ def topics_cmd() -> None:
 def run(service: str) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
     from .kafka_client import KafkaConfigError
-    from .logging import configure
+    from .logging import configure, get_logger
     from .rules import RulesFileError
     from .services import ServiceNotAvailable, create_app, settings_for
+    from .settings import retired_in
     from .streaming import run_worker
 
     try:
@@ -109,6 +111,8 @@ def run(service: str) -> None:
         err = exc.errors()[0]
         raise click.ClickException(f"invalid setting PN_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}") from None
     configure(service=service, level=settings.log_level, fmt=settings.log_format or "console")
+    for warning in retired_in(os.environ):
+        get_logger(service=service).warning("retired_setting", detail=warning)
     try:
         app = create_app(service, settings)
     except (ServiceNotAvailable, RulesFileError, KafkaConfigError) as exc:

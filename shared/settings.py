@@ -6,6 +6,7 @@ worker's first JoinGroup for half of it, and idempotence off, because it cannot 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "diary", "fees", "billing", "budget")
 DEFAULT_WEB_PORTS = {"intake": 6061, "diary": 6062, "fees": 6063, "billing": 6064, "budget": 6065}
+
+
+RETIRED = {
+    "PN_ROCKSDB_BLOCK_CACHE_MB": "PN_ROCKSDB_MEMORY_MB (one RocksDB budget per worker, not per table partition)",
+}
+"""Settings that are no longer read, with what replaced them: a worker warns when one is set."""
+
+
+def retired_in(environ: Mapping[str, str]) -> list[str]:
+    """A warning per retired setting present in `environ`."""
+    return [f"{name} is no longer read; use {instead}" for name, instead in RETIRED.items() if name in environ]
 
 
 class PnSettings(BaseSettings):
@@ -44,8 +56,11 @@ class PnSettings(BaseSettings):
     store: Literal["rocksdb", "memory"] = "rocksdb"
     rocksdb_write_buffer_mb: int = Field(
         4, ge=1, description="RocksDB memtable per table partition (faust's default is 64 MB × 3, "
-        "which a burst fills: most of a worker's RSS)")
-    rocksdb_block_cache_mb: int = Field(8, ge=1, description="RocksDB read cache per table partition")
+        "which a burst fills: most of a worker's RSS); all of them together are bounded by "
+        "rocksdb_memory_mb")
+    rocksdb_memory_mb: int = Field(
+        48, ge=4, description="RocksDB memory of the whole worker: one block cache shared by every "
+        "table partition, memtables charged to it (shared/rocksdb_memory.py)")
     store_cache_entries: int = Field(
         20_000, ge=0, description="committed table values each store keeps in memory for reads "
         "(0: every read goes to RocksDB); cleared on a rebalance")

@@ -24,6 +24,7 @@ from .kafka_client import faust_credentials
 from .logging import fix_levels, get_logger
 from .metrics import Metrics
 from .ports import Clock, SystemClock
+from .rocksdb_memory import MemoryBudget, share_memory
 from .settings import PnSettings
 from .state import Store
 from .topics import Topic
@@ -147,6 +148,7 @@ class ServiceRuntime:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
+        self._rocksdb_budget: MemoryBudget | None = None
         self.log = get_logger(service=service)
         self._processor: Processor | None = None
         self._agents = 0
@@ -161,18 +163,22 @@ class ServiceRuntime:
         """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
         every topic whose events write it (faust puts the change on the source's partition)."""
         table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
+        if self.settings.store == "rocksdb":
+            if self._rocksdb_budget is None:
+                self._rocksdb_budget = MemoryBudget(self.settings.rocksdb_memory_mb)
+            share_memory(table, self._rocksdb_budget)
         store = Store(name, table, changelog=TableChangelog(table), cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
 
     def _rocksdb_options(self) -> dict[str, int] | None:
-        """Bounded RocksDB memory per table partition (each partition is its own DB)."""
+        """Memtables per table partition (each partition is its own DB; the block cache and the
+        total of memtables are the worker's one budget, shared/rocksdb_memory.py)."""
         if self.settings.store != "rocksdb":
             return None
         mb = 1024 * 1024
         return {"write_buffer_size": self.settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2,
-                "target_file_size_base": 4 * self.settings.rocksdb_write_buffer_mb * mb,
-                "block_cache_size": self.settings.rocksdb_block_cache_mb * mb}
+                "target_file_size_base": 4 * self.settings.rocksdb_write_buffer_mb * mb}
 
     # -- processing ----------------------------------------------------------------------------
     def processor(self, handlers: Mapping[str, Handler], deps: Any, *,

@@ -1,0 +1,55 @@
+"""Every table partition of a worker draws on one RocksDB memory budget (PN_ROCKSDB_MEMORY_MB),
+so a worker's RocksDB memory does not grow with its tables × partitions."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+from faust.stores.rocksdb import RocksDBOptions
+
+from shared.rocksdb_memory import MemoryBudget, share_memory
+
+MB = 1024 * 1024
+
+
+def faust_table() -> SimpleNamespace:
+    """What share_memory reads of a faust table: its store's RocksDB options, as faust builds them."""
+    options = RocksDBOptions(write_buffer_size=4 * MB, max_write_buffer_number=2, use_rocksdict=True)
+    return SimpleNamespace(data=SimpleNamespace(rocksdb_options=options))
+
+
+def test_partitions_of_several_tables_share_one_bounded_budget(tmp_path):
+    budget = MemoryBudget(8)
+    tables = [faust_table(), faust_table()]
+    for table in tables:
+        share_memory(table, budget)
+    dbs = [table.data.rocksdb_options.open(tmp_path / f"{n}-{p}") for n, table in enumerate(tables) for p in range(4)]
+
+    for i in range(100_000):  # 20 MB of values, over 8 databases: 2.5 × the budget
+        dbs[i % len(dbs)][f"k{i}".encode()] = os.urandom(200)
+    for i in range(0, 100_000, 5):
+        assert dbs[i % len(dbs)][f"k{i}".encode()] is not None
+
+    assert budget.write_buffers.get_usage() > 0  # the memtables are counted by the shared manager
+    assert budget.write_buffers.get_usage() <= budget.total_bytes // 2 + 4 * MB  # ...and flushed at half
+    # cache and memtables under one limit; a soft one: each database's active memtable is charged
+    # in arena blocks (here 8 × 512 KiB), and RocksDB evicts after the charge
+    assert budget.usage_bytes() <= budget.total_bytes * 1.5
+    for db in dbs:
+        db.close()
+
+
+def test_the_in_memory_store_is_left_alone():
+    table = SimpleNamespace(data=SimpleNamespace())
+    share_memory(table, MemoryBudget(4))
+    assert not hasattr(table.data, "rocksdb_options")
+
+
+def test_the_retired_per_partition_cache_setting_is_named_with_its_replacement():
+    from shared.settings import retired_in
+
+    assert retired_in({"PN_ROCKSDB_BLOCK_CACHE_MB": "8"}) == [
+        "PN_ROCKSDB_BLOCK_CACHE_MB is no longer read; use PN_ROCKSDB_MEMORY_MB "
+        "(one RocksDB budget per worker, not per table partition)"]
+    assert retired_in({"PN_ROCKSDB_MEMORY_MB": "48"}) == []
