@@ -202,16 +202,9 @@ async def _produce(bootstrap: str, items: list[tuple[Topic, Envelope]]) -> list[
 
 async def tail_from_end(consumer: Any, topic: str) -> None:
     """Assign every partition of `topic` to a started consumer, positioned at its end."""
-    from aiokafka import TopicPartition
+    from shared.kafka_io import topic_partitions
 
-    parts = None
-    for _ in range(100):
-        parts = consumer.partitions_for_topic(topic)
-        if parts:
-            break
-        await consumer._client.force_metadata_update()  # noqa: SLF001
-        await asyncio.sleep(0.1)
-    tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
+    tps = await topic_partitions(consumer, topic)
     consumer.assign(tps)
     await consumer.seek_to_end(*tps)
     for tp in tps:

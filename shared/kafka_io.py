@@ -52,10 +52,24 @@ async def produce(settings: PnSettings, topic: Topic, events: Iterable[Envelope 
         await producer.stop()
 
 
+async def topic_partitions(consumer: Any, topic: str, *, attempts: int = 100) -> list[Any]:
+    """Every partition of `topic` as aiokafka TopicPartitions, for a started consumer that has not
+    subscribed (it learns a topic's metadata only when asked; [] if the topic never shows up)."""
+    from aiokafka import TopicPartition
+
+    for _ in range(attempts):
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        await asyncio.sleep(0.1)
+    return []
+
+
 async def read_all(settings: PnSettings, topics: Sequence[Topic | str], *, idle_s: float = 1.0,
                    max_wait_s: float = 60.0, progress: Callable[[int], None] | None = None) -> list[Record]:
     """Every record currently on the topics (all partitions), in per-partition order."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     from .kafka_client import consumer_kwargs
 
@@ -64,16 +78,7 @@ async def read_all(settings: PnSettings, topics: Sequence[Topic | str], *, idle_
     await consumer.start()
     records: list[Record] = []
     try:
-        tps = []
-        for name in names:
-            parts = None
-            for _ in range(50):
-                parts = consumer.partitions_for_topic(name)
-                if parts:
-                    break
-                await consumer._client.force_metadata_update()  # noqa: SLF001
-                await asyncio.sleep(0.1)
-            tps += [TopicPartition(name, p) for p in sorted(parts or ())]
+        tps = [tp for name in names for tp in await topic_partitions(consumer, name)]
         if not tps:
             return records
         consumer.assign(tps)
@@ -128,7 +133,7 @@ async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | s
     """Records the consumer group has not committed yet (approximate on Tansu: its end offsets
     read low by up to a batch, so callers add a short settle time). The group is only asked for
     its committed offsets; this consumer never joins it."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     from .kafka_client import consumer_kwargs
 
@@ -136,13 +141,7 @@ async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | s
     consumer = AIOKafkaConsumer(**consumer_kwargs(settings, group))
     await consumer.start()
     try:
-        tps = []
-        for name in names:
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
-                parts = consumer.partitions_for_topic(name) or set()
-            tps += [TopicPartition(name, p) for p in parts]
+        tps = [tp for name in names for tp in await topic_partitions(consumer, name, attempts=2)]
         ends = await consumer.end_offsets(tps) if tps else {}
         lag = 0
         for tp in tps:

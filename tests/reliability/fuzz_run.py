@@ -27,6 +27,7 @@ from shared.broker import EmbeddedBroker
 from shared.consumer import MAX_VALUE_BYTES
 from shared.events import decoder_for, encode, make_event
 from shared.events.envelope import CONTENT_TYPE_HEADER
+from shared.kafka_io import topic_partitions
 from shared.supervisor import Stack
 from shared.topics import (
     BY_NAME,
@@ -113,22 +114,14 @@ async def _produce(bootstrap: str, items: list[Sent], keys: list[bytes | None]) 
 
 async def _collect(bootstrap: str, topics: list[str], done: Any, timeout: float) -> dict[str, list[Any]]:
     """Read the topics from the beginning, incrementally, until `done(records)` or the timeout."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=16 * 1048576, fetch_max_bytes=64 * 1048576)
     await consumer.start()
     records: dict[str, list[Any]] = {t: [] for t in topics}
     try:
-        tps = []
-        for name in topics:
-            for _ in range(100):
-                parts = consumer.partitions_for_topic(name)
-                if parts:
-                    break
-                await consumer._client.force_metadata_update()  # noqa: SLF001
-                await asyncio.sleep(0.1)
-            tps += [TopicPartition(name, p) for p in sorted(parts or ())]
+        tps = [tp for name in topics for tp in await topic_partitions(consumer, name)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         deadline, checked = time.monotonic() + timeout, 0.0
