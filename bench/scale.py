@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -80,6 +81,13 @@ WARMUP_S = 2.0
 steady-state percentiles; their maximum is printed as `warmup_max_ms`."""
 
 
+def intake_default(name: str) -> object:
+    """An intake setting's default as the worker reads it (services/intake/settings.py)."""
+    from services.intake.settings import Settings
+
+    return Settings.model_fields[name].default
+
+
 def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
     """Complaints produced at a steady rate; latency = cases.opened timestamp − complaint timestamp."""
     n = int(rate * (seconds + WARMUP_S))
@@ -108,7 +116,8 @@ def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
                   {"p50_ms": f"{percentile(lat, 0.5):.0f}", "p99_ms": f"{percentile(lat, 0.99):.0f}",
                    "max_ms": f"{max(lat):.0f}", "warmup_max_ms": f"{max(warm, default=0):.0f}",
                    "outputs": f"{len(outs)}/{len(ins)}", "peak_rss_mb": f"{peak:.0f}",
-                   "batch_within_s": str(within if within is not None else "0.01 (default)")})
+                   "batch_within_s": str(within if within is not None else f"{intake_default('batch_within_s')} (default)"),
+                   "linger_s": os.environ.get("PN_PRODUCER_LINGER_S") or f"{intake_default('producer_linger_s')} (default)"})
 
 
 async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):
