@@ -148,7 +148,7 @@ class ServiceRuntime:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
-        self._rocksdb_budget: MemoryBudget | None = None
+        self._rocksdb_budget = MemoryBudget(settings.rocksdb_memory_mb) if settings.store == "rocksdb" else None
         self.log = get_logger(service=service)
         self._processor: Processor | None = None
         self._agents = 0
@@ -163,9 +163,7 @@ class ServiceRuntime:
         """A table with a changelog topic, wrapped as a Store. `partitions` must equal those of
         every topic whose events write it (faust puts the change on the source's partition)."""
         table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
-        if self.settings.store == "rocksdb":
-            if self._rocksdb_budget is None:
-                self._rocksdb_budget = MemoryBudget(self.settings.rocksdb_memory_mb)
+        if self._rocksdb_budget is not None:
             share_memory(table, self._rocksdb_budget)
         store = Store(name, table, changelog=TableChangelog(table), cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
