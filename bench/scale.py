@@ -2,7 +2,7 @@
 
     python -m bench.scale billing [--days 100000] [--workers 2]   # national year: 1.5 M care days
     python -m bench.scale workers [--days 40000]                 # billing with 1, 2, 4 workers
-    python -m bench.scale latency [--rate 100] [--seconds 30] [--within 0.2]
+    python -m bench.scale latency [--rate 100] [--seconds 30]
 
 Each command starts its own embedded broker (a fresh one per configuration, so no changelog of an
 earlier run is recovered) and the service as processes via `Stack` (one `Stack` per worker, each
@@ -88,15 +88,13 @@ def intake_default(name: str) -> object:
     return Settings.model_fields[name].default
 
 
-def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
+def latency_run(rate: float, seconds: float) -> Figure:
     """Complaints produced at a steady rate; latency = cases.opened timestamp − complaint timestamp."""
     n = int(rate * (seconds + WARMUP_S))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         b = _fresh_broker(root)
         env = {"PN_RULES_DIR": str(ROOT / "rules"), "PN_INTAKE_TICK_S": "60"}
-        if within is not None:
-            env["PN_BATCH_WITHIN_S"] = str(within)
         work = intake_workload(n, uuid.uuid4().hex[:8])
         asyncio.run(_produce(b.bootstrap, work.setup))
         stack = Stack(["intake"], work_dir=root / "intake", bootstrap=b.bootstrap, env=env).start(120)
@@ -116,7 +114,6 @@ def latency_run(rate: float, seconds: float, within: float | None) -> Figure:
                   {"p50_ms": f"{percentile(lat, 0.5):.0f}", "p99_ms": f"{percentile(lat, 0.99):.0f}",
                    "max_ms": f"{max(lat):.0f}", "warmup_max_ms": f"{max(warm, default=0):.0f}",
                    "outputs": f"{len(outs)}/{len(ins)}", "peak_rss_mb": f"{peak:.0f}",
-                   "batch_within_s": str(within if within is not None else f"{intake_default('batch_within_s')} (default)"),
                    "linger_s": os.environ.get("PN_PRODUCER_LINGER_S") or f"{intake_default('producer_linger_s')} (default)"})
 
 
@@ -165,7 +162,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--within", type=float, default=None, help="PN_BATCH_WITHIN_S for the latency run")
     args = parser.parse_args()
     if args.what == "billing":
         days = args.days or 100_000
@@ -179,7 +175,7 @@ def main() -> None:
         print_table("billing: care days with 1, 2, 4 workers on 4 partitions (2 cores)", figures, figures[0])
         print("(ratio column: relative to 1 worker)")
     else:
-        fig = latency_run(args.rate, args.seconds, args.within)
+        fig = latency_run(args.rate, args.seconds)
         print_table("intake latency at a steady rate (goal p99 < 50 ms)", [fig])
 
 

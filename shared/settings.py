@@ -18,14 +18,16 @@ DEFAULT_WEB_PORTS = {"intake": 6061, "diary": 6062, "fees": 6063, "billing": 606
 
 
 RETIRED = {
-    "PN_ROCKSDB_BLOCK_CACHE_MB": "PN_ROCKSDB_MEMORY_MB (one RocksDB budget per worker, not per table partition)",
+    "PN_ROCKSDB_BLOCK_CACHE_MB": "use PN_ROCKSDB_MEMORY_MB (one RocksDB budget per worker, not per table partition)",
+    "PN_BATCH_WITHIN_S": "a stage takes what has arrived, up to PN_BATCH_MAX, without waiting for more "
+                         "(shared/batch_feed.py)",
 }
 """Settings that are no longer read, with what replaced them: a worker warns when one is set."""
 
 
 def retired_in(environ: Mapping[str, str]) -> list[str]:
     """A warning per retired setting present in `environ`."""
-    return [f"{name} is no longer read; use {instead}" for name, instead in RETIRED.items() if name in environ]
+    return [f"{name} is no longer read: {instead}" for name, instead in RETIRED.items() if name in environ]
 
 
 class PnSettings(BaseSettings):
@@ -45,8 +47,7 @@ class PnSettings(BaseSettings):
     enable_idempotence: bool | None = None
     topic_partitions: int = 4
     replication_factor: int = 1
-    batch_max: int = Field(1000, ge=1, description="events per take() batch")
-    batch_within_s: float = Field(0.01, gt=0, description="max wait to fill a batch (the latency each stage may add at low rates)")
+    batch_max: int = Field(1000, ge=1, description="most records per processing batch (a batch is what has arrived)")
     producer_linger_s: float = 0.005
     progress_every_s: float = Field(30.0, gt=0, description="how often each processor logs its 'processed' line")
     fetch_max_wait_ms: int | None = Field(

@@ -1,25 +1,23 @@
 """The faust adapter: app factory, tables as `Store`s, thin batch agents, health and metrics views.
 
 Services call `ServiceRuntime(service, settings)` in their `create_app`; their agents.py only
-says which topics feed the processor. All faust specifics (take_events, current event for table
-partitions, worker start) live here, so the faust consume path can be replaced in one place.
+says which topics feed the processor. All faust specifics (the batched feed of fetched records,
+shared/batch_feed.py; tables; worker start) live here and there, so faust can be replaced in one place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import faust
-from faust.streams import _current_event  # the context faust uses to pick a changelog partition
 
 from .auth import TokenRegistry
+from .batch_feed import BatchFeed
 from .changelog import TableChangelog
-from .consumer import Handler, Message, Processor
+from .consumer import Handler, Processor
 from .kafka_client import faust_credentials
 from .logging import fix_levels, get_logger
 from .metrics import Metrics
@@ -191,11 +189,17 @@ class ServiceRuntime:
         self._processor.progress.every_s = self.settings.progress_every_s
         return self._processor
 
-    def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False) -> None:
+    def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False,
+                seen_in: Store | None = None) -> None:
         """Register one agent feeding batches of these topics to the processor.
 
         `idempotent=True`: the handlers of these topics make a second delivery of an event a
-        no-op by their own state (see Processor.use_seen_store): no seen-id write per event."""
+        no-op by their own state (see Processor.use_seen_store): no seen-id write per event.
+        `seen_in=store`: keep the seen ids in the processor's own (single) store instead of the
+        shared seen store. Both then share one changelog partition, where an id comes after the
+        writes of the event it marks: a kill -9 during a batch's publish can keep the writes
+        without the id (the event is done again) but never the id without the writes (the event
+        would be skipped with its effect lost). For handlers whose facts are "the latest value"."""
         proc = processor or self._processor
         if proc is None:
             raise RuntimeError("create the processor before registering agents")
@@ -204,6 +208,8 @@ class ServiceRuntime:
             raise ValueError("topics consumed by one agent must have the same partition count")
         if idempotent:
             proc.use_seen_store(topics, None)
+        elif seen_in is not None:
+            proc.use_seen_store(topics, seen_in)
         else:
             seen_name = f"seen-p{topics[0].partitions}"
             seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
@@ -211,16 +217,17 @@ class ServiceRuntime:
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)
-        batch_max, within = self.settings.batch_max, self.settings.batch_within_s
         self._agents += 1
+        app, lag, service = self.app, self.metrics.lag, self.service
 
-        app, lag = self.app, self.metrics.lag
+        def after_batch(batch: Sequence[Any]) -> None:
+            _record_lag(app, lag, service, batch)
+
+        feed = BatchFeed(app, channel, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
+                         on_batch=after_batch, before_batch=self._after_rebalance)
 
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(batch_max, within):
-                self._after_rebalance()
-                await proc.process_batch([_message(e) for e in events], _in_event_context(events))
-                _record_lag(app, lag, self.service, events)
+            await feed.run(stream)
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
@@ -311,34 +318,17 @@ def _recovered(app: faust.App) -> bool:
         return True
 
 
-def _record_lag(app: faust.App, gauge: Any, service: str, events: Sequence[Any]) -> None:
+def _record_lag(app: faust.App, gauge: Any, service: str, messages: Sequence[Any]) -> None:
     """Consumer lag per partition after a batch: high watermark − next offset (for /metrics)."""
     last: dict[Any, int] = {}
-    for event in events:
-        last[event.message.tp] = event.message.offset
+    for message in messages:
+        last[message.tp] = message.offset
     for tp, offset in last.items():
         try:
             behind = max(0, app.consumer.highwater(tp) - offset - 1)
         except Exception:  # highwater unknown before the first fetch response
             continue
         gauge.labels(service, tp.topic, str(tp.partition)).set(behind)
-
-
-def _message(event: Any) -> Message:
-    m = event.message
-    return Message(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, m.headers or ())
-
-
-def _in_event_context(events: Sequence[Any]) -> Callable[[int], Any]:
-    @contextmanager
-    def ctx(index: int) -> Any:
-        token = _current_event.set(weakref.ref(events[index]))
-        try:
-            yield
-        finally:
-            _current_event.reset(token)
-
-    return ctx
 
 
 def run_worker(app: faust.App, *, log_level: str = "INFO") -> None:

@@ -4,12 +4,17 @@ cost centre); the cost centres' figures (1 partition) for the total."""
 from __future__ import annotations
 
 from shared.consumer import Processor
+from shared.state import Store
 from shared.streaming import ServiceRuntime
 from shared.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS
 
 
-def register(runtime: ServiceRuntime, *, ledger: Processor, centres: Processor) -> None:
-    # idempotent by their facts (handlers.py: k| per posting, b| per budget, c| per centre status;
-    # a second delivery changes no figure, so publishes nothing): no seen-id write per event
+def register(runtime: ServiceRuntime, *, ledger: Processor, centres: Processor, totals: Store) -> None:
+    # idempotent by their facts (handlers.py: k| per posting, b| per budget; a second delivery
+    # changes no figure, so publishes nothing): no seen-id write per event
     runtime.consume(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, processor=ledger, idempotent=True)
-    runtime.consume(BUDGET_CENTRES, processor=centres, idempotent=True)
+    # not idempotent by its facts: `c|` keeps a cost centre's *latest* status, so an older status
+    # delivered again (a replay after kill -9, a resent duplicate) would put an older figure back
+    # and publish a total under that status's id with other content. Seen ids skip it; they are
+    # kept in `totals` itself, after the writes they mark in its one changelog partition.
+    runtime.consume(BUDGET_CENTRES, processor=centres, seen_in=totals)

@@ -24,6 +24,6 @@ def create_app(settings: Settings) -> faust.App:
     ledger = runtime.processor(LEDGER_HANDLERS, deps, stores=[deps.ledger])
     centres = runtime.processor(CENTRE_HANDLERS, deps, stores=[deps.totals])
     deps.emit = ledger.emit  # both emitters are alike: source /pn/budget, the runtime's clock
-    agents.register(runtime, ledger=ledger, centres=centres)
+    agents.register(runtime, ledger=ledger, centres=centres, totals=deps.totals)
     web.register(runtime, ledger=deps.ledger, totals=deps.totals)
     return runtime.app

@@ -17,8 +17,7 @@ class Settings(PnSettings):
     intake_attachment_types: tuple[str, ...] = Field(DEFAULT_MEDIA_TYPES, description="allowed media types (JSON list)")
     intake_tick_s: float = Field(60.0, gt=0, description="how often open spike alerts are re-checked")
     # Intake answers citizens, and a complaint reaches its case through two hops, each waiting up
-    # to a batch window and a producer linger: shorter ones than the platform's took ~5 ms off
-    # p50 and p99 at 100 complaints/s for a few per cent more CPU in a burst (bench/RESULTS.md,
-    # third round). The PN_ variables still override them.
-    batch_within_s: float = Field(0.005, gt=0, description="max wait to fill a batch (intake: latency first)")
+    # to a producer linger: a shorter one than the platform's took ~3 ms off p50 and p99 at 100
+    # complaints/s for a few per cent more CPU in a burst (bench/RESULTS.md, third round).
+    # PN_PRODUCER_LINGER_S still overrides it.
     producer_linger_s: float = 0.002

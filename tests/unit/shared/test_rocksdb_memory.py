@@ -50,6 +50,6 @@ def test_the_retired_per_partition_cache_setting_is_named_with_its_replacement()
     from shared.settings import retired_in
 
     assert retired_in({"PN_ROCKSDB_BLOCK_CACHE_MB": "8"}) == [
-        "PN_ROCKSDB_BLOCK_CACHE_MB is no longer read; use PN_ROCKSDB_MEMORY_MB "
+        "PN_ROCKSDB_BLOCK_CACHE_MB is no longer read: use PN_ROCKSDB_MEMORY_MB "
         "(one RocksDB budget per worker, not per table partition)"]
     assert retired_in({"PN_ROCKSDB_MEMORY_MB": "48"}) == []
