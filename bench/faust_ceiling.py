@@ -68,7 +68,7 @@ def create_app(settings: PnSettings, path: str = "take") -> Any:
             async def process_batch(self, messages: Any, _in_context: Any) -> None:
                 await relay(messages)
 
-        feed = BatchFeed(app, channel, [IN.name], Relay(), batch_max=settings.batch_max)  # type: ignore[arg-type]
+        feed = BatchFeed(app, [IN.name], Relay(), batch_max=settings.batch_max)  # type: ignore[arg-type]
 
         @app.agent(channel, name="bench-ceiling")
         async def fed(stream: Any) -> None:

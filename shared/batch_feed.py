@@ -68,9 +68,10 @@ def install(app: Any) -> dict[str, BatchFeed]:
 
 
 class BatchFeed:
-    """Feeds the records of `topics` (subscribed through `channel`) to `processor` in batches."""
+    """Feeds the records of `topics` to `processor` in batches; `run` is the body of the agent
+    whose channel subscribes them."""
 
-    def __init__(self, app: Any, channel: Any, topics: Sequence[str], processor: Processor, *,
+    def __init__(self, app: Any, topics: Sequence[str], processor: Processor, *,
                  batch_max: int, before_batch: Callable[[], None] | None = None,
                  on_batch: Callable[[Sequence[Any]], None] | None = None) -> None:
         feeds = install(app)
@@ -79,7 +80,6 @@ class BatchFeed:
                 raise ValueError(f"{topic} is already fed to a processor")
             feeds[topic] = self
         self._app = app
-        self._channel = channel
         self._registered: Any = None
         self._processor = processor
         self._batch_max = batch_max

@@ -223,7 +223,7 @@ class ServiceRuntime:
         def after_batch(batch: Sequence[Any]) -> None:
             _record_lag(app, lag, service, batch)
 
-        feed = BatchFeed(app, channel, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
+        feed = BatchFeed(app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
                          on_batch=after_batch, before_batch=self._after_rebalance)
 
         async def agent(stream: Any) -> None:

@@ -66,7 +66,7 @@ class Recorder:
 
 
 def _feed(app: App, proc: Recorder, batch_max: int = 3) -> BatchFeed:
-    return BatchFeed(app, SimpleNamespace(), ["in"], proc, batch_max=batch_max)  # type: ignore[arg-type]
+    return BatchFeed(app, ["in"], proc, batch_max=batch_max)  # type: ignore[arg-type]
 
 
 async def _deliver(feed: BatchFeed, records: list[Record]) -> None:
