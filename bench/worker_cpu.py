@@ -2,26 +2,25 @@
 
     python -m bench.worker_cpu billing|fees|budget|intake|diary [N]
 
-Starts an embedded broker and `pn run SERVICE` (dev profile, JSON logs at INFO), waits 10 s for
-it to join and recover, then reads its user+system CPU from /proc, produces N inputs of the
-service's main kind (bench/on_broker.py's workloads) and waits for every output; the CPU the worker
-used in between, divided by N, is printed with the busiest threads (faust's consumer runs aiokafka
-in a thread of its own). The bench's producer and reader and the broker are not counted.
+Starts an embedded broker and the service as `bench.on_broker.measure` does (`Stack`, `pn run
+SERVICE`, dev profile), waits until it answers /health, then reads its user+system CPU from /proc,
+produces N inputs of the service's main kind and waits for every output; the CPU the worker used
+in between, divided by N, is printed with the busiest threads (faust's consumer runs aiokafka in
+a thread of its own). The bench's producer and reader and the broker are not counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from pathlib import Path
 
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
-from shared.settings import PnSettings
+from shared.supervisor import Stack
 
+from .common import broker
 from .on_broker import ROOT, WORKLOADS, _drive, _produce
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -41,34 +40,23 @@ def thread_cpu(pid: int) -> dict[str, float]:
 
 
 def main(service: str, n: int) -> None:
-    broker = EmbeddedBroker().start()
-    log = tempfile.NamedTemporaryFile(prefix=f"pn-{service}-", suffix=".log", delete=False)
-    try:
-        asyncio.run(ensure_topics(PnSettings(kafka_bootstrap=broker.bootstrap)))
-        work = WORKLOADS[service](n, uuid.uuid4().hex[:6])
-        asyncio.run(_produce(broker.bootstrap, work.setup))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PN_")},
-               "PN_KAFKA_BOOTSTRAP": broker.bootstrap, "PN_DATA_DIR": tempfile.mkdtemp(prefix="pn-cpu-"),
-               "PN_WEB_PORT": str(free_port()), "PN_PROFILE": "dev", "PN_LOG_FORMAT": "json",
-               "PN_RULES_DIR": str(ROOT / "rules"), **work.env,
-               **{k: v for k, v in os.environ.items() if k.startswith("PN_")}}
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", service], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
+    work = WORKLOADS[service](n, uuid.uuid4().hex[:6])
+    with broker() as (b, _settings), tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(_produce(b.bootstrap, work.setup))
+        env = {"PN_RULES_DIR": str(ROOT / "rules"), **work.env}
+        stack = Stack([service], work_dir=Path(tmp), bootstrap=b.bootstrap, env=env).start(120)
         try:
-            time.sleep(10)
-            before = thread_cpu(proc.pid)
-            ins, outs = asyncio.run(_drive(broker.bootstrap, work, 300))
-            after = thread_cpu(proc.pid)
+            pid = stack.processes[service].proc.pid
+            before = thread_cpu(pid)
+            ins, outs = asyncio.run(_drive(b.bootstrap, work, 300))
+            after = thread_cpu(pid)
         finally:
-            proc.terminate()
-            proc.wait(30)
-    finally:
-        broker.stop()
+            stack.stop()
     used = {t: after[t] - before.get(t, 0.0) for t in after}
     total = sum(used.values())
     wall = (max(outs.values(), default=0) - min(ins.values())) / 1000
     print(f"{service}: {len(outs)}/{len(ins)} outputs in {wall:.2f} s; worker CPU {total:.2f} s = "
-          f"{total / n * 1e6:.0f} µs per input (log: {log.name})")
+          f"{total / n * 1e6:.0f} µs per input")
     for thread, seconds in sorted(used.items(), key=lambda kv: -kv[1])[:4]:
         print(f"  thread {thread}: {seconds:.2f} s")
 

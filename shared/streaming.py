@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import faust
@@ -218,13 +219,9 @@ class ServiceRuntime:
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)
         self._agents += 1
-        app, lag, service = self.app, self.metrics.lag, self.service
-
-        def after_batch(batch: Sequence[Any]) -> None:
-            _record_lag(app, lag, service, batch)
-
-        feed = BatchFeed(app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
-                         on_batch=after_batch, before_batch=self._after_rebalance)
+        feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
+                         before_batch=self._after_rebalance,
+                         on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service))
 
         async def agent(stream: Any) -> None:
             await feed.run(stream)
