@@ -19,9 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from shared.consumer import Emitter
 from shared.events import (
@@ -37,6 +35,7 @@ from shared.events import (
     Tick,
     VisitReported,
     derive_id,
+    trusted,
 )
 from shared.money import ZERO
 from shared.ports import Clock, Emit
@@ -147,24 +146,6 @@ def decide(visit: VisitReported, content: str, assignment: Assignment, deps: Dep
             "amount": price.cost, "text": f"Arvode stödperson, besök {visit_id}"})
         out.append(deps.emit(FINANCE_POSTINGS, posting, key=cost_centre, cause=[fee_id, "cost"]))
     return out
-
-
-M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
-
-
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
-    """`cls.model_construct(**values)` for values that are already valid and name every field (in
-    declaration order), without its per-field walk for aliases and defaults (~2 µs a model).
-    tests/unit/fees/test_trusted.py checks it equals model_construct for the models built here."""
-    if len(values) != len(cls.__pydantic_fields__):  # a field added to the model: the general path
-        return cls.model_construct(**values)
-    model = cls.__new__(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
 
 
 def reject(visit: VisitReported, reason: str, detail: str, deps: Deps, content: str = "") -> Emit:

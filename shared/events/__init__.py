@@ -28,9 +28,11 @@ from .envelope import (
     decode,
     decoder_for,
     derive_id,
+    emitted_event,
     encode,
     envelope_model,
     make_event,
+    trusted,
 )
 from .finance import BudgetFigures, BudgetSet, BudgetStatus, LedgerPosted
 from .letters import DiaryRegistered, LetterCreated, LetterDispatched, LetterReceived
