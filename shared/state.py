@@ -41,6 +41,7 @@ class Store:
         self._overlay: dict[str, tuple[Any, Tag]] = {}
         self._writes: dict[Tag, list[tuple[str, Any]]] = {}
         self._tag: Tag = (0, 0)
+        self._read = changelog.read if changelog is not None else self.table.get
 
     # -- tagging: the wrapper says which message the next writes belong to
     def invalidate(self) -> None:
@@ -115,10 +116,10 @@ class Store:
         if staged is not None:
             return default if staged[0] is _DELETED else staged[0]
         if not self._cache_entries:
-            return self.table.get(key, default)
+            return self._read(key, default)
         value = self._cache.get(key, _UNCACHED)
         if value is _UNCACHED:
-            value = self.table.get(key, _DELETED)
+            value = self._read(key, _DELETED)
             if len(self._cache) >= self._cache_entries:
                 self._cache.clear()  # a bound, not an LRU: a batch's working set refills it at once
             self._cache[key] = value
