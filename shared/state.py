@@ -41,6 +41,7 @@ class Store:
         self._overlay: dict[str, tuple[Any, Tag]] = {}
         self._writes: dict[Tag, list[tuple[str, Any]]] = {}
         self._tag: Tag = (0, 0)
+        self._current: list[tuple[str, Any]] | None = None  # the writes of `_tag`, once it wrote
         self._read = changelog.read if changelog is not None else self.table.get
 
     # -- tagging: the wrapper says which message the next writes belong to
@@ -50,6 +51,7 @@ class Store:
 
     def begin(self, tag: Tag) -> None:
         self._tag = tag
+        self._current = None
 
     def commit(self, tag: Tag) -> None:
         self.commit_all([tag])
@@ -64,8 +66,12 @@ class Store:
     def collect(self, tags: Sequence[Tag]) -> dict[str, tuple[Any, Tag]]:
         """Take the staged writes of these messages: each key once, its last value and writer."""
         final: dict[str, tuple[Any, Tag]] = {}
+        writes = self._writes
+        if not writes:
+            return final
+        self._current = None
         for tag in tags:
-            for key, value in self._writes.pop(tag, ()):
+            for key, value in writes.pop(tag, ()):
                 final[key] = (value, tag)
         return final
 
@@ -105,6 +111,8 @@ class Store:
 
     def rollback(self, tag: Tag) -> None:
         """Abandon one message's staged writes (its handler failed)."""
+        if tag == self._tag:
+            self._current = None
         self.settle({key: (value, tag) for key, value in self._writes.pop(tag, ())})
 
     def pending(self) -> int:
@@ -136,7 +144,10 @@ class Store:
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._overlay[key] = (value, self._tag)
-        self._writes.setdefault(self._tag, []).append((key, value))
+        current = self._current
+        if current is None:
+            current = self._current = self._writes.setdefault(self._tag, [])
+        current.append((key, value))
 
     def __delitem__(self, key: str) -> None:
         self[key] = _DELETED
