@@ -98,6 +98,7 @@ def topics_cmd() -> None:
 @click.argument("service", type=click.Choice(SERVICES))
 def run(service: str) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
+    from .heap import limit_arenas, start_trimming
     from .kafka_client import KafkaConfigError
     from .logging import configure, get_logger
     from .rules import RulesFileError
@@ -110,6 +111,7 @@ def run(service: str) -> None:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise click.ClickException(f"invalid setting PN_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}") from None
+    limit_arenas(settings.malloc_arenas)  # before any thread of the worker allocates
     configure(service=service, level=settings.log_level, fmt=settings.log_format or "console")
     for warning in retired_in(os.environ):
         get_logger(service=service).warning("retired_setting", detail=warning)
@@ -117,6 +119,7 @@ def run(service: str) -> None:
         app = create_app(service, settings)
     except (ServiceNotAvailable, RulesFileError, KafkaConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    start_trimming(settings.malloc_trim_s)
     run_worker(app, log_level=settings.log_level)
 
 

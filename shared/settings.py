@@ -62,6 +62,12 @@ class PnSettings(BaseSettings):
     rocksdb_memory_mb: int = Field(
         48, ge=4, description="RocksDB memory of the whole worker: one block cache shared by every "
         "table partition, memtables charged to it (shared/rocksdb_memory.py)")
+    malloc_arenas: int = Field(
+        2, ge=0, description="most glibc malloc arenas of a worker (0: glibc's default of 8 per core; "
+        "shared/heap.py)")
+    malloc_trim_s: float = Field(
+        10.0, ge=0, description="how often a worker hands freed heap memory back to the OS (0: never; "
+        "shared/heap.py)")
     store_cache_entries: int = Field(
         20_000, ge=0, description="committed table values each store keeps in memory for reads "
         "(0: every read goes to RocksDB); cleared on a rebalance")
