@@ -60,7 +60,7 @@ class PnSettings(BaseSettings):
         "which a burst fills: most of a worker's RSS); all of them together are bounded by "
         "rocksdb_memory_mb")
     rocksdb_memory_mb: int = Field(
-        24, ge=4, description="RocksDB memory of the whole worker: one block cache shared by every "
+        16, ge=4, description="RocksDB memory of the whole worker: one block cache shared by every "
         "table partition, memtables charged to it (shared/rocksdb_memory.py)")
     malloc_arenas: int = Field(
         2, ge=0, description="most glibc malloc arenas of a worker (0: glibc's default of 8 per core; "
