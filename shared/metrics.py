@@ -1,8 +1,19 @@
-"""Prometheus metrics per service, in a registry of its own (no global default registry)."""
+"""Prometheus metrics per service, in a registry of its own (no global default registry).
+
+The registry also has prometheus' standard process metrics (`process_resident_memory_bytes`,
+CPU seconds, open files: read from /proc when scraped), so an operator sees a worker's memory
+next to its throughput; `pn_rocksdb_memory_bytes` is the part RocksDB counts in its budget."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -26,6 +37,10 @@ class Metrics:
             ["service", "topic", "partition"], registry=self.registry)
         self.ready = Gauge("pn_ready", "1 when tables are recovered and agents run", ["service"],
                            registry=self.registry)
+        self.rocksdb_memory = Gauge(
+            "pn_rocksdb_memory_bytes", "RocksDB block cache plus the memtables charged to it, of the "
+            "worker's one budget (PN_ROCKSDB_MEMORY_MB)", ["service"], registry=self.registry)
+        ProcessCollector(registry=self.registry)
         self.service = service
 
     def render(self) -> bytes:

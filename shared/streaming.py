@@ -148,6 +148,8 @@ class ServiceRuntime:
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
         self._rocksdb_budget = MemoryBudget(settings.rocksdb_memory_mb) if settings.store == "rocksdb" else None
+        if self._rocksdb_budget is not None:
+            self.metrics.rocksdb_memory.labels(service).set_function(self._rocksdb_budget.usage_bytes)
         self.log = get_logger(service=service)
         self._processor: Processor | None = None
         self._agents = 0

@@ -160,6 +160,15 @@ def test_every_protected_view_of_every_service_needs_the_right_role(system):
         assert _get(stack, service, "/health", None)[0] == 200
         status, _, body = _get(stack, service, "/metrics", None)
         assert status == 200 and b"pn_events_in_total" in body
+        # an operator watches memory next to throughput: the process's RSS and RocksDB's part of it
+        rss = _metric(body, b"process_resident_memory_bytes")
+        budget = PnSettings().rocksdb_memory_mb * 2**20  # the stack runs with the defaults
+        assert 20e6 < rss < 1e9 and 0 <= _metric(body, b"pn_rocksdb_memory_bytes{") <= 1.5 * budget
+
+
+def _metric(body: bytes, name: bytes) -> float:
+    line = next(line for line in body.splitlines() if line.startswith(name))
+    return float(line.rsplit(b" ", 1)[1])
 
 
 def test_case_reads_are_audited_without_content(system):
