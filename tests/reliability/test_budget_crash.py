@@ -33,6 +33,18 @@ def latest(events, years) -> dict[tuple[int, str], dict]:
     return out
 
 
+def _differences(got: dict, expected: dict) -> dict:
+    """Per (year, cost centre): the figures that differ, as (got, expected), or what is missing."""
+    out = {}
+    for key in sorted(set(got) | set(expected)):
+        g, e = got.get(key), expected.get(key)
+        if g is None or e is None:
+            out[key] = "missing" if g is None else "unexpected"
+        elif g != e:
+            out[key] = {f: (g.get(f), e.get(f)) for f in sorted(set(g) | set(e)) if g.get(f) != e.get(f)}
+    return out
+
+
 def open_alerts(events, years) -> tuple[set[str], dict[str, list[str]]]:
     history: dict[str, list[str]] = defaultdict(list)
     for e in {e.id: e for e in events if e.type.startswith("pn.alert.")}.values():
@@ -105,7 +117,11 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
         def done(records) -> bool:
             return latest(events_of(records), years) == expected
 
-        await wait_for(settings, [BUDGET_STATUS], done, timeout=120)  # a restart after kill -9 waits out the old member
+        try:  # a restart after kill -9 waits out the old member
+            await wait_for(settings, [BUDGET_STATUS], done, timeout=120)
+        except TimeoutError:
+            got = latest(events_of(await read_all(settings, [BUDGET_STATUS], idle_s=1.0)), years)
+            pytest.fail(f"final statuses differ from the uninterrupted run's: {_differences(got, expected)}")
         records = await read_all(settings, [BUDGET_STATUS, ALERTS_BUDGET], idle_s=1.0)
     finally:
         stack.stop()
