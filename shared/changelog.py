@@ -2,17 +2,20 @@
 
 faust sends one changelog record per table write through its buffered `send_soon` path (and
 writes the partition's persisted offset to RocksDB per record); on this machine that made a
-table write cost about twice an output record. The Processor instead puts a batch's table
-changes, one record per key, into the same ordered publish as the batch's outputs, and only
-when the broker has acknowledged all of them writes the values into the table's local store and
+table write cost about twice an output record. The Processor instead publishes a batch's table
+changes, one record per key, once the broker has acknowledged every output of the batch, and only
+when it has acknowledged the changes too writes the values into the table's local store and
 the highest acknowledged changelog offset per partition as its persisted offset — the two things
 faust's own write path leaves behind. Recovery (faust's, unchanged) reads the same records.
 
 Crash semantics: the input offsets are committed only after the batch's records are
 acknowledged and applied, so a kill -9 before that replays the batch from the last commit.
-Records of one partition arrive in order, but a crash mid-publish can keep some partitions'
-records and not others; facts keyed by their cause make the replay find the same answer
-(tests/reliability); a value derived from several facts (budget's year sums) documents its limit.
+Outputs go first: a change on the broker means its batch's outputs are there (a replay emits
+them again under the same ids, which readers skip), never a state that says done for an output
+that was lost. The changes themselves are one publish: records of one partition arrive in order,
+but a crash mid-publish can keep some partitions' records and not others; facts keyed by their
+cause make the replay find the same answer (tests/reliability); a value derived from several
+facts (budget's year sums) documents its limit.
 
 Reads go the same direct way (`read`): faust's table get asks its store `key in data` and then
 `data[key]`, two RocksDB lookups and two key encodings for a hit (profiled: a fifth of a fees

@@ -4,8 +4,9 @@ It is transport-neutral: the faust adapter (shared/streaming.py) hands it batche
 tests and benchmarks hand it messages directly. Per message, any failure (bytes that are not
 JSON, an invalid envelope or payload, an unknown type, a handler exception) becomes a
 `pn.event.rejected` on `pn.deadletter` with the reason and the original bytes, and the batch goes
-on. Outputs of the batch are sent, then awaited, then the state writes are committed (see
-shared/state.py), then the transport may acknowledge the offsets.
+on. Outputs of the batch are sent and acknowledged, then the state writes are published (their
+changelog records) and committed (see shared/state.py), then the transport may acknowledge the
+offsets.
 """
 
 from __future__ import annotations
@@ -185,7 +186,13 @@ class Processor:
         changes = [(store, store.collect(tags)) for store in self.stores]
         logged = self._changelog_records(changes, messages, records)
         try:
-            acks = await self._publish(records)
+            # outputs first, then the table changes that record them: a changelog record on the
+            # broker implies that every output of its batch is there too. A crash in between
+            # replays the batch, which emits the outputs again under the same ids; in one publish,
+            # a partition's records could reach the broker without another's (aiokafka sends each
+            # partition's batch when it is ready) and a state could say done for a lost output.
+            acks = await self._publish(records[:outputs])
+            acks += await self._publish(records[outputs:])
         except BaseException:
             for store, final in changes:  # nothing of this batch may outlive unsent outputs
                 store.settle(final)
