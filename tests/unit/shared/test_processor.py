@@ -325,3 +325,41 @@ async def test_table_changes_are_published_with_the_outputs_then_applied_with_th
     else:
         assert dict(data) == {"p0": "-1.00", "p1": "-1.00"}
         assert deps.postings.get("p1") == "-1.00"
+
+
+async def test_outputs_are_acknowledged_before_the_table_changes_that_record_them_are_sent():
+    """A changelog record on the broker must imply its batch's outputs are there: else a kill -9
+    could keep a state that says done for an output that was lost (a replay would not re-send it)."""
+    from types import SimpleNamespace
+
+    from shared.changelog import TableChangelog
+
+    class Recording(FakePublisher):
+        def __init__(self, fail_outputs=False):
+            super().__init__()
+            self.calls, self.fail_outputs = [], fail_outputs
+
+        async def publish(self, records):
+            self.calls.append([r[0] for r in records])
+            if self.fail_outputs and records[0][0] == ALERTS_OPS.name:
+                raise ConnectionError("the broker is gone")
+            return [SimpleNamespace(partition=0, offset=i) for i, _ in enumerate(records)]
+
+    for fail in (False, True):
+        data = SerialisingTableData()
+        table = SimpleNamespace(data=data, changelog_topic=SimpleNamespace(get_topic_name=lambda: "pn-t-s-changelog"))
+        deps = Deps()
+        deps.postings = Store("postings", data, changelog=TableChangelog(table))
+        proc = Processor(service="t", handlers={"pn.ledger.posted": on_posted}, deps=deps,
+                         publisher=Recording(fail), clock=FixedClock(), stores=[deps.postings])
+        deps.emit = proc.emit
+        batch = [message(FINANCE_POSTINGS, posting(f"p{i}"), id=f"e{i}") for i in range(2)]
+        if not fail:
+            await proc.process_batch(batch)
+            assert proc.publisher.calls == [[ALERTS_OPS.name] * 2, ["pn-t-s-changelog"] * 2]
+            assert data.raw  # applied once both were acknowledged
+        else:
+            with pytest.raises(ConnectionError):
+                await proc.process_batch(batch)
+            assert proc.publisher.calls == [[ALERTS_OPS.name] * 2]  # no table change was sent
+            assert data.raw == {} and deps.postings.get("p0") is None
