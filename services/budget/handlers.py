@@ -40,10 +40,13 @@ the batch was acknowledged; `Store.commit` applies the tag's writes in one loop 
 or rolls back every tag of the batch. So a replayed posting finds either neither write (the delta
 is applied once, now) or both, and then `before == record`: a no-op. Limit, shared by the layout
 before this one (`k|` + {posting_id: amount} buckets): on a broker the committed writes become
-changelog records sent one after the other, not a transaction (no exactly-once on the dev broker),
-so a kill -9 while they are in flight could keep `k|` and lose `y|` (or the `seen` store's record,
-another topic): the posting would then not be counted. Closing that needs transactional changelogs
-or a per-record "last applied" mark; not done here.
+changelog records of one publish (after the batch's outputs are acknowledged), not a transaction
+(no exactly-once on the dev broker). A cost centre's `k|` and `y|` records of a batch go to one
+partition, in the order first written (the first posting's `k|`, the collapsed `y|`, the other
+`k|`s), and reach the broker as one record batch while they stay under the producer's 256 KB
+batch size; were that batch split and the worker killed between the parts, a replay could count
+a posting twice (`y|` kept, its `k|` lost) or not at all (`k|` kept, `y|` lost). Closing that
+needs transactional changelogs or a per-record "last applied" mark; not done here.
 
 State of the version before (`m|<year>|<cc>|<period>|<group>` → {posting_id: amount}, an ever
 growing record rewritten per posting, and the index `g|<year>|<cc>`) is read when a cost centre's
