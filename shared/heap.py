@@ -11,24 +11,19 @@ cost in throughput. Elsewhere (musl, macOS) this is a no-op.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
+from functools import cache
 from typing import Any
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
 
+@cache
 def _glibc() -> Any | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        libc.gnu_get_libc_version  # noqa: B018 - present in glibc only
-    except (OSError, AttributeError):
-        return None
-    return libc
+    """The C library the process runs on, if it is glibc (its own symbols: no library search)."""
+    libc = ctypes.CDLL(None)
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
 
 
 def limit_arenas(arenas: int) -> bool:

@@ -112,6 +112,10 @@ def make_event(
     )
 
 
+_ENVELOPE_FIELDS_SET = frozenset({"id", "source", "type", "time", "subject", "data"})
+"""The fields `make_event` passes to the model: what pydantic records as set."""
+
+
 def emitted_event(data: EventData, *, source: str, time: datetime, id: str, subject: str | None = None) -> Envelope:
     """`make_event` for a service's own outputs, built without re-validating what is valid by
     construction (~1 µs an output): `data` is a payload model instance, `id` comes from
@@ -126,9 +130,6 @@ def emitted_event(data: EventData, *, source: str, time: datetime, id: str, subj
         "datacontenttype": "application/json", "subject": subject, "schemaversion": 1, "data": data,
     }, _ENVELOPE_FIELDS_SET)
 
-
-_ENVELOPE_FIELDS_SET = frozenset({"id", "source", "type", "time", "subject", "data"})
-"""The fields `make_event` passes to the model: what pydantic records as set."""
 
 M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
