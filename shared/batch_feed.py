@@ -33,6 +33,7 @@ from faust.streams import (
     _current_event,  # the context faust's RocksDB store reads a write's partition from
 )
 
+from . import fetch_loop
 from .consumer import Message, Processor
 
 BUFFER_BATCHES = 4
@@ -64,6 +65,7 @@ def install(app: Any) -> dict[str, BatchFeed]:
             return feed.deliver if feed is not None else build(tp, channels)
 
         conductor._build_handler = _build_handler
+        fetch_loop.install()
     return feeds
 
 
@@ -88,6 +90,16 @@ class BatchFeed:
         self._buffer: list[Any] = []
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
+
+    def offer(self, message: Any) -> bool:
+        """The fetch loop's hand-over in line (shared/fetch_loop.py): True if the record was
+        taken; False when the flow is suspended or the buffer is full (then `deliver`, awaited)."""
+        buffer = self._buffer
+        if len(buffer) >= BUFFER_BATCHES * self._batch_max or not self._app.flow_control.is_active():
+            return False
+        buffer.append(message)
+        self._arrived.set()
+        return True
 
     async def deliver(self, message: Any) -> None:
         """The conductor's callback for one fetched record of a fed partition."""
