@@ -363,3 +363,21 @@ async def test_outputs_are_acknowledged_before_the_table_changes_that_record_the
                 await proc.process_batch(batch)
             assert proc.publisher.calls == [[ALERTS_OPS.name] * 2]  # no table change was sent
             assert data.raw == {} and deps.postings.get("p0") is None
+
+
+def test_table_changes_are_encoded_and_read_back_as_faust_s_own_store_does():
+    """The changelog's direct JSON (shared/changelog.py) must give faust's bytes: recovery reads them."""
+    import faust
+
+    from shared.changelog import TableChangelog
+
+    app = faust.App("pn-codec-test", key_serializer="json", value_serializer="json", store="memory://")
+    table = app.Table("t", default=None)
+    changelog, data = TableChangelog(table), table.data
+    values = [{"sp": "sp-1", "period": "2023-04", "taxable": "350.00", "n": 3, "ok": True, "none": None},
+              ["a", "å", 1], "PN 2023/12", 7, {"nested": {"list": [{"x": "ÅÄÖ"}]}}]
+    for key, value in zip(["v|1", "doc|complaint:åäö", "seq|2023", "n", "w|a|2023-W14"], values, strict=True):
+        assert changelog.encode(key, value, False) == (data._encode_key(key), data._encode_value(value))
+        loads = changelog._json(data)[1]
+        assert loads(data._encode_value(value)) == data._decode_value(data._encode_value(value))
+    assert changelog.encode("gone", None, True) == (data._encode_key("gone"), None)
