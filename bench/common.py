@@ -22,6 +22,8 @@ class Figure:
     events: int
     seconds: float
     extra: dict[str, str] = field(default_factory=dict)
+    baseline: Figure | None = None
+    """the raw pipe measured next to this figure, when it has its own (its ratio is to that one)"""
 
     @property
     def rate(self) -> float:
@@ -32,7 +34,8 @@ def print_table(title: str, figures: list[Figure], baseline: Figure | None = Non
     print(f"\n{title}")
     print(f"{'pattern':<52} {'events':>8} {'s':>7} {'events/s':>10} {'ratio':>6}  notes")
     for f in figures:
-        ratio = f"{f.rate / baseline.rate:.2f}" if baseline and baseline.rate else "-"
+        base = f.baseline or baseline
+        ratio = f"{f.rate / base.rate:.2f}" if base and base.rate else "-"
         notes = " ".join(f"{k}={v}" for k, v in f.extra.items())
         print(f"{f.name:<52} {f.events:>8} {f.seconds:>7.2f} {f.rate:>10,.0f} {ratio:>6}  {notes}")
 

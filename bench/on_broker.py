@@ -1,10 +1,11 @@
-"""Each service end to end on the embedded broker, against the raw pipe of the same run.
+"""Each service end to end on an embedded broker of its own, against the raw pipe measured just
+before it on that broker.
 
-    python -m bench --only on_broker [--events 20000]     # baseline first, then every service
+    python -m bench --only on_broker [--events 20000]     # per service: a broker, its baseline, the service
     python -m bench.on_broker [N] [--only intake,diary,billing]
 
 Per service: the worker runs as its own process (`shared.supervisor.Stack`, `pn run NAME`, dev
-profile, JSON logs at INFO as in production) on the shared broker; once it answers /health, N
+profile, JSON logs at INFO as in production) on that broker; once it answers /health, N
 inputs of its main kind are produced at full speed and the clock runs until every input's
 output is on the output topic:
 - intake: complaints → `pn.cases.opened` (matched by complaint_event_id; both stages),
@@ -279,31 +280,41 @@ _what = {"intake": "complaints → cases opened", "diary": "cases+letters → en
          "budget": "postings → ledger stored"}
 
 
-def main(bootstrap: str, baseline: Figure | None, n: int, only: list[str] | None = None) -> list[Figure]:
+BASELINE_RUNS = 3
+
+
+def main(n: int, only: list[str] | None = None) -> list[Figure]:
+    """Each service on a broker of its own, right after the raw pipe on that broker: a service
+    never meets another's outputs among its inputs (the diary reads the cases intake opens,
+    budget the postings fees makes), and its ratio is to a baseline measured next to it: the
+    best of `BASELINE_RUNS` runs of the raw pipe (one run of 20,000 came out at ~15,600 or
+    ~24,700 events/s on this machine, seemingly at random; the best is the stricter yardstick)."""
+    from .common import broker
+    from .raw_pipe import raw_pipe
+
     figures = []
     for service in only or list(WORKLOADS):
-        fig = measure(service, bootstrap, n)
+        with broker() as (b, _settings):
+            base = max((asyncio.run(raw_pipe(b.bootstrap, n)) for _ in range(BASELINE_RUNS)), key=lambda f: f.rate)
+            fig = measure(service, b.bootstrap, n)
+        fig.baseline = base
+        fig.extra["raw_per_s"] = f"{base.rate:,.0f}"
         figures.append(fig)
-        print_table(f"on broker: {service}", [fig], baseline)
-    print_table("on broker summary (goal ≥ 0.20 of the baseline)", figures, baseline)
+        print_table(f"on broker: {service}", [fig])
+    print_table("on broker summary (goal ≥ 0.20 of the raw pipe measured before each, on its broker)", figures)
     return figures
 
 
 def run(bootstrap: str, baseline: Figure, events: int) -> None:
-    main(bootstrap, baseline, max(20_000, events))
+    """The bench protocol of `python -m bench`; each service gets its own broker (see main)."""
+    main(max(20_000, events))
 
 
 if __name__ == "__main__":
     import argparse
 
-    from .common import broker
-    from .raw_pipe import raw_pipe
-
     parser = argparse.ArgumentParser(prog="python -m bench.on_broker")
     parser.add_argument("n", type=int, nargs="?", default=20_000)
     parser.add_argument("--only", default=",".join(WORKLOADS))
     args = parser.parse_args()
-    with broker() as (b, _settings):
-        base = asyncio.run(raw_pipe(b.bootstrap, args.n))
-        print_table("baseline (same broker, same run)", [base], base)
-        main(b.bootstrap, base, args.n, [s for s in args.only.split(",") if s])
+    main(args.n, [s for s in args.only.split(",") if s])
