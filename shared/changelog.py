@@ -34,7 +34,7 @@ never faust Records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from faust.utils import json as faust_json
@@ -110,6 +110,33 @@ class TableChangelog:
             data.pop(key, None)
         else:
             data[key] = value
+
+    def apply_all(self, writes: Sequence[tuple[bytes, bytes | None, int]]) -> bool:
+        """Acknowledged changes (key bytes, value bytes or None for a deletion, partition) into a
+        RocksDB store: one write batch per partition, as faust's recovery writes a changelog
+        batch (`apply_changelog_batch`), instead of a put per key under the writing message's
+        context. A put records the key's partition in the store's key index as faust's `_set`
+        does; a deletion goes through the store's `_del` (every partition holding the key).
+        False when the store is not faust's rocksdict store: then `apply`, change by change."""
+        data = self._table.data
+        if not getattr(data, "use_rocksdict", False) or not hasattr(data, "_db_for_partition"):
+            return False
+        from rocksdict import WriteBatch
+
+        batches: dict[int, Any] = {}
+        key_index = data._key_index  # noqa: SLF001
+        for key, value, partition in writes:
+            if value is None:
+                data._del(key)  # noqa: SLF001
+                continue
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = WriteBatch(raw_mode=True)
+            batch.put(key, value)
+            key_index[key] = partition
+        for partition, batch in batches.items():
+            data._db_for_partition(partition).write(batch)  # noqa: SLF001
+        return True
 
     def persisted(self, partition: int, offset: int) -> None:
         from faust.types import TP

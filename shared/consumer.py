@@ -230,12 +230,19 @@ class Processor:
                       logged: Sequence[_Logged], acks: Sequence[Any],
                       in_context: Callable[[int], AbstractContextManager[Any]] | None) -> None:
         """Acknowledged table changes into the local stores, then their persisted offsets."""
+        by_store: dict[int, list[_Logged]] = {}
+        for entry in logged:
+            by_store.setdefault(id(entry.store), []).append(entry)
+        for entries in by_store.values():
+            changelog = entries[0].store.changelog
+            assert changelog is not None
+            if changelog.apply_all([(e.key_bytes, e.value_bytes, e.partition) for e in entries]):
+                continue
+            for entry in entries:
+                with (in_context(entry.index) if in_context else nullcontext()):
+                    changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
         highest: dict[tuple[int, int], tuple[Store, int]] = {}
         for entry in logged:
-            changelog = entry.store.changelog
-            assert changelog is not None
-            with (in_context(entry.index) if in_context else nullcontext()):
-                changelog.apply(entry.key, entry.value, entry.key_bytes, entry.value_bytes)
             offset = getattr(acks[entry.at], "offset", None) if entry.at < len(acks) else None
             if offset is not None:
                 slot = (id(entry.store), entry.partition)

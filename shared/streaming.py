@@ -101,8 +101,21 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     )
 
 
+class Ack:
+    """A record's acknowledgement: where the broker put it."""
+
+    __slots__ = ("partition", "offset")
+
+    def __init__(self, partition: int, offset: int) -> None:
+        self.partition, self.offset = partition, offset
+
+
 class FaustPublisher:
-    """`Publisher` over faust's producer: sends start in order at once, acks are awaited later."""
+    """`Publisher` over faust's producer client, in record batches: a publish fills one aiokafka
+    record batch per partition (`create_batch`/`send_batch`) instead of one `send` per record,
+    which costs a future, a metadata lookup and the accumulator's bookkeeping per record
+    (bench/RESULTS.md, sixth round). Partitions are chosen by the client's own partitioner, as
+    `send` chooses them; a record's offset is its batch's base offset plus its place in it."""
 
     RETRIES = 8
 
@@ -113,20 +126,18 @@ class FaustPublisher:
         return asyncio.ensure_future(self.publish([(topic, key, value, headers)]))
 
     async def publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send every record (no task per record: the enqueue is awaited in line), then await the
-        acks in order. On a failed ack, everything from that record on is sent again, in order,
-        after a back-off: a later version of a key is never overtaken by an earlier one (the
-        resent records keep their ids, so a second copy is a duplicate the readers skip). After
-        the last attempt the error propagates: the Processor rolls the batch back and the
-        worker crashes and replays it."""
+        """Send every record, then await the acks in order. On a failed ack, everything from
+        that record on is sent again, in order, after a back-off: a later version of a key is
+        never overtaken by an earlier one (the resent records keep their ids, so a second copy
+        is a duplicate the readers skip). After the last attempt the error propagates: the
+        Processor rolls the batch back and the worker crashes and replays it."""
         start, results = 0, []
         for attempt in range(self.RETRIES):
             try:
-                producer = self._app.producer
-                acks = [await producer.send(r[0], r[1], r[2], r[4] if len(r) > 4 else None, None, list(r[3]) or None)
-                        for r in records[start:]]
-                for ack in acks:
-                    results.append(await ack)
+                placed = await self._send(records[start:])
+                for future, partition, index in placed:
+                    base = await future
+                    results.append(Ack(partition, base.offset + index))
                     start += 1
                 return results
             except Exception as exc:
@@ -135,6 +146,42 @@ class FaustPublisher:
                 get_logger().warning("send_retry", attempt=attempt + 1, error=type(exc).__name__,
                                      unacked=len(records) - start)
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        raise AssertionError("unreachable")
+
+    async def _send(self, records: Sequence[tuple[Any, ...]]) -> list[tuple[Awaitable[Any], int, int]]:
+        """Fill and submit record batches; per record (its batch's future, partition, index)."""
+        client = self._app.producer._ensure_producer()  # noqa: SLF001 - faust's aiokafka client
+        open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}  # (topic, partition) → builder, record indexes
+        placed: list[Any] = [None] * len(records)
+        known: set[str] = set()
+        for i, record in enumerate(records):
+            topic, key, value, headers = record[0], record[1], record[2], record[3]
+            if topic not in known:
+                await client.client._wait_on_metadata(topic)  # noqa: SLF001 - as send() does
+                known.add(topic)
+            partition = record[4] if len(record) > 4 and record[4] is not None else \
+                client._partition(topic, None, key, value, key, value)  # noqa: SLF001 - send()'s partitioner
+            slot = (topic, partition)
+            entry = open_batches.get(slot)
+            if entry is None:
+                entry = open_batches[slot] = (client.create_batch(), [])
+            if entry[0].append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
+                await self._submit(client, slot, entry, placed)  # full: send it, start the next
+                entry = open_batches[slot] = (client.create_batch(), [])
+                if entry[0].append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
+                    raise ValueError(f"a record of {len(value or b'')} bytes does not fit a record batch")
+            entry[1].append(i)
+        for slot, entry in open_batches.items():
+            await self._submit(client, slot, entry, placed)
+        return placed
+
+    @staticmethod
+    async def _submit(client: Any, slot: tuple[str, int], entry: tuple[Any, list[int]], placed: list[Any]) -> None:
+        builder, indexes = entry
+        builder.close()
+        future = await client.send_batch(builder, slot[0], partition=slot[1])
+        for place, i in enumerate(indexes):
+            placed[i] = (future, slot[1], place)
 
 
 class ServiceRuntime:

@@ -159,33 +159,88 @@ async def test_a_failed_publish_rolls_back_the_whole_batch():
     assert deps.postings.table == {} and deps.postings.get("p0") is None
 
 
-async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_in_order():
-    import asyncio
+class BatchingClient:
+    """What FaustPublisher uses of aiokafka's producer: record batches, the partitioner, metadata.
+    Key b"a" goes to partition 0, anything else to 1; `fail` = failures to come per partition."""
+
+    def __init__(self, fail: dict[int, int] | None = None, room: int = 10) -> None:
+        from collections import defaultdict
+        from types import SimpleNamespace
+
+        self.fail, self.room = dict(fail or {}), room
+        self.client = SimpleNamespace(_wait_on_metadata=self._metadata)
+        self.sent: list[tuple[int, list[bytes]]] = []
+        self.next_offset: dict[int, int] = defaultdict(int)
+
+    async def _metadata(self, topic):
+        return {0, 1}
+
+    def _partition(self, topic, partition, key, value, serialized_key, serialized_value):
+        return 0 if key == b"a" else 1
+
+    def create_batch(self):
+        client = self
+
+        class Batch:
+            def __init__(self):
+                self.values, self.closed = [], False
+
+            def append(self, *, key, value, timestamp, headers):
+                if self.closed or len(self.values) >= client.room:
+                    return None
+                self.values.append(value)
+                return object()
+
+            def close(self):
+                self.closed = True
+
+        return Batch()
+
+    async def send_batch(self, batch, topic, *, partition):
+        import asyncio
+        from types import SimpleNamespace
+
+        assert batch.closed
+        fut = asyncio.get_running_loop().create_future()
+        if self.fail.get(partition):
+            self.fail[partition] -= 1
+            fut.set_exception(ConnectionError("leader moved"))
+        else:
+            self.sent.append((partition, list(batch.values)))
+            fut.set_result(SimpleNamespace(offset=self.next_offset[partition]))
+            self.next_offset[partition] += len(batch.values)
+        return fut
+
+
+def _publisher(client):
     from types import SimpleNamespace
 
     from shared.streaming import FaustPublisher
 
-    delivered: list[bytes] = []
-    failures = {b"v2": 1}  # the second record's first ack fails; the third is acked meanwhile
+    return FaustPublisher(SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: client)))
 
-    class Producer:
-        async def send(self, topic, key, value, partition, timestamp, headers):
-            fut = asyncio.get_running_loop().create_future()
-            if failures.get(value):
-                failures[value] -= 1
-                fut.set_exception(ConnectionError("leader moved"))
-            else:
-                delivered.append(value)
-                fut.set_result(None)
-            return fut
 
+async def test_the_faust_publisher_sends_a_record_batch_per_partition_and_acks_each_record_s_offset():
+    client = BatchingClient(room=2)
+    records = [("t", b"a", b"a1", ()), ("t", b"b", b"b1", ()), ("t", b"a", b"a2", ()), ("t", b"a", b"a3", ()),
+               ("t", None, b"c0", (), 0)]  # an explicit partition (a table change) is kept
+    acks = await _publisher(client).publish(records)
+    assert client.sent == [(0, [b"a1", b"a2"]), (0, [b"a3", b"c0"]), (1, [b"b1"])]  # in order per partition
+    assert [(a.partition, a.offset) for a in acks] == [(0, 0), (1, 0), (0, 1), (0, 2), (0, 3)]
+
+
+async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_in_order():
+    from shared.streaming import FaustPublisher
+
+    client = BatchingClient(fail={1: 1})  # partition 1's first batch fails; partition 0's is acked meanwhile
     FaustPublisher.RETRIES, saved = 3, FaustPublisher.RETRIES
     try:
-        pub = FaustPublisher(SimpleNamespace(producer=Producer()))
-        await pub.publish([("t", b"k", v, ()) for v in (b"v1", b"v2", b"v3")])
+        acks = await _publisher(client).publish([("t", b"a", b"a1", ()), ("t", b"b", b"b1", ()), ("t", b"a", b"a2", ())])
     finally:
         FaustPublisher.RETRIES = saved
-    assert delivered == [b"v1", b"v3", b"v2", b"v3"]  # v3 again after v2: the last version of k wins
+    # a2 again after b1: from the first unacknowledged record on, so the last version of a key wins
+    assert client.sent == [(0, [b"a1", b"a2"]), (1, [b"b1"]), (0, [b"a2"])]
+    assert [(a.partition, a.offset) for a in acks] == [(0, 0), (1, 0), (0, 2)]
 
 
 class Ledger:
@@ -381,3 +436,22 @@ def test_table_changes_are_encoded_and_read_back_as_faust_s_own_store_does():
         loads = changelog._json(data)[1]
         assert loads(data._encode_value(value)) == data._decode_value(data._encode_value(value))
     assert changelog.encode("gone", None, True) == (data._encode_key("gone"), None)
+
+
+def test_acknowledged_changes_are_written_to_rocksdb_in_one_batch_per_partition_and_read_back(tmp_path):
+    """apply_all (shared/changelog.py) leaves what faust's own writes leave: the value in the
+    partition's DB, the key's partition in the key index; a deletion removes the key."""
+    import faust
+
+    from shared.changelog import TableChangelog
+
+    app = faust.App("pn-apply-test", key_serializer="json", value_serializer="json", store="rocksdb://",
+                    datadir=str(tmp_path))
+    table = app.Table("t", default=None, partitions=4)
+    changelog, data = TableChangelog(table), table.data
+    encoded = {key: changelog.encode(key, value, False) for key, value in [("a", {"n": 1}), ("b", "två"), ("c", [3])]}
+    assert changelog.apply_all([(*encoded["a"], 0), (*encoded["b"], 3), (*encoded["c"], 3)])
+    assert changelog.read("a") == {"n": 1} and changelog.read("b") == "två" and changelog.read("c") == [3]
+    assert data._key_index[encoded["b"][0]] == 3 and data._dbs[3].get(encoded["b"][0]) == encoded["b"][1]
+    assert changelog.apply_all([(encoded["b"][0], None, 3)])
+    assert changelog.read("b", "gone") == "gone" and changelog.read("c") == [3]
