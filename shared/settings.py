@@ -47,7 +47,7 @@ class PnSettings(BaseSettings):
     enable_idempotence: bool | None = None
     topic_partitions: int = 4
     replication_factor: int = 1
-    batch_max: int = Field(1000, ge=1, description="most records per processing batch (a batch is what has arrived)")
+    batch_max: int = Field(500, ge=1, description="most records per processing batch (a batch is what has arrived)")
     producer_linger_s: float = 0.005
     progress_every_s: float = Field(30.0, gt=0, description="how often each processor logs its 'processed' line")
     fetch_max_wait_ms: int | None = Field(
