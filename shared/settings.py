@@ -49,6 +49,11 @@ class PnSettings(BaseSettings):
     replication_factor: int = 1
     batch_max: int = Field(500, ge=1, description="most records per processing batch (a batch is what has arrived)")
     producer_linger_s: float = 0.005
+    standby_replicas: int = Field(
+        0, ge=0, description="hot copies of each table partition kept by the other workers of a "
+        "service (faust's default is 1, Kafka Streams' 0): a copy costs each worker the others' "
+        "changelog records; without one, a worker taking over a partition restores it from the "
+        "changelog")
     progress_every_s: float = Field(30.0, gt=0, description="how often each processor logs its 'processed' line")
     fetch_max_wait_ms: int | None = Field(
         None, ge=1, le=1500, description="how long a fetch may wait for data; default 10 in the dev "

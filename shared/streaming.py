@@ -97,6 +97,7 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         web_transport=f"tcp://{settings.web_host}:{settings.web_port_for(service)}",
+        table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
 
