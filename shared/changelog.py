@@ -35,6 +35,7 @@ never faust Records.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from faust.utils import json as faust_json
@@ -61,12 +62,10 @@ class TableChangelog:
     def __init__(self, table: Any) -> None:
         self._table = table
         self._topic: str | None = None
-        self._codec: tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None | bool = False  # False: not known yet
 
-    def _json(self, data: Any) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
-        if self._codec is False:
-            self._codec = _json_codec(data)
-        return self._codec  # type: ignore[return-value]
+    @cached_property
+    def _json(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
+        return _json_codec(self._table.data)
 
     def read(self, key: str, default: Any = None) -> Any:
         """The value of `key` in the local store, or `default`: one lookup (see module docstring)."""
@@ -74,7 +73,7 @@ class TableChangelog:
         get_raw = getattr(data, "_get", None)
         if get_raw is None:  # the in-memory store keeps Python values
             return data.get(key, default)
-        codec = self._json(data)
+        codec = self._json
         if codec is None:
             raw = get_raw(data._encode_key(key))  # noqa: SLF001
             return default if raw is None else data._decode_value(raw)  # noqa: SLF001
@@ -90,7 +89,7 @@ class TableChangelog:
 
     def encode(self, key: str, value: Any, deleted: bool) -> tuple[bytes, bytes | None]:
         data = self._table.data
-        codec = self._json(data)
+        codec = self._json
         if codec is None:
             return data._encode_key(key), None if deleted else data._encode_value(value)  # noqa: SLF001
         dumps = codec[0]

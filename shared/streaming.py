@@ -156,7 +156,7 @@ class FaustPublisher:
         placed: list[Any] = [None] * len(records)
         known: set[str] = set()
         for i, record in enumerate(records):
-            topic, key, value, headers = record[0], record[1], record[2], record[3]
+            topic, key, value, headers = record[0], record[1], record[2], list(record[3])
             if topic not in known:
                 await client.client._wait_on_metadata(topic)  # noqa: SLF001 - as send() does
                 known.add(topic)
@@ -166,10 +166,10 @@ class FaustPublisher:
             entry = open_batches.get(slot)
             if entry is None:
                 entry = open_batches[slot] = (client.create_batch(), [])
-            if entry[0].append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
+            if entry[0].append(key=key, value=value, timestamp=None, headers=headers) is None:
                 await self._submit(client, slot, entry, placed)  # full: send it, start the next
                 entry = open_batches[slot] = (client.create_batch(), [])
-                if entry[0].append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
+                if entry[0].append(key=key, value=value, timestamp=None, headers=headers) is None:
                     raise ValueError(f"a record of {len(value or b'')} bytes does not fit a record batch")
             entry[1].append(i)
         for slot, entry in open_batches.items():
