@@ -150,3 +150,22 @@ async def group_lag(settings: PnSettings, group: str, topics: Sequence[Topic | s
         return lag
     finally:
         await consumer.stop()
+
+
+async def wait_consumed(settings: PnSettings, group: str, topics: Sequence[Topic | str], *,
+                        deadline: float, settle_s: float = 1.5) -> bool:
+    """Wait until `group` has committed everything on `topics` (or `deadline`, a monotonic time,
+    passes; False then). Then `settle_s` more: Tansu reports end offsets up to a batch low.
+
+    For callers that must not let one topic overtake another: a service reads its topics side
+    by side, so records produced to one topic after another may be processed before it."""
+    while time.monotonic() < deadline:
+        try:
+            lag = await group_lag(settings, group, topics)
+        except Exception:  # noqa: BLE001 - the group or topic may not exist yet: ask again
+            lag = 1
+        if lag == 0:
+            await asyncio.sleep(settle_s)
+            return True
+        await asyncio.sleep(0.5)
+    return False

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..events import Envelope, LedgerPosted, derive_id, make_event
-from ..kafka_io import events_of, group_lag, produce, read_all
+from ..kafka_io import events_of, produce, read_all, wait_consumed
 from ..settings import PnSettings
 from ..topics import FINANCE_BUDGETS, FINANCE_POSTINGS
 from .scenario import Scenario, Step
@@ -61,14 +61,7 @@ async def settle(settings: PnSettings, running: list[str], services: tuple[str, 
         consumed = [t for t in topics if t in {i.name for i in INPUTS.get(service, ())}]
         if service not in running or not consumed:
             continue
-        while time.monotonic() < deadline:
-            try:
-                lag = await group_lag(settings, f"pn-{service}", consumed)
-            except Exception:
-                lag = 1
-            if lag == 0:
-                break
-            await asyncio.sleep(0.5)
+        await wait_consumed(settings, f"pn-{service}", consumed, deadline=deadline, settle_s=0)
     await asyncio.sleep(1.5)  # Tansu reports end offsets up to a batch low: let the last batch land
     done(1)
 
