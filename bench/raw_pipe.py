@@ -3,6 +3,12 @@
 `getmany(1000)` → `json.loads` → `send` with futures gathered per batch → commit: the table in
 ARCHITECTURE.md measured 24,900 events/s on 2 cores for 50,000 events of 500 B on 4 partitions.
 Every service figure is reported as a ratio to this, measured in the same run on the same broker.
+
+`fetch_max_wait_ms`: aiokafka's default (500) is the yardstick of ARCHITECTURE.md. On the dev
+broker it stalls: Tansu holds a fetch for its whole wait when a partition has nothing new, and
+a run of 20,000 waits out one or two such fetches (~0.4 s each), hence ~24,000 or ~15,700/s at
+random. At the 10 ms our workers use on the dev profile (`PN_FETCH_MAX_WAIT_MS`) the same pipe
+runs at ~42,000/s, steadily: `bench.on_broker` reports the ratio to both.
 """
 
 from __future__ import annotations
@@ -34,12 +40,12 @@ async def fill(bootstrap: str, topic: str, n: int, partitions: int = 4, make=pay
         await producer.stop()
 
 
-async def raw_pipe(bootstrap: str, n: int, partitions: int = 4) -> Figure:
+async def raw_pipe(bootstrap: str, n: int, partitions: int = 4, fetch_max_wait_ms: int = 500) -> Figure:
     src, dst = f"bench.raw.in.{uuid.uuid4().hex[:6]}", f"bench.raw.out.{uuid.uuid4().hex[:6]}"
     await fill(bootstrap, src, n, partitions)
     consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}", auto_offset_reset="earliest",
                                 enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                                max_poll_records=1000)
+                                max_poll_records=1000, fetch_max_wait_ms=fetch_max_wait_ms)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
     await producer.start()
     await consumer.start()
@@ -62,4 +68,5 @@ async def raw_pipe(bootstrap: str, n: int, partitions: int = 4) -> Figure:
     finally:
         await consumer.stop()
         await producer.stop()
-    return Figure("raw aiokafka getmany → json → send (baseline)", done, elapsed, {"partitions": str(partitions)})
+    extra = {"partitions": str(partitions)} | ({"fetch_max_wait_ms": str(fetch_max_wait_ms)} if fetch_max_wait_ms != 500 else {})
+    return Figure("raw aiokafka getmany → json → send (baseline)", done, elapsed, extra)

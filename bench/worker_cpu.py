@@ -6,7 +6,8 @@ Starts an embedded broker and the service as `bench.on_broker.measure` does (`St
 SERVICE`, dev profile), waits until it answers /health, then reads its user+system CPU from /proc,
 produces N inputs of the service's main kind and waits for every output; the CPU the worker used
 in between, divided by N, is printed with the busiest threads (faust's consumer runs aiokafka in
-a thread of its own). The bench's producer and reader and the broker are not counted.
+a thread of its own). The broker's CPU over the same span is printed beside it (on 2 cores the
+two share the machine with the bench's producer and reader, which are not counted).
 """
 
 from __future__ import annotations
@@ -46,17 +47,17 @@ def main(service: str, n: int) -> None:
         env = {"PN_RULES_DIR": str(ROOT / "rules"), **work.env}
         stack = Stack([service], work_dir=Path(tmp), bootstrap=b.bootstrap, env=env).start(120)
         try:
-            pid = stack.processes[service].proc.pid
-            before = thread_cpu(pid)
+            pid, broker_pid = stack.processes[service].proc.pid, b.proc.pid
+            before, broker_before = thread_cpu(pid), sum(thread_cpu(broker_pid).values())
             ins, outs = asyncio.run(_drive(b.bootstrap, work, 300))
-            after = thread_cpu(pid)
+            after, broker_used = thread_cpu(pid), sum(thread_cpu(broker_pid).values()) - broker_before
         finally:
             stack.stop()
     used = {t: after[t] - before.get(t, 0.0) for t in after}
     total = sum(used.values())
     wall = (max(outs.values(), default=0) - min(ins.values())) / 1000
     print(f"{service}: {len(outs)}/{len(ins)} outputs in {wall:.2f} s; worker CPU {total:.2f} s = "
-          f"{total / n * 1e6:.0f} µs per input")
+          f"{total / n * 1e6:.0f} µs per input; broker CPU {broker_used:.2f} s = {broker_used / n * 1e6:.0f} µs")
     for thread, seconds in sorted(used.items(), key=lambda kv: -kv[1])[:4]:
         print(f"  thread {thread}: {seconds:.2f} s")
 
