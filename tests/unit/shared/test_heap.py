@@ -12,7 +12,7 @@ glibc_only = pytest.mark.skipif(heap._glibc() is None, reason="not glibc")  # no
 
 def test_defaults_are_two_arenas_and_a_trim_every_ten_seconds():
     settings = PnSettings()
-    assert (settings.malloc_arenas, settings.malloc_trim_s) == (2, 10.0)
+    assert (settings.malloc_arenas, settings.malloc_trim_s) == (2, 2.0)
 
 
 @glibc_only
