@@ -74,7 +74,7 @@ class PnSettings(BaseSettings):
         2.0, ge=0, description="how often a worker hands freed heap memory back to the OS (0: never; "
         "shared/heap.py)")
     store_cache_entries: int = Field(
-        5_000, ge=0, description="committed table values each store keeps in memory for reads "
+        20_000, ge=0, description="committed table values each store keeps in memory for reads "
         "(0: every read goes to RocksDB); cleared on a rebalance")
     exact_highwaters: bool | None = Field(
         None, description="correct the dev broker's low end offsets in faust's table recovery "

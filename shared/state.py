@@ -88,14 +88,23 @@ class Store:
         self.settle(final)
 
     def remember(self, final: dict[str, tuple[Any, Tag]]) -> None:
-        """Applied values into the read cache (see __init__)."""
-        if not self._cache_entries:
-            return
+        """Applied values into the read cache (see __init__), for keys it holds a value of.
+
+        A key the cache holds as absent, or not at all, is dropped instead: most writes are new
+        facts (a care day, a seen id, a decided visit) that were read once, as absent, and are
+        not read again; cached, they filled the cache and cleared it of the keys read again
+        and again. The next read of such a key fetches it once (bench/RESULTS.md, seventh round)."""
         cache = self._cache
-        if len(cache) + len(final) > self._cache_entries:
-            cache.clear()
+        if not cache:
+            return
         for key, (value, _) in final.items():
-            cache[key] = value
+            held = cache.get(key, _UNCACHED)
+            if held is _UNCACHED:
+                continue
+            if held is _DELETED or value is _DELETED:
+                del cache[key]
+            else:
+                cache[key] = value
 
     def settle(self, final: dict[str, tuple[Any, Tag]]) -> None:
         """Drop the staged copies of collected writes (applied, or abandoned with their batch)."""

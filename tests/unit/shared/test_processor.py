@@ -299,7 +299,7 @@ async def test_a_failing_handler_drops_its_deferred_work_and_an_earlier_one_runs
     assert len(proc.publisher.on(DEADLETTER)) == 1
 
 
-def test_a_store_cache_serves_committed_values_and_absences_until_invalidated():
+def test_a_store_cache_serves_committed_values_and_absences_until_invalidated_and_skips_new_facts():
     class CountingReads(dict):
         reads = 0
 
@@ -312,13 +312,18 @@ def test_a_store_cache_serves_committed_values_and_absences_until_invalidated():
     assert store.get("a") == 1 and store.get("a") == 1 and "b" not in store and "b" not in store
     assert CountingReads.reads == 2  # one read per key, absences included
     store.begin((1, 0))
-    store["b"] = 2
+    store["a"], store["b"] = 5, 2
     store.commit_all([(1, 0)])
-    assert store.get("b") == 2 and CountingReads.reads == 2  # a commit updates the cache
+    assert store.get("a") == 5 and CountingReads.reads == 2  # a commit updates a held value
+    assert store.get("b") == 2 and store.get("b") == 2 and CountingReads.reads == 3  # a new fact: read once
     dict.__setitem__(table, "a", 9)  # the table changed under us (recovery after a rebalance)
-    assert store.get("a") == 1
+    assert store.get("a") == 5
     store.invalidate()
     assert store.get("a") == 9
+    store.begin((2, 0))
+    del store["a"]
+    store.commit_all([(2, 0)])
+    assert "a" not in store and CountingReads.reads == 5  # a deletion drops the key: read again, absent
     for k in "cdefg":  # bounded: a full cache starts over
         store.get(k)
     assert len(store._cache) <= 3
