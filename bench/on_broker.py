@@ -294,9 +294,9 @@ def main(n: int, only: list[str] | None = None) -> list[Figure]:
     from shared.settings import PnSettings
 
     from .common import broker
-    from .raw_pipe import raw_pipe
+    from .raw_pipe import AIOKAFKA_FETCH_WAIT_MS, raw_pipe
 
-    workers_wait_ms = PnSettings(profile="dev").fetch_max_wait_ms or 500  # the workers' own (10 ms)
+    workers_wait_ms = PnSettings(profile="dev").fetch_max_wait_ms or AIOKAFKA_FETCH_WAIT_MS  # the workers' own (10 ms)
 
     def best(bootstrap: str, wait_ms: int) -> Figure:
         return max((asyncio.run(raw_pipe(bootstrap, n, fetch_max_wait_ms=wait_ms)) for _ in range(BASELINE_RUNS)),
@@ -305,7 +305,7 @@ def main(n: int, only: list[str] | None = None) -> list[Figure]:
     figures = []
     for service in only or list(WORKLOADS):
         with broker() as (b, _settings):
-            base, short = best(b.bootstrap, 500), best(b.bootstrap, workers_wait_ms)
+            base, short = best(b.bootstrap, AIOKAFKA_FETCH_WAIT_MS), best(b.bootstrap, workers_wait_ms)
             fig = measure(service, b.bootstrap, n)
         fig.baseline = base
         fig.extra["raw_per_s"] = f"{base.rate:,.0f}"

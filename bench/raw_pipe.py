@@ -23,6 +23,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from .common import Figure, payload
 
+AIOKAFKA_FETCH_WAIT_MS = 500
+"""aiokafka's default `fetch_max_wait_ms`: the yardstick's (see the module docstring)."""
+
 
 async def fill(bootstrap: str, topic: str, n: int, partitions: int = 4, make=payload) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -40,7 +43,7 @@ async def fill(bootstrap: str, topic: str, n: int, partitions: int = 4, make=pay
         await producer.stop()
 
 
-async def raw_pipe(bootstrap: str, n: int, partitions: int = 4, fetch_max_wait_ms: int = 500) -> Figure:
+async def raw_pipe(bootstrap: str, n: int, partitions: int = 4, fetch_max_wait_ms: int = AIOKAFKA_FETCH_WAIT_MS) -> Figure:
     src, dst = f"bench.raw.in.{uuid.uuid4().hex[:6]}", f"bench.raw.out.{uuid.uuid4().hex[:6]}"
     await fill(bootstrap, src, n, partitions)
     consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}", auto_offset_reset="earliest",
@@ -68,5 +71,5 @@ async def raw_pipe(bootstrap: str, n: int, partitions: int = 4, fetch_max_wait_m
     finally:
         await consumer.stop()
         await producer.stop()
-    extra = {"partitions": str(partitions)} | ({"fetch_max_wait_ms": str(fetch_max_wait_ms)} if fetch_max_wait_ms != 500 else {})
+    extra = {"partitions": str(partitions)} | ({"fetch_max_wait_ms": str(fetch_max_wait_ms)} if fetch_max_wait_ms != AIOKAFKA_FETCH_WAIT_MS else {})
     return Figure("raw aiokafka getmany → json → send (baseline)", done, elapsed, extra)
