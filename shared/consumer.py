@@ -279,6 +279,9 @@ class Processor:
             event = self._decode(message)
         except _Rejected as rejected:
             return [self._dead_letter(message, rejected.errors)]
+        # an input forwarded unchanged (intake's stage 1) goes on as the bytes it came in, not
+        # re-encoded: `_record` reuses the value of the event it encoded last
+        self._last_event, self._last_value = event, message.value
         dedup_key = f"{topic}|{event.id}"
         seen = self._seen_by_topic.get(topic, self.seen)
         if seen is not None and dedup_key in seen:

@@ -52,7 +52,9 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
 
     async def get_case(req: WebRequest) -> Any:
         case = cases.get(f"case|{req.params['case_id']}")
-        return case if case is not None else WebResponse(404, {"error": "not_found"})
+        if case is None:
+            return WebResponse(404, {"error": "not_found"})
+        return {k: v for k, v in case.items() if k != "contact"}  # the case's data; no contact details
 
     async def get_report(req: WebRequest) -> WebResponse:
         from shared.report.build import read_events

@@ -188,7 +188,7 @@ async def test_a_crash_that_kept_only_the_case_record_gives_the_replay_the_same_
     for offset, value in enumerate(accepted):
         await intake.stage2.process(Message(INTAKE_ACCEPTED.name, 0, offset, None, value))
     cases = intake.tables["cases"]
-    for key in ("contact|PN-2023-00002", "complaint|b", "seq|2023"):  # kill -9 after the first write of "b"
+    for key in ("complaint|b", "seq|2023"):  # kill -9 after the first write of "b" (its case record)
         del cases[key]
     intake = intake.restarted()
     await intake.stage2.process(Message(INTAKE_ACCEPTED.name, 0, 1, None, accepted[1]))  # the replay of "b"
@@ -215,6 +215,14 @@ async def test_registered_letters_notify_the_submitter(intake):
     assert notes == [("receipt", "email", "mailto:anna@example.se"),
                      ("sent_to_provider", "email", "mailto:anna@example.se"),
                      ("provider_replied", "email", "mailto:anna@example.se")]
+
+
+async def test_a_case_opened_by_an_earlier_version_keeps_its_contact_key(intake):
+    """Earlier versions kept the contact as `contact|<case_id>`, beside the case record."""
+    intake.tables["cases"]["case|PN-2022-00007"] = {"case_id": "PN-2022-00007", "complaint_event_id": "old"}
+    intake.tables["cases"]["contact|PN-2022-00007"] = {"channel": "email", "recipient": "mailto:b@example.se"}
+    await intake.send(DIARY_ENTRIES, diary_entry("PN-2022-00007", "out", number=1))
+    assert [(n.template, n.recipient) for n in intake.on(NOTIFICATIONS)] == [("sent_to_provider", "mailto:b@example.se")]
 
 
 # -- spike signal ------------------------------------------------------------------------------------------

@@ -460,3 +460,18 @@ def test_acknowledged_changes_are_written_to_rocksdb_in_one_batch_per_partition_
     assert data._key_index[encoded["b"][0]] == 3 and data._dbs[3].get(encoded["b"][0]) == encoded["b"][1]
     assert changelog.apply_all([(encoded["b"][0], None, 3)])
     assert changelog.read("b", "gone") == "gone" and changelog.read("c") == [3]
+
+
+async def test_an_input_forwarded_unchanged_goes_on_as_the_bytes_it_came_in():
+    """Intake's stage 1 forwards accepted complaints: fields this version does not know travel on."""
+    from shared.ports import Emit
+
+    def forward(event, *, deps):
+        return [Emit(ALERTS_OPS, None, event)]
+
+    proc = Processor(service="t", handlers={"pn.ledger.posted": forward}, deps=None, publisher=FakePublisher(),
+                     clock=FixedClock())
+    raw = message(FINANCE_POSTINGS, posting("p1"), id="e1").value.replace(b'"data":{', b'"data":{"later":1,')
+    await proc.process_batch([Message(FINANCE_POSTINGS.name, 0, 0, None, raw)])
+    [sent] = proc.publisher.sent
+    assert sent.topic == ALERTS_OPS.name and sent.value == raw

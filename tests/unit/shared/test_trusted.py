@@ -10,6 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import (
+    CaseOpened,
+    CategoryRef,
     FeeCalculated,
     FeeLine,
     LedgerPosted,
@@ -27,6 +29,10 @@ VALUES = {
                     "visit_date": date(2023, 3, 1), "assignment_id": "a1"},
     LedgerPosted: {"posting_id": "fees:f1", "period": "2023-03", "cost_centre": "6103", "account_group": "fees",
                    "amount": Decimal("-420.00"), "text": "Arvode stödperson, besök v1"},
+    CaseOpened: {"case_id": "PN-2023-00001", "complaint_event_id": "c1", "channel": "1177", "region": "20",
+                 "care_unit_hsa_id": None, "care_unit_status": "none", "care_provider": None,
+                 "categories": [CategoryRef(code="vard.behandling", source="rules")],
+                 "opened_at": datetime(2023, 3, 1, 12, tzinfo=UTC)},
 }
 
 
