@@ -103,7 +103,7 @@ def intake(n: int) -> Pipeline:
     from services.intake.rules import load_category_rules
     from services.intake.settings import Settings
     from shared.demo.scenario import Scenario
-    from shared.topics import COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED
+    from shared.topics import INTAKE_ACCEPTED
 
     settings, clock = Settings(), FixedClock()
     scenario = Scenario(scale=n / 557, seed=13)
@@ -117,7 +117,6 @@ def intake(n: int) -> Pipeline:
     common = {"service": "intake", "deps": deps, "publisher": publisher, "clock": clock}
     stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.refs, deps.directory, deps.resolved], **common)
     stage2 = Processor(handlers=CASE_HANDLERS, stores=[deps.cases], **common)
-    stage1.use_seen_store([COMPLAINTS_SUBMITTED], None)  # as agents.py: refs and stage 2's facts dedup
     stage2.use_seen_store([INTAKE_ACCEPTED], None)  # as agents.py: complaint|<event id> is its dedup fact
     deps.emit = stage1.emit
     inputs = messages(complaints.items)

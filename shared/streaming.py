@@ -240,13 +240,12 @@ class ServiceRuntime:
         self._processor.progress.every_s = self.settings.progress_every_s
         return self._processor
 
-    def consume(self, *topics: Topic, processor: Processor | None = None,
-                idempotent: bool | Sequence[Topic] = False, seen_in: Store | None = None) -> None:
+    def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False,
+                seen_in: Store | None = None) -> None:
         """Register one agent feeding batches of these topics to the processor.
 
         `idempotent=True`: the handlers of these topics make a second delivery of an event a
-        no-op by their own state (see Processor.use_seen_store): no seen-id write per event;
-        a sequence of topics: those of them only, the others keep seen ids as below.
+        no-op by their own state (see Processor.use_seen_store): no seen-id write per event.
         `seen_in=store`: keep the seen ids in the processor's own (single) store instead of the
         shared seen store. Both then share one changelog partition, where an id comes after the
         writes of the event it marks: a kill -9 during a batch's publish can keep the writes
@@ -258,16 +257,14 @@ class ServiceRuntime:
         partitions = {t.partitions for t in topics}
         if len(partitions) != 1:
             raise ValueError("topics consumed by one agent must have the same partition count")
-        own = list(topics) if idempotent is True else [t for t in topics if t in (idempotent or ())]
-        others = [t for t in topics if t not in own]
-        if own:
-            proc.use_seen_store(own, None)
-        if others and seen_in is not None:
-            proc.use_seen_store(others, seen_in)
-        elif others:
+        if idempotent:
+            proc.use_seen_store(topics, None)
+        elif seen_in is not None:
+            proc.use_seen_store(topics, seen_in)
+        else:
             seen_name = f"seen-p{topics[0].partitions}"
             seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
-            proc.use_seen_store(others, seen)
+            proc.use_seen_store(topics, seen)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)

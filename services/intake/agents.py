@@ -8,11 +8,7 @@ from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, DIARY_ENTRIES, INTAK
 
 
 def register(runtime: ServiceRuntime, *, intake: Processor, cases: Processor) -> None:
-    # submitted complaints keep no seen ids either: a second delivery of an accepted one is
-    # forwarded again and stage 2 finds its case (below); a rejected one finds its `rejected|`
-    # fact in `refs` (handlers.on_submitted). One absent-key read and one table write less per complaint.
-    runtime.consume(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, processor=intake,
-                    idempotent=[COMPLAINTS_SUBMITTED])
+    runtime.consume(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, processor=intake)
     # idempotent: `complaint|<event id>` in `cases` is stage 2's dedup fact (a redelivered complaint
     # finds it and emits nothing), so no seen-id write per case
     runtime.consume(INTAKE_ACCEPTED, processor=cases, idempotent=True)

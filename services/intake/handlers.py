@@ -63,7 +63,7 @@ OPEN_SPIKES = "spike-open"
 
 @dataclass
 class Deps:
-    refs: Store  # channel|external_ref -> first event id, rejected|<event id> (4 partitions, like the submitted topic)
+    refs: Store  # channel|external_ref -> first event id (4 partitions, like the submitted topic)
     directory: Store  # hsa_id -> care unit (4 partitions, like the reference topic)
     resolved: Store  # spike alert id -> resolved at (4 partitions, like the ticks topic)
     cases: Store  # see module docstring (1 partition, like pn.intake.accepted)
@@ -76,15 +76,9 @@ class Deps:
 
 # -- stage 1: is it a complaint, and is it new? -------------------------------------------------------
 def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
-    """Idempotent by its facts, without seen ids (agents.py): a rejected complaint is rejected
-    once (`rejected|<event id>`), an accepted one delivered again is forwarded again and stage 2,
-    which keeps `complaint|<event id>`, opens no second case."""
     complaint = event.data
     rejection = rejection_of(complaint, deps.attachments)
     if rejection is not None:
-        if f"rejected|{event.id}" in deps.refs:
-            return []
-        deps.refs[f"rejected|{event.id}"] = 1
         data = ComplaintRejected(reason=rejection.reason, detail=rejection.detail, complaint_event_id=event.id)
         return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id, cause=[event.id])]
     ref = reference_key(complaint)
@@ -93,8 +87,7 @@ def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
         if first is not None and first != event.id:
             deps.log.info("duplicate_external_ref", event_id=event.id, first_event_id=first)
             return []
-        if first is None:
-            deps.refs[ref] = event.id
+        deps.refs[ref] = event.id
     # Forwarded unchanged: the complaint's own id and time travel on (ids are the idempotency key).
     return [Emit(INTAKE_ACCEPTED, None, event)]
 

@@ -45,7 +45,6 @@ class Intake:
                          clock=self.clock, log=get_logger(service="intake"))
         self.stage1 = Processor(service="intake", handlers=INTAKE_HANDLERS, deps=self.deps, publisher=self.publisher,
                                 clock=self.clock, stores=[self.deps.refs, self.deps.directory, self.deps.resolved])
-        self.stage1.use_seen_store([COMPLAINTS_SUBMITTED], None)  # as agents.py
         self.stage2 = Processor(service="intake", handlers=CASE_HANDLERS, deps=self.deps, publisher=self.publisher,
                                 clock=self.clock, stores=[self.deps.cases])
         self.deps.emit = self.stage1.emit
@@ -116,12 +115,6 @@ async def test_rejections_carry_a_reason_and_open_no_case(intake, overrides, rea
     assert intake.on(CASES_OPENED) == [] and intake.on(INTAKE_ACCEPTED) == []
     await intake.send(COMPLAINTS_SUBMITTED, complaint(), id="good")  # the ref stays free for a valid one
     assert len(intake.on(CASES_OPENED)) == 1
-
-
-async def test_a_rejected_complaint_delivered_again_is_rejected_once(intake):
-    for _ in range(2):
-        await intake.send(COMPLAINTS_SUBMITTED, complaint(description=" "), id="bad")
-    assert len(intake.publisher.on(COMPLAINTS_REJECTED)) == 1
 
 
 async def test_unknown_care_unit_opens_an_unresolved_case_and_raises_an_ops_alert(intake):
