@@ -10,7 +10,7 @@ from shared.settings import PnSettings
 glibc_only = pytest.mark.skipif(heap._glibc() is None, reason="not glibc")  # noqa: SLF001
 
 
-def test_defaults_are_two_arenas_and_a_trim_every_ten_seconds():
+def test_defaults_are_two_arenas_and_a_trim_every_two_seconds():
     settings = PnSettings()
     assert (settings.malloc_arenas, settings.malloc_trim_s) == (2, 2.0)
 
