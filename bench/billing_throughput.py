@@ -16,14 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared.consumer import Message, Processor
-from shared.events import encode
-from shared.kafka_io import events_of, produce, wait_for
-from shared.logging import get_logger
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.testing import FakePublisher, FixedClock
-from shared.topics import ALERTS_OPS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.contract.events import encode
+from shared.contract.topics import ALERTS_OPS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.kafka.io import events_of, produce, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.logging import get_logger
+from shared.service.processor import Message, Processor
+from shared.service.settings import PnSettings
+from shared.service.testing import FakePublisher, FixedClock
 from tests.unit.billing.factories import barrier, barrier_done, close, year_of_days
 
 from .common import Figure, print_table
@@ -37,7 +37,7 @@ def in_process(n: int) -> Figure:
     from services.billing.handlers import DAY_HANDLERS, Deps
     from services.billing.rules import load_billing_rules
     from services.billing.settings import Settings
-    from shared.state import Store
+    from shared.service.state import Store
 
     days = year_of_days("inproc", YEAR, n)
     messages = [Message(CARE_DAYS.name, i % 4, i, None, encode(e)) for i, e in enumerate(days)]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shared.broker import EmbeddedBroker, ensure_topics
-from shared.settings import PnSettings
+from shared.kafka.broker import EmbeddedBroker, ensure_topics
+from shared.service.settings import PnSettings
 
 
 @dataclass

@@ -3,13 +3,13 @@
     python -m bench --only faust_ceiling          # after the raw baseline, on the same broker
     python -m bench.faust_ceiling [N]             # its own broker and baseline
 
-A worker process built like every service's (`shared.streaming.make_faust_app`: the same
+A worker process built like every service's (`shared.runtime.app.make_faust_app`: the same
 settings, fetch wait, linger, batch size) relays care days: `orjson.loads` each value →
 `app.producer.send()` per event, acks gathered per batch. No tables, no validation, no dedup.
 Two workers, one after the other:
 - `take`: the fastest faust pattern of ARCHITECTURE.md, one agent over
   `take_events(PN_BATCH_MAX, 0.01)` (faust's per-record stream);
-- `feed`: the same work behind `shared.batch_feed.BatchFeed` (fetched records handed over in
+- `feed`: the same work behind `shared.runtime.feed.BatchFeed` (fetched records handed over in
   lists; what every service uses).
 Their ratios to the raw pipe are what each consume path allows on this machine; a service's ratio
 divided by the feed's is how much of it our code keeps (bench/RESULTS.md). One warm-up event is
@@ -28,10 +28,10 @@ import time
 import uuid
 from typing import Any
 
-from shared.broker import ensure_topics, free_port
-from shared.events import CareDayRecorded
-from shared.settings import PnSettings
-from shared.topics import Topic
+from shared.contract.events import CareDayRecorded
+from shared.contract.topics import Topic
+from shared.kafka.broker import ensure_topics, free_port
+from shared.service.settings import PnSettings
 
 from .common import Figure, print_table
 from .on_broker import ROOT, RssSampler, Workload, _drive, percentile
@@ -44,8 +44,8 @@ def create_app(settings: PnSettings, path: str = "take") -> Any:
     """The ceiling worker (run in its own process by `measure`): `path` is take or feed."""
     import orjson
 
-    from shared.batch_feed import BatchFeed
-    from shared.streaming import make_faust_app
+    from shared.runtime.app import make_faust_app
+    from shared.runtime.feed import BatchFeed
 
     app = make_faust_app("bench-ceiling", settings)
     channel = app.topic(IN.name, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -129,8 +129,8 @@ def run(bootstrap: str, baseline: Figure, events: int) -> None:
 
 
 def _worker(path: str) -> None:
-    from shared.logging import configure
-    from shared.streaming import run_worker
+    from shared.runtime.app import run_worker
+    from shared.service.logging import configure
 
     settings = PnSettings()
     configure(service="bench-ceiling", level=settings.log_level, fmt="json")

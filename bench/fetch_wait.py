@@ -11,7 +11,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.broker import EmbeddedBroker
+from shared.kafka.broker import EmbeddedBroker
 
 
 async def one(bootstrap: str, wait: int, n: int = 100) -> str:

@@ -6,7 +6,7 @@
 Wired as each services/<name>/app.py wires it, with dict-backed Stores and a publisher whose
 `send` returns one already-done future (so the figure is decode → validate → dedup → rules →
 state → encode, nothing of Kafka). Inputs are the demo scenario's realistic generators
-(shared/demo/scenario.py) scaled to N: complaints for intake (both stages: accept, then open the
+(shared/apps/demo/scenario.py) scaled to N: complaints for intake (both stages: accept, then open the
 case from the forwarded complaint), cases + letters for the diary (both stages: take in, then
 number), care days for billing. Timing is wall clock on one core (the event loop is single
 threaded); a cProfile pass over a smaller run prints the top costs, cumulative and own time.
@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.consumer import Message, Processor
-from shared.events import Envelope, encode
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FixedClock
-from shared.topics import Topic
+from shared.contract.events import Envelope, encode
+from shared.contract.topics import Topic
+from shared.service.logging import get_logger
+from shared.service.processor import Message, Processor
+from shared.service.state import Store
+from shared.service.testing import FixedClock
 
 from .common import Figure, print_table
 
@@ -102,8 +102,8 @@ def intake(n: int) -> Pipeline:
     from services.intake.handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
     from services.intake.rules import load_category_rules
     from services.intake.settings import Settings
-    from shared.demo.scenario import Scenario
-    from shared.topics import INTAKE_ACCEPTED
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import INTAKE_ACCEPTED
 
     settings, clock = Settings(), FixedClock()
     scenario = Scenario(scale=n / 557, seed=13)
@@ -132,9 +132,9 @@ def diary(n: int) -> Pipeline:
 
     from services.diary.handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
     from services.diary.settings import Settings
-    from shared.demo.scenario import Scenario
-    from shared.events import CaseOpened, make_event
-    from shared.topics import CASES_OPENED, DIARY_QUEUE
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.events import CaseOpened, make_event
+    from shared.contract.topics import CASES_OPENED, DIARY_QUEUE
 
     clock = FixedClock(datetime(2023, 6, 1, 12, tzinfo=UTC))
     scenario = Scenario(scale=1.0, seed=13)
@@ -175,8 +175,8 @@ def billing(n: int) -> Pipeline:
     from services.billing.handlers import DAY_HANDLERS, Deps
     from services.billing.rules import load_billing_rules
     from services.billing.settings import Settings
-    from shared.demo.scenario import Scenario
-    from shared.topics import CARE_DAYS
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import CARE_DAYS
 
     clock = FixedClock()
     scenario = Scenario(scale=n / 15_467, seed=13)
@@ -196,8 +196,8 @@ def fees(n: int) -> Pipeline:
     from services.fees.handlers import VISIT_HANDLERS, Deps
     from services.fees.rules import load_schedule
     from services.fees.settings import Settings
-    from shared.demo.scenario import Scenario
-    from shared.topics import SUPPORT_ASSIGNMENTS, SUPPORT_VISITS
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import SUPPORT_ASSIGNMENTS, SUPPORT_VISITS
 
     clock = FixedClock()
     items = Scenario(scale=n / 1365, seed=13)._support().items  # noqa: SLF001
@@ -220,8 +220,8 @@ def ledger_items(n: int, tag: str = "b") -> tuple[list, list]:
     import random
     from decimal import Decimal
 
-    from shared.events import BudgetSet, LedgerPosted, make_event
-    from shared.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+    from shared.contract.events import BudgetSet, LedgerPosted, make_event
+    from shared.contract.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
 
     rng, at = random.Random(13), FixedClock().at
     centres = [str(6101 + i) for i in range(12)]
@@ -246,7 +246,7 @@ def ledger_items(n: int, tag: str = "b") -> tuple[list, list]:
 def budget(n: int) -> Pipeline:
     from services.budget.handlers import LEDGER_HANDLERS, Deps
     from services.budget.rules import load_budget_rules
-    from shared.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+    from shared.contract.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
 
     clock = FixedClock()
     budgets, postings = ledger_items(n)
@@ -272,7 +272,7 @@ def quiet_logging(level: str = "INFO") -> None:
     """As a service runs in production (`pn run`: JSON lines, INFO), written to /dev/null."""
     import os
 
-    from shared.logging import configure
+    from shared.service.logging import configure
 
     configure(service="bench", level=level, fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115
 

@@ -4,7 +4,7 @@ before it on that broker.
     python -m bench --only on_broker [--events 20000]     # per service: a broker, its baseline, the service
     python -m bench.on_broker [N] [--only intake,diary,billing]
 
-Per service: the worker runs as its own process (`shared.supervisor.Stack`, `pn run NAME`, dev
+Per service: the worker runs as its own process (`shared.platform.supervisor.Stack`, `pn run NAME`, dev
 profile, JSON logs at INFO as in production) on that broker; once it answers /health, N
 inputs of its main kind are produced at full speed and the clock runs until every input's
 output is on the output topic:
@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.events import Envelope, encode, make_event
-from shared.events.envelope import CONTENT_TYPE_HEADER
-from shared.supervisor import Stack
-from shared.topics import CARE_DAYS, CARE_UNITS, CASES_OPENED, DIARY_ENTRIES, Topic
+from shared.contract.events import Envelope, encode, make_event
+from shared.contract.events.envelope import CONTENT_TYPE_HEADER
+from shared.contract.topics import CARE_DAYS, CARE_UNITS, CASES_OPENED, DIARY_ENTRIES, Topic
+from shared.platform.supervisor import Stack
 
 from .common import Figure, child_rss_mb, print_table
 
@@ -58,8 +58,8 @@ def _now_event(data: Any, id: str) -> Envelope:
 
 # -- workloads -------------------------------------------------------------------------------------
 def intake_workload(n: int, tag: str) -> Workload:
-    from shared.demo.scenario import Scenario
-    from shared.topics import COMPLAINTS_SUBMITTED
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import COMPLAINTS_SUBMITTED
 
     scenario = Scenario(scale=n / 557, seed=hash(tag) & 0xFFFF)
     plan = scenario.complaint_plan()[:n]
@@ -80,8 +80,8 @@ def intake_workload(n: int, tag: str) -> Workload:
 
 
 def diary_workload(n: int, tag: str) -> Workload:
-    from shared.demo.scenario import Scenario
-    from shared.events import CaseOpened
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.events import CaseOpened
 
     scenario = Scenario(scale=1.0, seed=13)
     setup = [(CARE_UNITS, _now_event(u, f"{tag}-unit-{u.hsa_id}")) for u in scenario.units]
@@ -126,8 +126,8 @@ def billing_workload(n: int, tag: str) -> Workload:
 
 def fees_workload(n: int, tag: str) -> Workload:
     """Assignments first (setup), then visits; a visit is decided when `v|<visit_id>` is stored."""
-    from shared.demo.scenario import Scenario
-    from shared.topics import SUPPORT_VISITS
+    from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import SUPPORT_VISITS
 
     items = Scenario(scale=n / 1365, seed=13)._support().items  # noqa: SLF001
     setup = [(t, _now_event(e.data, f"{tag}-{e.id}")) for t, e in items if t is not SUPPORT_VISITS]
@@ -203,7 +203,7 @@ async def _produce(bootstrap: str, items: list[tuple[Topic, Envelope]]) -> list[
 
 async def tail_from_end(consumer: Any, topic: str) -> None:
     """Assign every partition of `topic` to a started consumer, positioned at its end."""
-    from shared.kafka_io import topic_partitions
+    from shared.kafka.io import topic_partitions
 
     tps = await topic_partitions(consumer, topic)
     consumer.assign(tps)
@@ -291,7 +291,7 @@ def main(n: int, only: list[str] | None = None) -> list[Figure]:
     yardstick; one run of 20,000 comes out at ~15,700 or ~24,000/s, see raw_pipe; the best is
     the stricter). `ratio_10ms` is to the same pipe at the workers' own 10 ms fetch wait, the
     like-for-like comparison on this broker (~42,000/s)."""
-    from shared.settings import PnSettings
+    from shared.service.settings import PnSettings
 
     from .common import broker
     from .raw_pipe import AIOKAFKA_FETCH_WAIT_MS, raw_pipe

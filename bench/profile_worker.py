@@ -16,8 +16,8 @@ import tempfile
 import time
 import uuid
 
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
-from shared.settings import PnSettings
+from shared.kafka.broker import EmbeddedBroker, ensure_topics, free_port
+from shared.service.settings import PnSettings
 
 from .on_broker import ROOT, WORKLOADS, _produce
 

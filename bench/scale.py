@@ -22,9 +22,9 @@ import time
 import uuid
 from pathlib import Path
 
-from shared.broker import EmbeddedBroker, ensure_topics
-from shared.settings import PnSettings
-from shared.supervisor import Stack
+from shared.kafka.broker import EmbeddedBroker, ensure_topics
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from .common import Figure, print_table
 from .on_broker import (
@@ -121,8 +121,8 @@ async def _paced(bootstrap: str, work: Workload, rate: float, timeout: float):
     """Like on_broker._drive, but one producer send every 1/rate s (in ticks of 10 ms)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    from shared.events import encode
-    from shared.events.envelope import CONTENT_TYPE_HEADER
+    from shared.contract.events import encode
+    from shared.contract.events.envelope import CONTENT_TYPE_HEADER
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)

@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from shared.supervisor import Stack
+from shared.platform.supervisor import Stack
 
 from .common import broker
 from .on_broker import ROOT, WORKLOADS, _drive, _produce

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.broker import EmbeddedBroker, ensure_topics
-from shared.settings import PnSettings
+from shared.kafka.broker import EmbeddedBroker, ensure_topics
+from shared.service.settings import PnSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.consumer import Processor
-from shared.streaming import ServiceRuntime
-from shared.topics import BILLING_DRAFTS, CARE_DAYS, COMMANDS
+from shared.contract.topics import BILLING_DRAFTS, CARE_DAYS, COMMANDS
+from shared.runtime.app import ServiceRuntime
+from shared.service.processor import Processor
 
 
 def register(runtime: ServiceRuntime, *, days: Processor, books: Processor) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.events import (
+from shared.contract.events import (
     CareDayRecorded,
     InvoiceCredit,
     InvoiceDrafted,
@@ -25,8 +25,8 @@ from shared.events import (
     InvoiceIssued,
     InvoiceLine,
 )
-from shared.events.types import CountyCode, LegalBasis
-from shared.money import ZERO, Money
+from shared.contract.events.types import CountyCode, LegalBasis
+from shared.kernel.money import ZERO, Money
 
 KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
 """Agreement kinds in order of precedence: the first matching kind wins."""

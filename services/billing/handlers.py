@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.consumer import Emitter
-from shared.events import (
+from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     CareDayCancelled,
@@ -31,9 +30,10 @@ from shared.events import (
     LedgerPosted,
     PeriodCloseRequested,
 )
-from shared.ports import Clock, Emit
-from shared.state import Store
-from shared.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, FINANCE_POSTINGS
+from shared.contract.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, FINANCE_POSTINGS
+from shared.service.ports import Clock, Emit
+from shared.service.processor import Emitter
+from shared.service.state import Store
 
 from .domain import (
     Decision,

@@ -1,4 +1,4 @@
-"""rules/billing.yaml → validated agreements → one durable-rules ruleset (shared.rules.DurableRules).
+"""rules/billing.yaml → validated agreements → one durable-rules ruleset (shared.service.rules.DurableRules).
 
 Each agreement becomes a rule over the facts `care_region`, `home_region`, `form`, `legal_basis`
 and `date` (the day's ordinal, an int: rule facts are never floats or dates). The engine answers
@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.events import CareDayRecorded
-from shared.events.types import CountyCode
-from shared.rules import DurableRules, RuleEvaluator, load_rules_file, require_unique
+from shared.contract.events import CareDayRecorded
+from shared.contract.events.types import CountyCode
+from shared.service.rules import DurableRules, RuleEvaluator, load_rules_file, require_unique
 
 from .domain import ALL_REGIONS, Agreement
 
@@ -46,7 +46,7 @@ class BillingFile(BaseModel):
 
 
 def condition(agreement: Agreement, care_region: str) -> dict[str, Any]:
-    """The rule condition (shared.rules condition language) of one agreement."""
+    """The rule condition (shared.service.rules condition language) of one agreement."""
     dates: dict[str, int] = {"gte": agreement.effective_from.toordinal()}
     if agreement.effective_to is not None:
         dates["lte"] = agreement.effective_to.toordinal()

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from shared.money import ZERO, money_str
-from shared.state import Store
-from shared.web import WebRequest, year_param
+from shared.kernel.money import ZERO, money_str
+from shared.service.state import Store
+from shared.web.gate import WebRequest, year_param
 
 
 def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:

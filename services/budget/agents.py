@@ -3,10 +3,10 @@ cost centre); the cost centres' figures (1 partition) for the total."""
 
 from __future__ import annotations
 
-from shared.consumer import Processor
-from shared.state import Store
-from shared.streaming import ServiceRuntime
-from shared.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS
+from shared.contract.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS
+from shared.runtime.app import ServiceRuntime
+from shared.service.processor import Processor
+from shared.service.state import Store
 
 
 def register(runtime: ServiceRuntime, *, ledger: Processor, centres: Processor, totals: Store) -> None:

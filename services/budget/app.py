@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from shared.streaming import ServiceRuntime
-from shared.topics import BUDGET_CENTRES, FINANCE_POSTINGS
+from shared.contract.topics import BUDGET_CENTRES, FINANCE_POSTINGS
+from shared.runtime.app import ServiceRuntime
 
 from . import agents, web
 from .handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import lru_cache
 
-from shared.money import ZERO, round_ore, to_ore
+from shared.kernel.money import ZERO, round_ore, to_ore
 
 FIELDS = ("budget_ytd", "actual_ytd", "deviation", "annual_budget", "forecast_run_rate", "forecast_budget_rest")
 

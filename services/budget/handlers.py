@@ -10,7 +10,7 @@ Two processors, because faust ties a store's changelog to the partitions of the 
   (≤ 12 + 4 entries whatever the number of postings; months = the latest month with a posting);
   `s|<year>|<cc>` → the last published status; `a|<alert id>` → a raised alert.
   Per posting: one `k|` read, one `y|` read and write (two on a move across years). Per batch and
-  cost centre year touched (a `Later` keyed ("centre", cc, year), see shared/ports.py): ≤ 4 budget
+  cost centre year touched (a `Later` keyed ("centre", cc, year), see shared/service/ports.py): ≤ 4 budget
   reads, the `s|` compare; the status is computed from those sums in exact integer öre (the same
   figures as domain.group_figures) and only a change is published (to `pn.budget.status` and to
   the 1-partition internal `pn.budget.centres`); only a change of a rule's truth raises/resolves.
@@ -32,10 +32,10 @@ compacted: only the latest per cost centre matters). The figures at the end of t
 the open alerts (evaluated on the last figures), do not depend on the batching. With batches of one
 message the outputs are exactly those of the per-event version.
 
-Why the sums may be updated by a delta (new amount − the amount in `k|` before), which shared/state.py
+Why the sums may be updated by a delta (new amount − the amount in `k|` before), which shared/service/state.py
 otherwise warns against as a blind increment: the delta is keyed by its cause. `k|` says what the
 posting counts for now; it and the `y|` sums it moved are written by the same message, i.e. under
-one tag of the Store, and shared/consumer.py commits a message's tag whole (after every output of
+one tag of the Store, and shared/service/processor.py commits a message's tag whole (after every output of
 the batch was acknowledged; `Store.commit` applies the tag's writes in one loop without an await)
 or rolls back every tag of the batch. So a replayed posting finds either neither write (the delta
 is applied once, now) or both, and then `before == record`: a no-op. Limit, shared by the layout
@@ -62,8 +62,7 @@ from decimal import Decimal
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
-from shared.consumer import Emitter
-from shared.events import (
+from shared.contract.events import (
     AlertRaised,
     AlertResolved,
     BudgetSet,
@@ -71,12 +70,13 @@ from shared.events import (
     Envelope,
     LedgerPosted,
 )
-from shared.events.finance import BudgetFigures
-from shared.events.operations import AlertMessage
-from shared.money import money_str
-from shared.ports import Clock, Emit, Later
-from shared.state import Store
-from shared.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_STATUS
+from shared.contract.events.finance import BudgetFigures
+from shared.contract.events.operations import AlertMessage
+from shared.contract.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_STATUS
+from shared.kernel.money import money_str
+from shared.service.ports import Clock, Emit, Later
+from shared.service.processor import Emitter
+from shared.service.state import Store
 
 from .domain import (
     FIELDS,

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.events.types import AccountGroup, Severity
-from shared.money import ZERO, money_str
-from shared.rules import DurableRules, RuleEvaluator, check_condition, load_rules_file
+from shared.contract.events.types import AccountGroup, Severity
+from shared.kernel.money import ZERO, money_str
+from shared.service.rules import DurableRules, RuleEvaluator, check_condition, load_rules_file
 
 from .domain import FACT_NAMES, FIELDS, Figures, Ore, fact_ore, facts
 
@@ -136,7 +136,7 @@ class _Inputs:
     (eq, ne, gt, gte, lt, lte, one of), so two integers on the same side of (or equal to) every
     literal of a fact are alike to the condition: the representative is the literal itself, or
     the integer just beyond the nearest literal below (just below the lowest one). The engine then
-    sees a handful of distinct fact sets and its cache (shared/rules.py) answers, instead of a
+    sees a handful of distinct fact sets and its cache (shared/service/rules.py) answers, instead of a
     ~35 µs post for every new amount. Facts compared with a non-integer literal pass unchanged."""
 
     names: tuple[str, ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.settings import PnSettings
+from shared.service.settings import PnSettings
 
 
 class Settings(PnSettings):

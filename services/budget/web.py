@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.state import Store
-from shared.web import WebRequest, year_param
+from shared.service.state import Store
+from shared.web.gate import WebRequest, year_param
 
 
 def budget_view(ledger: Store, totals: Store, year: int) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from shared.consumer import Processor
-from shared.streaming import ServiceRuntime
-from shared.topics import (
+from shared.contract.topics import (
     CARE_UNITS,
     CASES_OPENED,
     DIARY_ENTRIES,
@@ -12,6 +10,8 @@ from shared.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
+from shared.runtime.app import ServiceRuntime
+from shared.service.processor import Processor
 
 
 def register(runtime: ServiceRuntime, *, intake: Processor, numbering: Processor) -> None:

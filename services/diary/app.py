@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import faust
 
-from shared.streaming import ServiceRuntime
-from shared.topics import CARE_UNITS, DIARY_ENTRIES, DIARY_QUEUE
+from shared.contract.topics import CARE_UNITS, DIARY_ENTRIES, DIARY_QUEUE
+from shared.runtime.app import ServiceRuntime
 
 from . import agents, web
 from .handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps

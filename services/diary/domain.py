@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from shared.events import CaseOpened, DiaryRegistered, LetterCreated, LetterReceived
+from shared.contract.events import CaseOpened, DiaryRegistered, LetterCreated, LetterReceived
 
 OSL_REF = "25 kap. 1 § OSL"
 NEUTRAL_SUBJECTS = {

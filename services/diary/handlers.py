@@ -11,7 +11,7 @@ Two processors, two handler maps, because a document flows through two stages:
   means a replay after a crash meets the documents in the same order with the same times and
   reaches the same numbers.
 
-`registry` store (1 partition, written by stage 2 only; keys by cause, see shared/state.py):
+`registry` store (1 partition, written by stage 2 only; keys by cause, see shared/service/state.py):
 `number|<year>|<n>` → document key, `doc|<key>` the entry plus its original subject, and for a
 letter `case|<case_id>` → the case's letter keys (a complaint is its case's `doc|complaint:<id>`,
 so it is not listed; lists written before this rule also hold it). Written in that order, so a
@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.events import AlertMessage, AlertRaised, LetterDispatched
-from shared.ports import Clock, Emit
-from shared.state import Store
-from shared.topics import ALERTS_OPS, DIARY_ENTRIES, DIARY_QUEUE, LETTERS_DISPATCHED
+from shared.contract.events import AlertMessage, AlertRaised, LetterDispatched
+from shared.contract.topics import ALERTS_OPS, DIARY_ENTRIES, DIARY_QUEUE, LETTERS_DISPATCHED
+from shared.service.ports import Clock, Emit
+from shared.service.state import Store
 
 from .domain import (
     diary_number,

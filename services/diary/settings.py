@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field
 
-from shared.settings import PnSettings
+from shared.service.settings import PnSettings
 
 
 class Settings(PnSettings):

@@ -10,8 +10,8 @@ import csv
 import io
 from typing import Any
 
-from shared.state import Store
-from shared.web import BadRequest, WebRequest, WebResponse, year_param
+from shared.service.state import Store
+from shared.web.gate import BadRequest, WebRequest, WebResponse, year_param
 
 from .domain import diary_number, last_number
 

@@ -3,9 +3,9 @@ payout drafts (1)."""
 
 from __future__ import annotations
 
-from shared.consumer import Processor
-from shared.streaming import ServiceRuntime
-from shared.topics import COMMANDS, FEES_DRAFTS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
+from shared.contract.topics import COMMANDS, FEES_DRAFTS, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS
+from shared.runtime.app import ServiceRuntime
+from shared.service.processor import Processor
 
 
 def register(runtime: ServiceRuntime, *, visits: Processor, books: Processor) -> None:

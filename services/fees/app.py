@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from shared.streaming import ServiceRuntime
-from shared.topics import COMMANDS, SUPPORT_VISITS
+from shared.contract.topics import COMMANDS, SUPPORT_VISITS
+from shared.runtime.app import ServiceRuntime
 
 from . import agents, web
 from .handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.events import FeeLine, VisitReported
-from shared.money import ZERO, Money, round_ore
-from shared.rules import check_condition, require_unique
+from shared.contract.events import FeeLine, VisitReported
+from shared.kernel.money import ZERO, Money, round_ore
+from shared.service.rules import check_condition, require_unique
 
 AFTER_CARE = timedelta(days=28)
 """The right to a stödperson lasts 4 weeks after discharge (care_ended_on + 28 days)."""

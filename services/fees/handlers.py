@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.consumer import Emitter
-from shared.events import (
+from shared.contract.events import (
     Envelope,
     FeeCalculated,
     FeePayout,
@@ -37,16 +36,17 @@ from shared.events import (
     derive_id,
     trusted,
 )
-from shared.money import ZERO
-from shared.ports import Clock, Emit
-from shared.state import Store
-from shared.topics import (
+from shared.contract.topics import (
     FEES_CALCULATED,
     FEES_DRAFTS,
     FEES_PAYOUTS,
     FEES_REJECTED,
     FINANCE_POSTINGS,
 )
+from shared.kernel.money import ZERO
+from shared.service.ports import Clock, Emit
+from shared.service.processor import Emitter
+from shared.service.state import Store
 
 from .domain import Assignment, ineligible, unpaid_until, week_of
 from .rules import FeeSchedule

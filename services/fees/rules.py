@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.events import FeeLine, VisitReported
-from shared.money import ZERO
-from shared.rules import DurableRules, RuleEvaluator, RulesFileError, load_rules_file
+from shared.contract.events import FeeLine, VisitReported
+from shared.kernel.money import ZERO
+from shared.service.rules import DurableRules, RuleEvaluator, RulesFileError, load_rules_file
 
 from .domain import WEEKLY_KINDS, ScheduleVersion, facts, lines_for, split, version_for
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from shared.money import ZERO, money_str
-from shared.state import Store
-from shared.web import WebRequest, year_param
+from shared.kernel.money import ZERO, money_str
+from shared.service.state import Store
+from shared.web.gate import WebRequest, year_param
 
 
 def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from shared.consumer import Processor
-from shared.streaming import ServiceRuntime
-from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, DIARY_ENTRIES, INTAKE_ACCEPTED, TICKS
+from shared.contract.topics import (
+    CARE_UNITS,
+    COMPLAINTS_SUBMITTED,
+    DIARY_ENTRIES,
+    INTAKE_ACCEPTED,
+    TICKS,
+)
+from shared.runtime.app import ServiceRuntime
+from shared.service.processor import Processor
 
 
 def register(runtime: ServiceRuntime, *, intake: Processor, cases: Processor) -> None:

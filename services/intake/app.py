@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from shared.streaming import FaustPublisher, ServiceRuntime
-from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
+from shared.contract.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
+from shared.runtime.app import FaustPublisher, ServiceRuntime
 
 from . import agents, web
 from .domain import AttachmentPolicy

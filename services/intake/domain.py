@@ -10,8 +10,8 @@ from functools import lru_cache
 from itertools import takewhile
 from typing import Any
 
-from shared.events import CategoryRef, ComplaintSubmitted
-from shared.personnummer import normalise
+from shared.contract.events import CategoryRef, ComplaintSubmitted
+from shared.kernel.personnummer import normalise
 
 from .rules import CategoryRules, SpikePolicy
 

@@ -8,7 +8,7 @@ Two processors, two handler maps, because the same event type flows through two 
   unit, categorises, acknowledges, and counts for the spike signal. One partition means a replay
   after a crash meets the complaints in the same order and reaches the same numbers.
 
-State in the `cases` store (keys by cause, see shared/state.py):
+State in the `cases` store (keys by cause, see shared/service/state.py):
 `case|<case_id>` the case without free text, with `contact` (where notifications go; earlier
 versions kept it apart as `contact|<case_id>`, still read), `complaint|<event id>` → case id,
 `seq|<year>` the last number, `spike|<unit>|<code>` counts per day with the last case counted,
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.events import (
+from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,
@@ -32,15 +32,15 @@ from shared.events import (
     NotificationRequested,
     trusted,
 )
-from shared.ports import Clock, Emit
-from shared.state import Store
-from shared.topics import (
+from shared.contract.topics import (
     ALERTS_OPS,
     CASES_OPENED,
     COMPLAINTS_REJECTED,
     INTAKE_ACCEPTED,
     NOTIFICATIONS,
 )
+from shared.service.ports import Clock, Emit
+from shared.service.state import Store
 
 from .domain import (
     AttachmentPolicy,

@@ -3,7 +3,7 @@
 Keyword matching is a substring question, not a question over a few discrete facts, so the stems
 are compiled into one regular expression, a trie of alternations (one pass over the casefolded
 text), instead of durable-rules rulesets; the file is still validated by
-`shared.rules.load_rules_file`, which names the failing line.
+`shared.service.rules.load_rules_file`, which names the failing line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.rules import load_rules_file, require_unique
+from shared.service.rules import load_rules_file, require_unique
 
 Code = Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z_]+)?$", max_length=80)]
 Stem = Annotated[str, Field(min_length=2, max_length=80)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import PnSettings
+from shared.service.settings import PnSettings
 
 DEFAULT_MEDIA_TYPES = (
     "application/pdf", "image/jpeg", "image/png", "image/heic", "text/plain",

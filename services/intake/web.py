@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events import ComplaintSubmitted, encode, envelope_model, make_event
-from shared.events.envelope import CONTENT_TYPE_HEADER
-from shared.ports import Clock, Publisher
-from shared.state import Store
-from shared.topics import COMPLAINTS_SUBMITTED
-from shared.web import BadRequest, WebRequest, WebResponse
+from shared.contract.events import ComplaintSubmitted, encode, envelope_model, make_event
+from shared.contract.events.envelope import CONTENT_TYPE_HEADER
+from shared.contract.topics import COMPLAINTS_SUBMITTED
+from shared.service.ports import Clock, Publisher
+from shared.service.state import Store
+from shared.web.gate import BadRequest, WebRequest, WebResponse
 
 HTTP_SOURCE = "/pn/intake/http"
 ENVELOPE_FIELDS = ("specversion", "data")
@@ -57,8 +57,8 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
         return {k: v for k, v in case.items() if k != "contact"}  # the case's data; no contact details
 
     async def get_report(req: WebRequest) -> WebResponse:
-        from shared.report.build import read_events
-        from shared.report.view import report_response
+        from shared.apps.report.build import read_events
+        from shared.apps.report.view import report_response
 
         events = await read_events(runtime.settings)
         status, content_type, body = report_response(events, req.params["period"], req.query.get("format", "html"),

@@ -11,12 +11,12 @@ from decimal import Decimal
 
 import pytest
 
-from shared.auth import new_token
-from shared.broker import EmbeddedBroker
-from shared.demo.runner import collect, run_scenario
-from shared.demo.scenario import Scenario
-from shared.settings import SERVICES, PnSettings
-from shared.supervisor import Stack
+from shared.apps.demo.runner import collect, run_scenario
+from shared.apps.demo.scenario import Scenario
+from shared.kafka.broker import EmbeddedBroker
+from shared.platform.supervisor import Stack
+from shared.service.settings import SERVICES, PnSettings
+from shared.web.auth import new_token
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def system(tmp_path_factory):
 
 
 async def _every_case_registered(settings: PnSettings) -> None:
-    from shared.kafka_io import events_of, wait_for
+    from shared.kafka.io import events_of, wait_for
 
     def done(records) -> bool:
         events = events_of(records)
@@ -174,7 +174,7 @@ def _metric(body: bytes, name: bytes) -> float:
 def test_case_reads_are_audited_without_content(system):
     import asyncio
 
-    from shared.kafka_io import events_of, read_all
+    from shared.kafka.io import events_of, read_all
 
     _, events, stack = system
     case = events["pn.cases.opened"][1].data

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from shared.events import AlertMessage, AlertRaised
-from shared.logging import configure
-from shared.settings import PnSettings
-from shared.streaming import ServiceRuntime, run_worker
-from shared.topics import ALERTS_OPS, FINANCE_POSTINGS
+from shared.contract.events import AlertMessage, AlertRaised
+from shared.contract.topics import ALERTS_OPS, FINANCE_POSTINGS
+from shared.runtime.app import ServiceRuntime, run_worker
+from shared.service.logging import configure
+from shared.service.settings import PnSettings
 
 
 def on_posted(event, *, deps):

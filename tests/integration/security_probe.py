@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 
-from shared.logging import configure
-from shared.settings import PnSettings
-from shared.streaming import ServiceRuntime, run_worker
-from shared.web import WebRequest, WebResponse
+from shared.runtime.app import ServiceRuntime, run_worker
+from shared.service.logging import configure
+from shared.service.settings import PnSettings
+from shared.web.gate import WebRequest, WebResponse
 
 DESCRIPTION = "Jag fick inget svar om min diagnos (probe-content)"
 PERSONNUMMER = "191212121212"

@@ -15,11 +15,17 @@ from decimal import Decimal
 
 import pytest
 
-from shared.auth import new_token
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import ALERTS_OPS, BILLING_INVOICES, CARE_DAYS, COMMANDS, FINANCE_POSTINGS
+from shared.contract.topics import (
+    ALERTS_OPS,
+    BILLING_INVOICES,
+    CARE_DAYS,
+    COMMANDS,
+    FINANCE_POSTINGS,
+)
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
+from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.billing.factories import barrier, barrier_done, cancel, close, duplicates, year_of_days

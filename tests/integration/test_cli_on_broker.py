@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from shared.topics import CATALOG
+from shared.contract.topics import CATALOG
 
 from ..unit.shared.examples import EXAMPLES
 
@@ -103,7 +103,7 @@ def test_schema_writes_valid_json_schemas_and_an_asyncapi_document(tmp_path):
 
 def _as_output(instance: dict) -> dict:
     """The serialised form of the example (amounts as strings, as the platform writes them)."""
-    from shared.events import decode, encode
+    from shared.contract.events import decode, encode
 
     return json.loads(encode(decode(json.dumps(instance))))
 
@@ -112,7 +112,7 @@ def test_pn_broker_prints_ready_and_stops_on_ctrl_c():
     import signal
     import time
 
-    from shared.broker import free_port
+    from shared.kafka.broker import free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "broker", "--port", str(port)],

@@ -21,12 +21,8 @@ from typing import Any
 
 import pytest
 
-from shared.auth import new_token
-from shared.events import make_event
-from shared.kafka_io import Record, events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import (
+from shared.contract.events import make_event
+from shared.contract.topics import (
     ALERTS_OPS,
     BY_NAME,
     CARE_UNITS,
@@ -37,6 +33,10 @@ from shared.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
+from shared.kafka.io import Record, events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
+from shared.web.auth import new_token
 
 from ..unit.diary.factories import care_unit, case_opened, letter_in, letter_out
 

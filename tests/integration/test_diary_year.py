@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.broker import EmbeddedBroker
-from shared.kafka_io import events_of, produce, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import CASES_OPENED, DIARY_ENTRIES
+from shared.contract.topics import CASES_OPENED, DIARY_ENTRIES
+from shared.kafka.broker import EmbeddedBroker
+from shared.kafka.io import events_of, produce, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..unit.diary.factories import case_opened
 from .test_diary import event

@@ -16,12 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from shared.auth import new_token
-from shared.kafka_io import events_of, produce, read_all, wait_consumed, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.testing import envelope
-from shared.topics import (
+from shared.contract.topics import (
     COMMANDS,
     FEES_CALCULATED,
     FEES_PAYOUTS,
@@ -30,6 +25,11 @@ from shared.topics import (
     SUPPORT_ASSIGNMENTS,
     SUPPORT_VISITS,
 )
+from shared.kafka.io import events_of, produce, read_all, wait_consumed, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
+from shared.service.testing import envelope
+from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.fees.factories import close, year_of_visits

@@ -14,12 +14,8 @@ from typing import Any
 
 import pytest
 
-from shared.auth import new_token
-from shared.events import make_event
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import (
+from shared.contract.events import make_event
+from shared.contract.topics import (
     ALERTS_OPS,
     CARE_UNITS,
     CASES_OPENED,
@@ -29,6 +25,10 @@ from shared.topics import (
     DIARY_ENTRIES,
     NOTIFICATIONS,
 )
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
+from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.intake.factories import care_unit, complaint, diary_entry, personnummer

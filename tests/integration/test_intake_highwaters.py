@@ -1,5 +1,5 @@
 """The dev broker reports end offsets low (the last batch's base offset); intake's restart
-safety depends on `shared.highwaters.true_end_offsets` finding the true end."""
+safety depends on `shared.runtime.highwaters.true_end_offsets` finding the true end."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.highwaters import true_end_offsets
-from shared.settings import PnSettings
+from shared.runtime.highwaters import true_end_offsets
+from shared.service.settings import PnSettings
 
 pytestmark = pytest.mark.broker
 

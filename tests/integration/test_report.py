@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.kafka_io import produce
-from shared.topics import (
+from shared.contract.topics import (
     ALERTS_BUDGET,
     ALERTS_OPS,
     BILLING_INVOICES,
@@ -28,6 +27,7 @@ from shared.topics import (
     FEES_PAYOUTS,
     LETTERS_DISPATCHED,
 )
+from shared.kafka.io import produce
 
 from ..unit.report.sample import generate
 from ..unit.report.test_figures import case
@@ -71,7 +71,7 @@ def rows(report, section, col="current"):
 
 @pytest.fixture(scope="module")
 def year_events(broker):
-    from shared.settings import PnSettings
+    from shared.service.settings import PnSettings
 
     unique = os.urandom(4).hex()
     year = 2060 + int(unique, 16) % 39
@@ -156,7 +156,7 @@ def test_pn_report_json_counts_equal_independent_counts(broker, year_events, tmp
 
 
 def test_pn_report_quarter_boundary_csv_and_html(broker, year_events, tmp_path: Path):
-    from shared.settings import PnSettings
+    from shared.service.settings import PnSettings
 
     year = year_events[0] - 30  # a year nothing else in this session uses
     events = [case(f"qa{year}-{i}", f"{year}-03-31T23:59:00+02:00") for i in range(5)]

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.events import make_event
-from shared.kafka_io import events_of, produce, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import CARE_UNITS, CASES_OPENED, COMPLAINTS_SUBMITTED, DIARY_ENTRIES
+from shared.contract.events import make_event
+from shared.contract.topics import CARE_UNITS, CASES_OPENED, COMPLAINTS_SUBMITTED, DIARY_ENTRIES
+from shared.kafka.io import events_of, produce, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..conftest import ROOT
 from ..unit.intake.factories import care_unit, complaint, personnummer

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.broker import free_port
-from shared.services import available
+from shared.kafka.broker import free_port
+from shared.platform.registry import available
 
 from ..conftest import ROOT
 from ..unit.test_compose import BASE, dockerfile, dockerfile_env, exec_form, load

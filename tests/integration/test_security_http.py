@@ -14,11 +14,11 @@ import urllib.request
 
 import pytest
 
-from shared.auth import new_token
-from shared.broker import free_port
-from shared.kafka_io import events_of, read_all, wait_for
-from shared.topics import AUDIT_READS
-from shared.web import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from shared.contract.topics import AUDIT_READS
+from shared.kafka.broker import free_port
+from shared.kafka.io import events_of, read_all, wait_for
+from shared.web.auth import new_token
+from shared.web.gate import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 from ..conftest import ROOT
 from .security_probe import DESCRIPTION, PERSONNUMMER

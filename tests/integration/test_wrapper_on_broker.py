@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.broker import free_port
-from shared.events import LedgerPosted, make_event
-from shared.kafka_io import events_of, produce, wait_for
-from shared.topics import ALERTS_OPS, DEADLETTER, FINANCE_POSTINGS
+from shared.contract.events import LedgerPosted, make_event
+from shared.contract.topics import ALERTS_OPS, DEADLETTER, FINANCE_POSTINGS
+from shared.kafka.broker import free_port
+from shared.kafka.io import events_of, produce, wait_for
 
 from ..conftest import ROOT
 

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from shared.topics import (
+from shared.contract.topics import (
     CARE_DAYS,
     CARE_UNITS,
     CASES_OPENED,

@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from services.billing.handlers import day_key
-from shared.auth import new_token
-from shared.broker import EmbeddedBroker
-from shared.consumer import MAX_VALUE_BYTES
-from shared.events import decoder_for, encode, make_event
-from shared.events.envelope import CONTENT_TYPE_HEADER
-from shared.kafka_io import topic_partitions
-from shared.supervisor import Stack
-from shared.topics import (
+from shared.contract.events import decoder_for, encode, make_event
+from shared.contract.events.envelope import CONTENT_TYPE_HEADER
+from shared.contract.topics import (
     BY_NAME,
     CARE_DAYS,
     CARE_UNITS,
@@ -41,6 +36,11 @@ from shared.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
+from shared.kafka.broker import EmbeddedBroker
+from shared.kafka.io import topic_partitions
+from shared.platform.supervisor import Stack
+from shared.service.processor import MAX_VALUE_BYTES
+from shared.web.auth import new_token
 
 from ..unit.billing.factories import care_day
 from ..unit.diary.factories import case_opened, letter_in, letter_out

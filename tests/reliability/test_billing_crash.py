@@ -13,12 +13,12 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.events import decode
-from shared.kafka_client import consumer_kwargs
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.contract.events import decode
+from shared.contract.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.kafka.client import consumer_kwargs
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..conftest import ROOT
 from ..unit.billing.factories import barrier, barrier_done, close, duplicates, year_of_days

@@ -10,11 +10,11 @@ from collections import defaultdict
 
 import pytest
 
-from services.budget.seed_jamtland import jamtland_2023
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import ALERTS_BUDGET, BUDGET_STATUS, FINANCE_BUDGETS, FINANCE_POSTINGS
+from shared.apps.demo.seed_jamtland import jamtland_2023
+from shared.contract.topics import ALERTS_BUDGET, BUDGET_STATUS, FINANCE_BUDGETS, FINANCE_POSTINGS
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..conftest import ROOT
 from ..unit.budget.factories import env, fees_overrun

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from services.diary.domain import document_of
-from shared.broker import EmbeddedBroker
-from shared.events import encode
-from shared.kafka_io import events_of, produce, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import BY_NAME, CARE_UNITS, DIARY_ENTRIES, LETTERS_DISPATCHED
+from shared.contract.events import encode
+from shared.contract.topics import BY_NAME, CARE_UNITS, DIARY_ENTRIES, LETTERS_DISPATCHED
+from shared.kafka.broker import EmbeddedBroker
+from shared.kafka.io import events_of, produce, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..integration.test_diary import check_numbering, documents, event, mine, unique_events, unit_id
 from ..unit.diary.factories import care_unit

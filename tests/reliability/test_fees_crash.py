@@ -10,10 +10,15 @@ from collections import defaultdict
 
 import pytest
 
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import FEES_CALCULATED, FEES_REJECTED, SUPPORT_ASSIGNMENTS, SUPPORT_VISITS
+from shared.contract.topics import (
+    FEES_CALCULATED,
+    FEES_REJECTED,
+    SUPPORT_ASSIGNMENTS,
+    SUPPORT_VISITS,
+)
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..conftest import ROOT
 from ..unit.fees.factories import year_of_visits

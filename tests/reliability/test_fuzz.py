@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from shared.topics import CASES_OPENED, COMPLAINTS_REJECTED, DEADLETTER, DIARY_ENTRIES
+from shared.contract.topics import CASES_OPENED, COMPLAINTS_REJECTED, DEADLETTER, DIARY_ENTRIES
 
 from .fuzz_messages import CONSUMERS, HAS_BUDGET, HAS_FEES
 from .fuzz_run import BILLING_CHANGELOG, N_BAD, data_of, key_of

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.events import make_event
-from shared.kafka_io import events_of, produce, read_all, wait_for
-from shared.settings import PnSettings
-from shared.supervisor import Stack
-from shared.topics import CASES_OPENED, COMPLAINTS_SUBMITTED, NOTIFICATIONS
+from shared.contract.events import make_event
+from shared.contract.topics import CASES_OPENED, COMPLAINTS_SUBMITTED, NOTIFICATIONS
+from shared.kafka.io import events_of, produce, read_all, wait_for
+from shared.platform.supervisor import Stack
+from shared.service.settings import PnSettings
 
 from ..conftest import ROOT
 from ..unit.intake.factories import complaint, personnummer

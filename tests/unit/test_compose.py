@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.acl import user
-from shared.settings import SERVICES, PnSettings
+from shared.platform.acl import user
+from shared.service.settings import SERVICES, PnSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "docker-compose.yml"

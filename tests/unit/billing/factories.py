@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from aiokafka.partitioner import murmur2
 
-from shared.events import (
+from shared.contract.events import (
     CareDayCancelled,
     CareDayRecorded,
     Envelope,
     PeriodCloseRequested,
     make_event,
 )
-from shared.topics import CARE_DAYS
+from shared.contract.topics import CARE_DAYS
 
 HSA = "SE2321000180-1234"
 _ids = itertools.count(1)

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from services.billing.handlers import BOOK_HANDLERS, DAY_HANDLERS, Deps
 from services.billing.rules import BillingRules
 from services.billing.settings import Settings
-from shared.consumer import Processor
-from shared.events import CareDayCancelled, CareDayRecorded, Envelope, PeriodCloseRequested
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, message
-from shared.topics import BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.contract.events import CareDayCancelled, CareDayRecorded, Envelope, PeriodCloseRequested
+from shared.contract.topics import BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
+from shared.service.logging import get_logger
+from shared.service.processor import Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, message
 
 
 class Billing:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.events import CareDayCancelled, PeriodCloseRequested
-from shared.testing import envelope, message
-from shared.topics import (
+from shared.contract.events import CareDayCancelled, PeriodCloseRequested
+from shared.contract.topics import (
     ALERTS_OPS,
     BILLING_DRAFTS,
     BILLING_INVOICES,
@@ -15,6 +14,7 @@ from shared.topics import (
     DEADLETTER,
     FINANCE_POSTINGS,
 )
+from shared.service.testing import envelope, message
 
 from .factories import care_day
 from .harness import Billing

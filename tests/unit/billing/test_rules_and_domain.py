@@ -22,8 +22,8 @@ from services.billing.domain import (
     screen,
 )
 from services.billing.rules import BillingRules, load_billing_rules
-from shared.events import InvoiceDrafted, InvoiceDraftLine
-from shared.rules import RulesFileError
+from shared.contract.events import InvoiceDrafted, InvoiceDraftLine
+from shared.service.rules import RulesFileError
 
 from .factories import care_day
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.events import BudgetSet, Envelope, LedgerPosted, derive_id, make_event
-from shared.testing import FixedClock
+from shared.contract.events import BudgetSet, Envelope, LedgerPosted, derive_id, make_event
+from shared.service.testing import FixedClock
 
 from .harness import budget, posting
 

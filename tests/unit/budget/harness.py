@@ -12,12 +12,8 @@ from pathlib import Path
 
 from services.budget.handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
 from services.budget.rules import load_budget_rules
-from shared.consumer import Processor
-from shared.events import BudgetSet, Envelope, LedgerPosted
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, message
-from shared.topics import (
+from shared.contract.events import BudgetSet, Envelope, LedgerPosted
+from shared.contract.topics import (
     ALERTS_BUDGET,
     BUDGET_CENTRES,
     BUDGET_STATUS,
@@ -25,6 +21,10 @@ from shared.topics import (
     FINANCE_POSTINGS,
     TICKS,
 )
+from shared.service.logging import get_logger
+from shared.service.processor import Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, message
 
 RULES = Path(__file__).resolve().parents[3] / "rules" / "budget_alerts.yaml"
 
@@ -73,7 +73,7 @@ def _type(e: object) -> str:
 
 
 def budget(year: int, cc: str, group: str, annual: str | Decimal) -> BudgetSet:
-    from services.budget.seed_jamtland import monthly
+    from shared.apps.demo.seed_jamtland import monthly
 
     return BudgetSet(year=year, cost_centre=cc, account_group=group, monthly=monthly(Decimal(annual)))
 

@@ -6,9 +6,9 @@ import pytest
 
 from services.budget.domain import Figures, centre_figures, group_figures, months_elapsed, total_of
 from services.budget.rules import load_budget_rules
-from services.budget.seed_jamtland import JAMTLAND_2023, jamtland_2023, monthly
-from shared.money import round_ore
-from shared.rules import RulesFileError
+from shared.apps.demo.seed_jamtland import JAMTLAND_2023, jamtland_2023, monthly
+from shared.kernel.money import round_ore
+from shared.service.rules import RulesFileError
 
 from .harness import RULES
 
@@ -168,7 +168,7 @@ def test_figures_in_ore_equal_the_decimal_figures_and_their_facts():
         ore,
         plan_ore,
     )
-    from shared.money import money_str
+    from shared.kernel.money import money_str
 
     rng = random.Random(7)
     for i in range(1500):

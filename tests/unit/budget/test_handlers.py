@@ -4,10 +4,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.budget.seed_jamtland import jamtland_2023
 from services.budget.web import budget_view
-from shared.events import derive_id
-from shared.testing import envelope
+from shared.apps.demo.seed_jamtland import jamtland_2023
+from shared.contract.events import derive_id
+from shared.service.testing import envelope
 
 from .harness import Budget, budget, posting
 
@@ -128,7 +128,7 @@ async def test_no_alert_without_a_budget_and_years_are_independent():
 
 async def test_view_rejects_a_bad_year():
     from services.budget import web
-    from shared.web import BadRequest, WebRequest
+    from shared.web.gate import BadRequest, WebRequest
 
     routes = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events import CareUnitUpserted, CaseOpened, LetterCreated, LetterReceived
+from shared.contract.events import CareUnitUpserted, CaseOpened, LetterCreated, LetterReceived
 
 UNIT = "SE2321000180-1001"
 SECRET = "Anna Anderssons journal 19600101-1234"

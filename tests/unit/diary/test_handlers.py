@@ -12,12 +12,8 @@ import structlog
 from services.diary.handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
 from services.diary.settings import Settings
 from services.diary.web import case_entries
-from shared.consumer import Message, Processor
-from shared.events import encode
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, envelope, message
-from shared.topics import (
+from shared.contract.events import encode
+from shared.contract.topics import (
     ALERTS_OPS,
     CARE_UNITS,
     CASES_OPENED,
@@ -27,6 +23,10 @@ from shared.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
+from shared.service.logging import get_logger
+from shared.service.processor import Message, Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, envelope, message
 
 from .factories import SECRET, UNIT, care_unit, case_opened, letter_in, letter_out
 

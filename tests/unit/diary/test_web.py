@@ -6,7 +6,7 @@ import csv
 import io
 
 from services.diary.web import case_entries, export_csv, public_view, year_entries
-from shared.state import Store
+from shared.service.state import Store
 
 
 def _registry() -> Store:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from shared.events import (
+from shared.contract.events import (
     Envelope,
     PeriodCloseRequested,
     SupportAssigned,
@@ -15,7 +15,7 @@ from shared.events import (
     SupportEnded,
     VisitReported,
 )
-from shared.testing import envelope
+from shared.service.testing import envelope
 
 
 def assigned(assignment_id: str = "a1", sp: str = "sp1", start: date = date(2023, 1, 1)) -> SupportAssigned:

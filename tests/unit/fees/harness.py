@@ -7,12 +7,8 @@ from pathlib import Path
 from services.fees.handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
 from services.fees.rules import FeeSchedule, load_schedule
 from services.fees.settings import Settings
-from shared.consumer import Processor
-from shared.events import Envelope, EventData, Tick
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, message
-from shared.topics import (
+from shared.contract.events import Envelope, EventData, Tick
+from shared.contract.topics import (
     COMMANDS,
     FEES_CALCULATED,
     FEES_DRAFTS,
@@ -21,6 +17,10 @@ from shared.topics import (
     SUPPORT_VISITS,
     TICKS,
 )
+from shared.service.logging import get_logger
+from shared.service.processor import Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, message
 
 from .factories import close
 

@@ -10,7 +10,7 @@ import pytest
 
 from services.fees.domain import Assignment, facts, ineligible, lines_for, week_of
 from services.fees.rules import load_schedule
-from shared.rules import RulesFileError
+from shared.service.rules import RulesFileError
 
 from .factories import visit
 from .harness import ROOT, schedule

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from shared.testing import envelope
-from shared.topics import FEES_PAYOUTS, FINANCE_POSTINGS
+from shared.contract.topics import FEES_PAYOUTS, FINANCE_POSTINGS
+from shared.service.testing import envelope
 
 from .factories import assigned, care_ended, visit
 from .harness import Fees
@@ -112,7 +112,7 @@ async def test_a_close_replayed_after_a_crash_neither_pays_twice_nor_drops_a_fee
     """The close's drafts were sent, the books were not committed (kill -9), and a fee arrived
     before the replay: the replayed drafts carry the same ids, the first content wins, and the
     newcomer is paid at the next close."""
-    from shared.state import Store
+    from shared.service.state import Store
 
     fees = Fees()
     await fees.send(assigned("a1", "sp1"), visit("v1", date(2023, 3, 1)))

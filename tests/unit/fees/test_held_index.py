@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from shared.state import Store
+from shared.service.state import Store
 
 from .factories import assigned, visit
 from .harness import Fees

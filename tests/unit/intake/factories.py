@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events import Attachment, CareUnitUpserted, ComplaintSubmitted, DiaryRegistered
-from shared.personnummer import luhn_ok
+from shared.contract.events import Attachment, CareUnitUpserted, ComplaintSubmitted, DiaryRegistered
+from shared.kernel.personnummer import luhn_ok
 
 UNIT = "SE2321000180-1001"
 

@@ -56,7 +56,7 @@ def test_invalid_personnummer_and_the_detail_never_echoes_it(value):
 
 
 def test_samordningsnummer_is_a_valid_personnummer():
-    from shared.personnummer import luhn_ok
+    from shared.kernel.personnummer import luhn_ok
 
     birth = "19610262"  # day + 60
     check = next(c for c in "0123456789" if luhn_ok(birth[2:] + "123" + c))

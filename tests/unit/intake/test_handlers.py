@@ -10,12 +10,8 @@ import pytest
 from services.intake.domain import AttachmentPolicy
 from services.intake.handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
 from services.intake.rules import load_category_rules
-from shared.consumer import Message, Processor
-from shared.events import Tick, encode, make_event
-from shared.logging import get_logger
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, envelope, message
-from shared.topics import (
+from shared.contract.events import Tick, encode, make_event
+from shared.contract.topics import (
     ALERTS_OPS,
     CARE_UNITS,
     CASES_OPENED,
@@ -26,6 +22,10 @@ from shared.topics import (
     NOTIFICATIONS,
     TICKS,
 )
+from shared.service.logging import get_logger
+from shared.service.processor import Message, Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, envelope, message
 
 from .factories import UNIT, care_unit, complaint, diary_entry
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.intake.rules import load_category_rules
-from shared.rules import RulesFileError
+from shared.service.rules import RulesFileError
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = """\

@@ -9,9 +9,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from shared.events import encode
-from shared.report.build import decode_records, write_report
-from shared.report.figures import report_from_events
+from shared.apps.report.build import decode_records, write_report
+from shared.apps.report.figures import report_from_events
+from shared.contract.events import encode
 
 from .sample import generate
 

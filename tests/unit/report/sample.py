@@ -1,5 +1,5 @@
 """Demo-like output events (what the five services publish) for report tests, benchmarks and the
-screenshot: the demo scenario's channel and theme mix (shared/demo/scenario.py), the Jämtland trend
+screenshot: the demo scenario's channel and theme mix (shared/apps/demo/scenario.py), the Jämtland trend
 2018-2023 and budget deviations per cost centre. Deterministic (seeded)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from shared.demo.scenario import CHANNELS, HOME_REGIONS, PROVIDERS, STOCKHOLM, THEMES
-from shared.events import (
+from shared.apps.demo.scenario import CHANNELS, HOME_REGIONS, PROVIDERS, STOCKHOLM, THEMES
+from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,

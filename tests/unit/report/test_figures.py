@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from shared.events import (
+from shared.apps.report import figures as f
+from shared.apps.report.figures import NoDataError, Period, parse_period, report_from_events
+from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,
@@ -23,8 +25,6 @@ from shared.events import (
     LetterDispatched,
     make_event,
 )
-from shared.report import figures as f
-from shared.report.figures import NoDataError, Period, parse_period, report_from_events
 
 from .sample import BUDGET_2023, generate
 
@@ -170,7 +170,7 @@ def year_report():
 
 
 def test_demo_year_category_shares_match_the_scenario_mix(year_report):
-    from shared.demo.scenario import THEMES
+    from shared.apps.demo.scenario import THEMES
 
     share = {r["key"]: r["share"] for r in year_report["sections"]["cases_by_sub_area"]["rows"]}
     for code, weight, _ in THEMES:

@@ -1,9 +1,9 @@
-"""The "< 5" rule: in one place (shared/report/privacy.py) and applied to every count cell."""
+"""The "< 5" rule: in one place (shared/apps/report/privacy.py) and applied to every count cell."""
 
 from decimal import Decimal
 
-from shared.report import privacy
-from shared.report.figures import report_from_events
+from shared.apps.report import privacy
+from shared.apps.report.figures import report_from_events
 
 from .test_figures import case, diary
 
@@ -49,7 +49,7 @@ def test_every_case_count_cell_in_a_report_is_masked_below_five():
 def test_report_carries_no_free_text_or_names():
     events = [case(f"c{i}", "2023-05-02T10:00:00+02:00") for i in range(5)]
     events += [diary(f"c{i}", "2023-05-02T10:00:00+02:00", subject="Anna Andersson 19121212-1212 klagar") for i in range(5)]
-    from shared.report.render import render
+    from shared.apps.report.render import render
 
     for fmt in ("json", "csv", "html"):
         text = render(report_from_events(events, "2023"), fmt)

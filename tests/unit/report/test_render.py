@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from shared.events import encode
-from shared.report.build import decode_records, write_report
-from shared.report.figures import report_from_events
-from shared.report.render import render
+from shared.apps.report.build import decode_records, write_report
+from shared.apps.report.figures import report_from_events
+from shared.apps.report.render import render
+from shared.contract.events import encode
 
 from .sample import generate
 
@@ -55,7 +55,7 @@ def test_a_demo_year_builds_well_under_30_s():
 
 
 def test_web_view_response_is_one_pure_call():
-    from shared.report.view import report_response
+    from shared.apps.report.view import report_response
 
     events = generate(2023, scale=0.1)
     status, ctype, body = report_response(events, "2023-Q3", "json")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import shared.topics as topics_module
-from shared.acl import (
+import shared.contract.topics as topics_module
+from shared.contract.topics import ALERTS_OPS, AUDIT_READS, CATALOG, DEADLETTER, TICKS, Topic
+from shared.platform.acl import (
     INPUTS,
     acl_init_script,
     acls_for,
@@ -20,8 +21,7 @@ from shared.acl import (
     outputs,
     user,
 )
-from shared.settings import SERVICES, PnSettings
-from shared.topics import ALERTS_OPS, AUDIT_READS, CATALOG, DEADLETTER, TICKS, Topic
+from shared.service.settings import SERVICES, PnSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 TOPICS_BY_CONST = {name: t for name, t in vars(topics_module).items() if isinstance(t, Topic)}
@@ -50,11 +50,11 @@ def consumed(service: str) -> set[str]:
 
 
 def named(service: str) -> set[str]:
-    """Every catalog topic the service's code imports from shared.topics."""
+    """Every catalog topic the service's code imports from shared.contract.topics."""
     found = set()
     for tree in _trees(service):
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "shared.topics":
+            if isinstance(node, ast.ImportFrom) and node.module == "shared.contract.topics":
                 found |= {TOPICS_BY_CONST[a.name].name for a in node.names if a.name in TOPICS_BY_CONST}
     return found
 
@@ -96,7 +96,7 @@ def test_inputs_are_declared_for_every_service():
 @pytest.mark.parametrize("service", PRESENT)
 def test_declared_inputs_are_exactly_what_the_agents_consume(service):
     assert consumed(service) == {t.name for t in INPUTS[service]}, (
-        f"services/{service}/agents.py consumes other topics than shared/acl.py INPUTS[{service!r}] says: "
+        f"services/{service}/agents.py consumes other topics than shared/platform/acl.py INPUTS[{service!r}] says: "
         "update INPUTS (and regenerate deploy/secure/acl-init.sh with `pn acl --format script`)")
 
 
@@ -117,7 +117,7 @@ def test_a_service_may_do_what_its_code_needs(service):
 @pytest.mark.parametrize("service", PRESENT)
 def test_a_service_may_not_write_what_its_code_never_names(service):
     """Write is granted only on the platform-wide topics, the audit topic if it audits, and topics
-    its own code names (imports from shared.topics)."""
+    its own code names (imports from shared.contract.topics)."""
     allowed = named(service) | EVERY_SERVICE_WRITES
     if audits(service):
         allowed.add(AUDIT_READS.name)
@@ -166,7 +166,7 @@ def test_examples_of_what_is_denied():
 def test_faust_internal_topics_fall_under_the_services_prefix(service, tmp_path):
     """faust names changelogs and its assignor topic after the app id `pn-<service>`: check on a
     real app (no broker) that they are what the prefixed ACL covers."""
-    from shared.streaming import ServiceRuntime
+    from shared.runtime.app import ServiceRuntime
 
     runtime = ServiceRuntime(service, PnSettings(data_dir=tmp_path, store="memory"))
     store = runtime.store("facts", 4)

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.kafka_client import (
+from shared.kafka.client import (
     KafkaConfigError,
     admin_kwargs,
     consumer_kwargs,
-    faust_credentials,
     producer_kwargs,
     security_kwargs,
 )
-from shared.settings import PnSettings
+from shared.runtime.app import faust_credentials
+from shared.service.settings import PnSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "s3cret-scram-password-for-tests"

@@ -69,7 +69,7 @@ def test_the_patterns_catch_what_they_are_for(sample, kind):
 
 
 def test_a_real_generated_token_matches():
-    from shared.auth import new_token
+    from shared.web.auth import new_token
 
     token, entry = new_token("x", "ops")
     assert PATTERNS["pn API token"].fullmatch(token)

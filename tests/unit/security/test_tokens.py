@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from shared.audit import audit_event
-from shared.auth import Caller, TokenConfigError, TokenRegistry, new_token, parse_entries
-from shared.cli import main
-from shared.settings import PnSettings
-from shared.web import BadRequest, audit_ids, check_json_limits
+from shared.cli.main import main
+from shared.service.settings import PnSettings
+from shared.web.audit import audit_event
+from shared.web.auth import Caller, TokenConfigError, TokenRegistry, new_token, parse_entries
+from shared.web.gate import BadRequest, audit_ids, check_json_limits
 
 TOKEN_RE = re.compile(r"\bpn_[A-Za-z0-9_-]{43}\b")
 

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 from click.testing import CliRunner
 
-from shared.audit import make_audit_hook
-from shared.auth import TokenRegistry, new_token
-from shared.cli import main
-from shared.web import WebGate, WebResponse
+from shared.cli.main import main
+from shared.web.audit import make_audit_hook
+from shared.web.auth import TokenRegistry, new_token
+from shared.web.gate import WebGate, WebResponse
 
 OFFICER, OFFICER_ENTRY = new_token("case-system", "officer")
 
@@ -73,7 +73,7 @@ async def test_a_read_whose_audit_event_cannot_be_stored_is_refused():
 
     runtime = SimpleNamespace(service="test", clock=SimpleNamespace(now=lambda: datetime.now(UTC)),
                               log=SimpleNamespace(error=lambda *a, **k: None, info=lambda *a, **k: None))
-    hook = make_audit_hook(runtime, publisher=FailingPublisher())
+    hook = make_audit_hook(runtime.service, FailingPublisher(), runtime.clock, runtime.log)
     resp = await gate(hook).handle(request(token=OFFICER), handler, role="officer", audit_view="case",
                                    params={"case_id": "PN-1"})
     assert resp.status == 503 and "case content" not in str(resp.body)
@@ -89,7 +89,7 @@ async def test_the_audit_hook_publishes_ids_only_to_the_audit_topic():
     logged = []
     runtime = SimpleNamespace(service="intake", clock=SimpleNamespace(now=lambda: datetime(2023, 5, 1, tzinfo=UTC)),
                               log=SimpleNamespace(error=lambda *a, **k: None, info=lambda *a, **k: logged.append(k)))
-    hook = make_audit_hook(runtime, publisher=Publisher())
+    hook = make_audit_hook(runtime.service, Publisher(), runtime.clock, runtime.log)
     resp = await gate(hook).handle(request(token=OFFICER), handler, role="officer", audit_view="case",
                                    params={"case_id": "PN-1"})
     assert resp.status == 200

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.batch_feed import BatchFeed
+from shared.runtime.feed import BatchFeed
 
 
 class FlowControl:

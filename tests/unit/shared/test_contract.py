@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.events import EVENT_TYPES, decode, encode, envelope_model
-from shared.topics import BY_NAME, CATALOG
+from shared.contract.events import EVENT_TYPES, decode, encode, envelope_model
+from shared.contract.topics import BY_NAME, CATALOG
 
 from .examples import EXAMPLES, WRONG
 
@@ -70,7 +70,7 @@ def test_unknown_type_and_bad_envelope_are_rejected():
 
 
 def test_topic_decoder_accepts_only_its_types():
-    from shared.events import decoder_for
+    from shared.contract.events import decoder_for
 
     topic = BY_NAME["pn.care.days"]
     ok = decoder_for(topic.event_types).validate_json(_envelope("pn.care.day_cancelled", EXAMPLES["pn.care.day_cancelled"]))
@@ -102,7 +102,7 @@ def test_committed_contract_docs_match_the_models(tmp_path):
     """docs/contract is generated (`make schema`); a model change without regenerating fails here."""
     from pathlib import Path
 
-    from shared.schema import write_schemas
+    from shared.contract.schema import write_schemas
 
     committed = Path(__file__).resolve().parents[3] / "docs" / "contract"
     for path in write_schemas(tmp_path):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from shared.consumer import Message, Processor
-from shared.testing import FakePublisher, FixedClock
-from shared.topics import DEADLETTER, SUPPORT_VISITS
+from shared.contract.topics import DEADLETTER, SUPPORT_VISITS
+from shared.service.processor import Message, Processor
+from shared.service.testing import FakePublisher, FixedClock
 
 
 def _visit(amount: str) -> bytes:

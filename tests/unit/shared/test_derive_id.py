@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.events.envelope import ID_NAMESPACE, derive_id
+from shared.contract.events.envelope import ID_NAMESPACE, derive_id
 
 parts = st.lists(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.none()), max_size=5)
 

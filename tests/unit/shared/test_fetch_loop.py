@@ -1,4 +1,4 @@
-"""The fetch loop's hand-over (shared/fetch_loop.py) against a consumer stand-in: fed records reach
+"""The fetch loop's hand-over (shared/runtime/fetch_loop.py) against a consumer stand-in: fed records reach
 their feed in order, everything else takes faust's callback, offsets are kept as faust keeps them.
 The loop on a real broker runs in every integration and crash test."""
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from faust.types import TP
 
-from shared import fetch_loop
-from shared.batch_feed import BUFFER_BATCHES, BatchFeed
+from shared.runtime import fetch_loop
+from shared.runtime.feed import BUFFER_BATCHES, BatchFeed
 
 from .test_batch_feed import App, Record, Recorder
 

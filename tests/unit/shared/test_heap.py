@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared import heap
-from shared.settings import PnSettings
+from shared.runtime import heap
+from shared.service.settings import PnSettings
 
 glibc_only = pytest.mark.skipif(heap._glibc() is None, reason="not glibc")  # noqa: SLF001
 

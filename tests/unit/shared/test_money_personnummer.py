@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from shared.hsa import check_hsa_id
-from shared.money import Money, money_str, round_ore, to_money, to_ore
-from shared.personnummer import PERSONNUMMER_PATTERN, is_samordningsnummer, normalise
+from shared.kernel.hsa import check_hsa_id
+from shared.kernel.money import Money, money_str, round_ore, to_money, to_ore
+from shared.kernel.personnummer import PERSONNUMMER_PATTERN, is_samordningsnummer, normalise
 
 
 class Amount(BaseModel):
@@ -56,7 +56,7 @@ def test_invalid_check_digit_and_date():
 
 def test_samordningsnummer_adds_60_to_the_day():
     # 1912-12-72 → day 12 + 60; check digit computed for the coordination number
-    from shared.personnummer import luhn_ok
+    from shared.kernel.personnummer import luhn_ok
 
     base = "121272121"
     digit = next(d for d in range(10) if luhn_ok(base + str(d)))

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from shared.consumer import Message, Processor
-from shared.events import AlertMessage, AlertRaised, LedgerPosted
-from shared.state import Store
-from shared.testing import FakePublisher, FixedClock, message
-from shared.topics import ALERTS_OPS, DEADLETTER, FINANCE_POSTINGS
+from shared.contract.events import AlertMessage, AlertRaised, LedgerPosted
+from shared.contract.topics import ALERTS_OPS, DEADLETTER, FINANCE_POSTINGS
+from shared.service.processor import Message, Processor
+from shared.service.state import Store
+from shared.service.testing import FakePublisher, FixedClock, message
 
 
 class Deps:
@@ -215,7 +215,7 @@ class BatchingClient:
 def _publisher(client):
     from types import SimpleNamespace
 
-    from shared.streaming import FaustPublisher
+    from shared.runtime.app import FaustPublisher
 
     return FaustPublisher(SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: client)))
 
@@ -230,7 +230,7 @@ async def test_the_faust_publisher_sends_a_record_batch_per_partition_and_acks_e
 
 
 async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_in_order():
-    from shared.streaming import FaustPublisher
+    from shared.runtime.app import FaustPublisher
 
     client = BatchingClient(fail={1: 1})  # partition 1's first batch fails; partition 0's is acked meanwhile
     FaustPublisher.RETRIES, saved = 3, FaustPublisher.RETRIES
@@ -252,7 +252,7 @@ class Ledger:
         self.emit = None
 
     def on_posted(self, event, *, deps):
-        from shared.ports import Later
+        from shared.service.ports import Later
 
         if event.data.text == "boom":
             raise RuntimeError("handler failed on purpose")
@@ -360,7 +360,7 @@ class SerialisingTableData(FakeTableData):
 async def test_table_changes_are_published_with_the_outputs_then_applied_with_their_offsets(data_cls):
     from types import SimpleNamespace
 
-    from shared.changelog import TableChangelog
+    from shared.runtime.changelog import TableChangelog
 
     data = data_cls()
     table = SimpleNamespace(data=data, changelog_topic=SimpleNamespace(get_topic_name=lambda: "pn-t-s-changelog"))
@@ -392,7 +392,7 @@ async def test_outputs_are_acknowledged_before_the_table_changes_that_record_the
     could keep a state that says done for an output that was lost (a replay would not re-send it)."""
     from types import SimpleNamespace
 
-    from shared.changelog import TableChangelog
+    from shared.runtime.changelog import TableChangelog
 
     class Recording(FakePublisher):
         def __init__(self, fail_outputs=False):
@@ -426,10 +426,10 @@ async def test_outputs_are_acknowledged_before_the_table_changes_that_record_the
 
 
 def test_table_changes_are_encoded_and_read_back_as_faust_s_own_store_does():
-    """The changelog's direct JSON (shared/changelog.py) must give faust's bytes: recovery reads them."""
+    """The changelog's direct JSON (shared/runtime/changelog.py) must give faust's bytes: recovery reads them."""
     import faust
 
-    from shared.changelog import TableChangelog
+    from shared.runtime.changelog import TableChangelog
 
     app = faust.App("pn-codec-test", key_serializer="json", value_serializer="json", store="memory://")
     table = app.Table("t", default=None)
@@ -444,11 +444,11 @@ def test_table_changes_are_encoded_and_read_back_as_faust_s_own_store_does():
 
 
 def test_acknowledged_changes_are_written_to_rocksdb_in_one_batch_per_partition_and_read_back(tmp_path):
-    """apply_all (shared/changelog.py) leaves what faust's own writes leave: the value in the
+    """apply_all (shared/runtime/changelog.py) leaves what faust's own writes leave: the value in the
     partition's DB, the key's partition in the key index; a deletion removes the key."""
     import faust
 
-    from shared.changelog import TableChangelog
+    from shared.runtime.changelog import TableChangelog
 
     app = faust.App("pn-apply-test", key_serializer="json", value_serializer="json", store="rocksdb://",
                     datadir=str(tmp_path))
@@ -464,7 +464,7 @@ def test_acknowledged_changes_are_written_to_rocksdb_in_one_batch_per_partition_
 
 async def test_an_input_forwarded_unchanged_goes_on_as_the_bytes_it_came_in():
     """Intake's stage 1 forwards accepted complaints: fields this version does not know travel on."""
-    from shared.ports import Emit
+    from shared.service.ports import Emit
 
     def forward(event, *, deps):
         return [Emit(ALERTS_OPS, None, event)]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from faust.stores.rocksdb import RocksDBOptions
 
-from shared.rocksdb_memory import MemoryBudget, share_memory
+from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 
 MB = 1024 * 1024
 
@@ -47,7 +47,7 @@ def test_the_in_memory_store_is_left_alone():
 
 
 def test_the_retired_per_partition_cache_setting_is_named_with_its_replacement():
-    from shared.settings import retired_in
+    from shared.service.settings import retired_in
 
     assert retired_in({"PN_ROCKSDB_BLOCK_CACHE_MB": "8"}) == [
         "PN_ROCKSDB_BLOCK_CACHE_MB is no longer read: use PN_ROCKSDB_MEMORY_MB "

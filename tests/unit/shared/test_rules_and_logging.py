@@ -6,8 +6,8 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from shared.logging import configure, get_logger
-from shared.rules import DurableRules, RulesFileError, compile_condition, load_rules_file
+from shared.service.logging import configure, get_logger
+from shared.service.rules import DurableRules, RulesFileError, compile_condition, load_rules_file
 
 
 def test_conditions_compile_to_durable_rules_expressions():
@@ -78,7 +78,7 @@ def test_root_logger_level_is_fixed_after_configure():
 
     configure(service="t", level="INFO", fmt="json", stream=io.StringIO())
     logging.getLogger().setLevel(logging.DEBUG)  # what faust's worker does
-    from shared.logging import fix_levels
+    from shared.service.logging import fix_levels
 
     fix_levels("INFO")
     assert logging.getLogger().level == logging.INFO

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from shared.events import (
+from shared.contract.events import (
     CaseOpened,
     CategoryRef,
     FeeCalculated,

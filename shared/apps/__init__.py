@@ -1,0 +1,1 @@
+"""Products built on the platform: the board's report and the demo (with its seed data)."""

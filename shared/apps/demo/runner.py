@@ -1,0 +1,154 @@
+"""Drives a scenario through a running stack: publish step by step, wait for the services to catch up.
+
+Shared by `pn demo` and the end-to-end test, so the test checks exactly what the demo shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from shared.apps.demo.scenario import Scenario, Step
+from shared.contract.events import Envelope, LedgerPosted, derive_id, make_event
+from shared.contract.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+from shared.kafka.io import events_of, produce, read_all, wait_consumed
+from shared.service.settings import PnSettings
+
+OUTPUT_TOPICS = ["pn.cases.opened", "pn.complaints.rejected", "pn.notifications", "pn.diary.entries",
+                 "pn.letters.dispatched", "pn.fees.calculated", "pn.fees.rejected", "pn.fees.payouts",
+                 "pn.billing.invoices", "pn.finance.postings", "pn.budget.status", "pn.alerts.ops",
+                 "pn.alerts.budget", "pn.deadletter"]
+
+
+class Progress(Protocol):
+    def step(self, label: str, total: int | None) -> Callable[[int], None]: ...
+
+
+class Silent:
+    def step(self, label: str, total: int | None) -> Callable[[int], None]:
+        return lambda _n: None
+
+
+async def publish(settings: PnSettings, step: Step, progress: Progress) -> None:
+    advance = progress.step(f"publish {step.name}", len(step.items))
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    topics = {}
+    for topic, event in step.items:
+        by_name[topic.name].append(event)
+        topics[topic.name] = topic
+    for name, events in by_name.items():
+        topic = topics[name]
+        for i in range(0, len(events), 2000):
+            chunk = events[i:i + 2000]
+            keys = [None if isinstance(e, bytes) else topic.key_for(e).encode() for e in chunk]
+            await produce(settings, topic, chunk, keys=keys)
+            advance(len(chunk))
+
+
+async def settle(settings: PnSettings, running: list[str], services: tuple[str, ...], topics: list[str],
+                 progress: Progress, label: str, timeout: float = 240.0) -> None:
+    """Wait until each named service's consumer group has committed everything on `topics`."""
+    done = progress.step(f"wait: {label}", None)
+    deadline = time.monotonic() + timeout
+    from shared.platform.acl import INPUTS
+
+    for service in services:
+        consumed = [t for t in topics if t in {i.name for i in INPUTS.get(service, ())}]
+        if service not in running or not consumed:
+            continue
+        await wait_consumed(settings, f"pn-{service}", consumed, deadline=deadline, settle_s=0)
+    await asyncio.sleep(1.5)  # Tansu reports end offsets up to a batch low: let the last batch land
+    done(1)
+
+
+async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[str],
+                       progress: Progress | None = None, *, hold_seconds: float = 6.0,
+                       seeded_outcome: bool = True) -> None:
+    """The demo's year: directory, complaints, letters, visits, care days, closes, corrections, economy.
+
+    With `seeded_outcome` the finance system books the rest of the seed's outcome (the demo);
+    without it only budgets are set, so the ledger holds exactly what fees and billing posted."""
+    p = progress or Silent()
+    reference, complaints, support, care = list(scenario.steps())
+    await publish(settings, reference, p)
+    await settle(settings, running, ("intake", "diary"), ["pn.reference.care-units"], p, "directory loaded")
+    await publish(settings, complaints, p)
+    await settle(settings, running, ("intake",), ["pn.complaints.submitted", "pn.intake.accepted"], p, "cases opened")
+    await publish(settings, scenario.letters_for(await opened_cases(settings)), p)
+    await publish(settings, support, p)
+    await publish(settings, care, p)
+    await settle(settings, running, ("diary", "fees", "billing"),
+                 ["pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
+                  "pn.diary.entries", "pn.support.assignments", "pn.support.visits", "pn.care.days"],
+                 p, "letters, visits and care days processed")
+    await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
+    await publish(settings, scenario.closes(), p)
+    await settle(settings, running, ("fees", "billing"), ["pn.commands", "pn.billing.drafts", "pn.fees.drafts"], p, "periods closed")
+    fix, january = scenario.cancellations(care)
+    await publish(settings, fix, p)
+    await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
+    await publish(settings, january, p)
+    await settle(settings, running, ("billing",), ["pn.commands", "pn.billing.drafts"], p, "January close")
+    economy = finance_step(scenario, await platform_postings(settings, scenario.year))
+    if not seeded_outcome:
+        economy.items = [(t, e) for t, e in economy.items if t is FINANCE_BUDGETS]
+    await publish(settings, economy, p)
+    await settle(settings, running, ("budget",), ["pn.finance.budgets", "pn.finance.postings"], p, "budget monitor")
+    await settle(settings, running, ("intake", "diary"), ["pn.diary.entries", "pn.letters.dispatched"], p,
+                 "status notifications")
+
+
+async def opened_cases(settings: PnSettings) -> list[tuple[str, str | None, datetime]]:
+    events = events_of(await read_all(settings, ["pn.cases.opened"]))
+    return [(e.data.case_id, e.data.care_unit_hsa_id if e.data.care_unit_status == "resolved" else None,
+             e.data.opened_at) for e in events]
+
+
+async def platform_postings(settings: PnSettings, year: int) -> dict[tuple[str, str, str], Decimal]:
+    """What fees and billing booked on the ledger, per (period, cost centre, account group)."""
+    booked: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for e in events_of(await read_all(settings, ["pn.finance.postings"])):
+        if e.source.startswith("/pn/") and e.data.period.startswith(str(year)):
+            booked[(e.data.period, e.data.cost_centre, e.data.account_group)] += e.data.amount
+    return booked
+
+
+def finance_step(scenario: Scenario, platform: dict[tuple[str, str, str], Decimal]) -> Step:
+    """Budgets, and the finance system's postings: the seeded outcome less what the platform booked,
+    so the year ends on the seed's figures while fees and invoices flow through the ledger."""
+    step = Step("budgets and ledger postings")
+    try:
+        from shared.apps.demo.seed_jamtland import jamtland_2023
+    except ImportError:
+        return step
+    platform = dict(platform)
+    budgets, postings = jamtland_2023(scenario.year)
+    now = datetime.now(UTC)
+    for ev in budgets:
+        step.add(FINANCE_BUDGETS, ev if isinstance(ev, Envelope) else make_event(
+            ev, source="/ekonomi/budget", time=now, id=derive_id("demo", ev.event_type, ev.model_dump_json())))
+    for ev in postings:
+        data = ev.data if isinstance(ev, Envelope) else ev
+        booked = platform.pop((data.period, data.cost_centre, data.account_group), Decimal(0))
+        _post(step, f"{data.posting_id}-ek", data.period, data.cost_centre, data.account_group,
+              data.amount - booked, data.text, now)
+    for (period, cc, group), amount in platform.items():  # platform bookings outside the seeded split
+        _post(step, f"demo-{period}-{cc}-{group}-omforing", period, cc, group, -amount, "omföring", now)
+    return step
+
+
+def _post(step: Step, posting_id: str, period: str, cc: str, group: str, amount: Decimal, text: str,
+          now: datetime) -> None:
+    data = LedgerPosted(posting_id=posting_id, period=period, cost_centre=cc, account_group=group,
+                        amount=amount, text=text)
+    step.add(FINANCE_POSTINGS, make_event(data, source="/ekonomi/huvudbok", time=now,
+                                          id=derive_id("demo", "posting", posting_id)))
+
+
+async def collect(settings: PnSettings, topics: list[str] | None = None) -> dict[str, list[Envelope]]:
+    return {name: events_of(await read_all(settings, [name], idle_s=0.3)) for name in (topics or OUTPUT_TOPICS)}

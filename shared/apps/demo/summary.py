@@ -1,0 +1,114 @@
+"""What the demo prints: a case officer's and a controller's view of the year, read from the topics."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+from shared.contract.events import Envelope
+
+MAIN_AREAS = {"kommunikation": "Kommunikation", "vard": "Vård och behandling",
+              "organisation": "Organisation och tillgänglighet", "ekonomi": "Ekonomi",
+              "administration": "Administrativ hantering", "ovrigt": "Övrigt", "other": "Övrigt"}
+
+
+def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
+    """Pure: topic name → decoded events, to the figures the demo shows."""
+    cases = [e.data for e in events.get("pn.cases.opened", [])]
+    categories = Counter(c.categories[0].code if c.categories else "other" for c in cases)
+    fees = [e.data for e in events.get("pn.fees.calculated", [])]
+    payouts = [e.data for e in events.get("pn.fees.payouts", [])]
+    invoices = [e.data for e in events.get("pn.billing.invoices", [])]
+    per_region: dict[str, dict[str, Any]] = defaultdict(lambda: {"invoices": 0, "days": 0, "lines": Decimal(0),
+                                                                 "credits": Decimal(0), "total": Decimal(0)})
+    for inv in invoices:
+        row = per_region[inv.home_region]
+        row["invoices"] += 1
+        row["days"] += sum(line.quantity for line in inv.lines)
+        row["lines"] += sum((line.amount for line in inv.lines), Decimal(0))
+        row["credits"] += sum((c.amount for c in inv.credits), Decimal(0))
+        row["total"] += inv.total
+    status: dict[str, Any] = {}
+    for e in events.get("pn.budget.status", []):
+        if e.data.year == year:
+            status[e.data.cost_centre] = e.data  # compacted topic: the last one wins
+    alerts: dict[str, Counter] = {"raised": Counter(), "resolved": Counter()}
+    for name in ("pn.alerts.ops", "pn.alerts.budget"):
+        for e in events.get(name, []):
+            alerts["raised" if e.type == "pn.alert.raised" else "resolved"][e.data.rule_id] += 1
+    diary = [e.data for e in events.get("pn.diary.entries", [])]
+    return {
+        "cases": len(cases),
+        "cases_by_channel": Counter(c.channel for c in cases),
+        "cases_by_category": categories,
+        "cases_by_main_area": Counter(MAIN_AREAS.get(code.split(".")[0], "Övrigt") for code in categories.elements()),
+        "unresolved_units": sum(c.care_unit_status == "unresolved" for c in cases),
+        "rejected": Counter(e.data.reason for e in events.get("pn.complaints.rejected", [])),
+        "notifications": Counter(e.data.template for e in events.get("pn.notifications", [])),
+        "diary_entries": len(diary),
+        "diary_by_kind": Counter(f"{d.direction}/{d.document_kind}" for d in diary),
+        "diary_confidential": sum(d.confidential for d in diary),
+        "letters_dispatched": len(events.get("pn.letters.dispatched", [])),
+        "fees": len(fees),
+        "fee_total": sum((f.total for f in fees), Decimal(0)),
+        "fees_rejected": Counter(e.data.reason for e in events.get("pn.fees.rejected", [])),
+        "payouts": len(payouts),
+        "payout_total": sum((p.total for p in payouts), Decimal(0)),
+        "support_persons": len({f.support_person_id for f in fees}),
+        "invoices": dict(sorted(per_region.items())),
+        "budget": dict(sorted(status.items())),
+        "alerts": alerts,
+        "deadletters": Counter(e.data.source_topic for e in events.get("pn.deadletter", [])),
+    }
+
+
+def _kr(value: Decimal) -> str:
+    return f"{value:,.2f}".replace(",", " ")
+
+
+def render(summary: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    def table(title: str, *columns: str) -> Table:
+        t = Table(title=title, title_justify="left", title_style="bold")
+        for i, c in enumerate(columns):
+            t.add_column(c, justify="left" if i == 0 else "right")
+        return t
+
+    t = table(f"Ärenden (cases): {summary['cases']} opened, {summary['unresolved_units']} with unknown care unit",
+              "category", "cases", "share")
+    total = max(1, summary["cases"])
+    for code, n in summary["cases_by_category"].most_common():
+        t.add_row(code, str(n), f"{100 * n / total:.1f} %")
+    console.print(t)
+    console.print("by channel: " + ", ".join(f"{k} {v}" for k, v in summary["cases_by_channel"].most_common())
+                  + " · rejected: " + (", ".join(f"{k} {v}" for k, v in summary["rejected"].items()) or "none")
+                  + " · notifications: " + ", ".join(f"{k} {v}" for k, v in summary["notifications"].items()))
+    console.print(f"\n[bold]Diariet[/]: {summary['diary_entries']} entries ("
+                  + ", ".join(f"{k} {v}" for k, v in sorted(summary["diary_by_kind"].items()))
+                  + f"), {summary['diary_confidential']} confidential; {summary['letters_dispatched']} letters dispatched")
+    console.print(f"\n[bold]Arvoden (fees)[/]: {summary['fees']} visits priced for {summary['support_persons']} support persons, "
+                  f"{_kr(summary['fee_total'])} kr; rejected: "
+                  + (", ".join(f"{k} {v}" for k, v in summary["fees_rejected"].items()) or "none")
+                  + f"; {summary['payouts']} payouts, {_kr(summary['payout_total'])} kr")
+    t = table("Fakturor (invoices) per home region", "home region", "invoices", "days", "lines kr", "credits kr", "total kr")
+    days, amount = 0, Decimal(0)
+    for region, row in summary["invoices"].items():
+        days += row["days"]
+        amount += row["lines"]
+        t.add_row(region, str(row["invoices"]), str(row["days"]), _kr(row["lines"]), _kr(row["credits"]), _kr(row["total"]))
+    console.print(t)
+    console.print(f"billed care days {days} × 120.00 kr = {_kr(Decimal(days) * 120)} kr; invoice lines {_kr(amount)} kr")
+    t = table("Budget (tkr) per cost centre", "cost centre", "budget ytd", "outcome ytd", "deviation", "run-rate forecast",
+              "annual budget")
+    for cc, st in summary["budget"].items():
+        f = st.total
+        t.add_row(cc, *(f"{v / 1000:,.0f}".replace(",", " ") for v in
+                        (f.budget_ytd, f.actual_ytd, f.deviation, f.forecast_run_rate, f.annual_budget)))
+    console.print(t)
+    t = table("Alerts", "rule", "raised", "resolved")
+    for rule in sorted(set(summary["alerts"]["raised"]) | set(summary["alerts"]["resolved"])):
+        t.add_row(rule, str(summary["alerts"]["raised"][rule]), str(summary["alerts"]["resolved"][rule]))
+    console.print(t)
+    console.print("dead letters: " + (", ".join(f"{k} {v}" for k, v in summary["deadletters"].items()) or "none"))

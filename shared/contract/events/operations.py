@@ -1,0 +1,81 @@
+"""Cross-cutting events: period-close commands, alerts, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from shared.contract.events.envelope import EventData, Part
+from shared.contract.events.types import Period, Severity
+
+
+class PeriodCloseRequested(EventData):
+    event_type = "pn.period.close_requested"
+
+    service: Literal["fees", "billing"]
+    period: Period
+
+
+class AlertMessage(Part):
+    sv: Annotated[str, Field(max_length=1000)]
+    en: Annotated[str, Field(max_length=1000)]
+
+
+class AlertRaised(EventData):
+    event_type = "pn.alert.raised"
+
+    alert_id: Annotated[str, Field(max_length=200)]
+    rule_id: Annotated[str, Field(max_length=100)]
+    severity: Severity
+    subject: Annotated[str, Field(max_length=200)]
+    message: AlertMessage
+    facts: dict[str, Any] = {}
+    raised_at: datetime
+
+
+class AlertResolved(EventData):
+    event_type = "pn.alert.resolved"
+
+    alert_id: Annotated[str, Field(max_length=200)]
+    rule_id: Annotated[str, Field(max_length=100)]
+    severity: Severity
+    subject: Annotated[str, Field(max_length=200)]
+    message: AlertMessage
+    facts: dict[str, Any] = {}
+    raised_at: datetime
+    resolved_at: datetime | None = None
+
+
+class ErrorDetail(Part):
+    loc: list[str | int] = []
+    msg: str
+
+
+class EventRejected(EventData):
+    event_type = "pn.event.rejected"
+    # `raw` carries the original value whole (up to the 1 MiB input limit, base64 when binary).
+    model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=1_500_000)
+
+    source_topic: str
+    partition: int
+    offset: int
+    service: str
+    errors: list[ErrorDetail]
+    raw: str
+    raw_encoding: Literal["utf-8", "base64"] | None = None
+    received_at: datetime
+    # Additive: the replay trail (`pn deadletter replay`), when a dead letter is re-published.
+    replay_of: str | None = None
+
+
+class Tick(EventData):
+    """Service-internal clock event: a service's timer publishes one to every partition of
+    `pn.ticks`, so time-driven decisions (hold expiry, alert resolution) run as replayable events
+    on the partition whose state they touch. Each service acts only on its own ticks."""
+
+    event_type = "pn.tick"
+
+    service: Annotated[str, Field(max_length=40)]
+    at: datetime

@@ -1,0 +1,96 @@
+"""Support persons (stödpersoner): assignments, visits, and the fees decided for them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.contract.events.envelope import EventData, Part
+from shared.contract.events.types import Id, LegalBasis, Period, Text
+from shared.kernel.money import Money
+
+
+class SupportAssigned(EventData):
+    event_type = "pn.support.assigned"
+
+    assignment_id: Id
+    support_person_id: Id
+    patient_ref: Id
+    legal_basis: LegalBasis
+    start_date: date
+
+
+class SupportCareEnded(EventData):
+    event_type = "pn.support.care_ended"
+
+    assignment_id: Id
+    care_ended_on: date
+
+
+class SupportEnded(EventData):
+    event_type = "pn.support.ended"
+
+    assignment_id: Id
+    ended_on: date
+    reason: Text
+
+
+class VisitReported(EventData):
+    event_type = "pn.support.visit_reported"
+
+    visit_id: Id
+    assignment_id: Id
+    support_person_id: Id
+    date: date
+    kind: Literal["visit", "phone", "hearing"]
+    travel_km: Annotated[Decimal | None, Field(ge=0, le=5000, decimal_places=1)] = None
+    lost_income: Annotated[Money | None, Field(ge=0)] = None
+    lost_income_certified: bool = False
+    submitted_on: date
+
+
+class FeeLine(Part):
+    code: Annotated[str, Field(max_length=60)]
+    description: Text
+    quantity: Decimal
+    unit_price: Money
+    amount: Money
+    taxable: bool
+
+
+class FeeCalculated(EventData):
+    event_type = "pn.fee.calculated"
+
+    fee_id: Id
+    visit_id: Id
+    support_person_id: Id
+    lines: list[FeeLine]
+    total: Money
+    schedule_version: Annotated[str, Field(max_length=60)]
+    rule_ids: list[str]
+    # Additive fields (compatible): when and for whom, so reports need not join.
+    visit_date: date | None = None
+    assignment_id: Id | None = None
+
+
+class FeeRejected(EventData):
+    event_type = "pn.fee.rejected"
+
+    visit_id: Id
+    reason: Literal["no_assignment", "outside_support_period", "claim_too_late", "duplicate_visit"]
+    detail: Text
+    support_person_id: Id | None = None
+
+
+class FeePayout(EventData):
+    event_type = "pn.fee.payout"
+
+    period: Period
+    support_person_id: Id
+    fee_ids: list[str]
+    taxable_total: Money
+    tax_free_total: Money
+    total: Money

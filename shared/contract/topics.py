@@ -1,0 +1,201 @@
+"""The topic catalog: the single source for topic creation, docs, schema export and ACLs.
+
+No service names a topic by a string literal; it imports the `Topic` from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.contract.events import (
+    AlertRaised,
+    AlertResolved,
+    BudgetSet,
+    BudgetStatus,
+    CareDayCancelled,
+    CareDayRecorded,
+    CareUnitUpserted,
+    CaseOpened,
+    CaseRead,
+    ComplaintRejected,
+    ComplaintSubmitted,
+    DiaryRegistered,
+    EventData,
+    EventRejected,
+    FeeCalculated,
+    FeePayout,
+    FeeRejected,
+    InvoiceDrafted,
+    InvoiceIssued,
+    LedgerPosted,
+    LetterCreated,
+    LetterDispatched,
+    LetterReceived,
+    NotificationRequested,
+    PeriodCloseRequested,
+    SupportAssigned,
+    SupportCareEnded,
+    SupportEnded,
+    Tick,
+    VisitReported,
+)
+
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    event_types: tuple[type[EventData], ...]
+    description: str
+    partitions: int = DEFAULT_PARTITIONS
+    compacted: bool = False
+    producers: tuple[str, ...] = ()
+    """Who writes: `upstream` or platform service names. Used for ACLs and docs."""
+    internal: bool = False
+    """Service-private (not part of the public contract)."""
+    configs: dict[str, str] = field(default_factory=dict)
+    key_fields: tuple[str, ...] = ()
+    """`data` fields tried in order for the message key; then `subject`, then the event id."""
+
+    def __str__(self) -> str:
+        return self.name
+
+    def key_for(self, event: Any) -> str:
+        data = event.data
+        for name in self.key_fields:
+            value = getattr(data, name, None)
+            if value:
+                return str(value)
+        return event.subject or event.id
+
+    @property
+    def topic_configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": "compact" if self.compacted else "delete", **self.configs}
+        return configs
+
+
+UP = ("upstream",)
+
+COMPLAINTS_SUBMITTED = Topic(
+    "pn.complaints.submitted", "external_ref or event id", (ComplaintSubmitted,),
+    "Complaints from 1177, phone, letter, e-mail and visits.", producers=UP + ("intake",), key_fields=('external_ref',))
+CARE_UNITS = Topic(
+    "pn.reference.care-units", "hsa_id", (CareUnitUpserted,),
+    "The HSA care-unit directory (latest per unit).", compacted=True, producers=UP, key_fields=('hsa_id',))
+LETTERS_OUTGOING = Topic(
+    "pn.letters.outgoing", "case_id", (LetterCreated,),
+    "Letters the case system wants sent to a care provider.", producers=UP, key_fields=('case_id',))
+LETTERS_INCOMING = Topic(
+    "pn.letters.incoming", "case_id", (LetterReceived,),
+    "Letters received from care providers.", producers=UP, key_fields=('case_id',))
+SUPPORT_ASSIGNMENTS = Topic(
+    "pn.support.assignments", "assignment_id", (SupportAssigned, SupportCareEnded, SupportEnded),
+    "Support-person assignments and the end of compulsory care.", producers=UP, key_fields=('assignment_id',))
+SUPPORT_VISITS = Topic(
+    "pn.support.visits", "support_person_id", (VisitReported,),
+    "Visits reported by support persons.", producers=UP, key_fields=('support_person_id',))
+CARE_DAYS = Topic(
+    "pn.care.days", "stay_id", (CareDayRecorded, CareDayCancelled),
+    "Care days (vårddygn) from the patient administration system.", producers=UP, key_fields=('stay_id',))
+FINANCE_BUDGETS = Topic(
+    "pn.finance.budgets", "cost_centre", (BudgetSet,),
+    "Budgets per year, cost centre and account group.", producers=UP, key_fields=('cost_centre',))
+FINANCE_POSTINGS = Topic(
+    "pn.finance.postings", "cost_centre", (LedgerPosted,),
+    "Ledger postings from finance, fees and billing.", producers=UP + ("fees", "billing"), key_fields=('cost_centre',))
+COMMANDS = Topic(
+    "pn.commands", "target service", (PeriodCloseRequested,),
+    "Requests to close a period (fees payouts, billing invoices).", partitions=1, producers=UP, key_fields=('service',))
+
+CASES_OPENED = Topic(
+    "pn.cases.opened", "case_id", (CaseOpened,), "One per accepted complaint.", producers=("intake",), key_fields=('case_id',))
+COMPLAINTS_REJECTED = Topic(
+    "pn.complaints.rejected", "event id", (ComplaintRejected,),
+    "Complaints that cannot be a complaint, with a reason code.", producers=("intake",))
+NOTIFICATIONS = Topic(
+    "pn.notifications", "case_id", (NotificationRequested,),
+    "Receipts and status updates to the submitter.", producers=("intake",), key_fields=('case_id',))
+DIARY_ENTRIES = Topic(
+    "pn.diary.entries", "diary_number", (DiaryRegistered,),
+    "The public diary (diarium): every registered document.", producers=("diary",), key_fields=('diary_number',))
+LETTERS_DISPATCHED = Topic(
+    "pn.letters.dispatched", "recipient_hsa_id", (LetterDispatched,),
+    "Letters sent to a care provider's registry after registration.", producers=("diary",), key_fields=('recipient_hsa_id',))
+FEES_CALCULATED = Topic(
+    "pn.fees.calculated", "support_person_id", (FeeCalculated,),
+    "The fee decided for each accepted visit.", producers=("fees",), key_fields=('support_person_id',))
+FEES_REJECTED = Topic(
+    "pn.fees.rejected", "support_person_id", (FeeRejected,),
+    "Visits that earn no fee, with a reason code.", producers=("fees",), key_fields=('support_person_id',))
+FEES_PAYOUTS = Topic(
+    "pn.fees.payouts", "support_person_id", (FeePayout,),
+    "Monthly payout per support person.", producers=("fees",), key_fields=('support_person_id',))
+BILLING_INVOICES = Topic(
+    "pn.billing.invoices", "home_region", (InvoiceIssued,),
+    "Monthly invoices to home regions for out-of-region compulsory care.", producers=("billing",), key_fields=('home_region',))
+BUDGET_STATUS = Topic(
+    "pn.budget.status", "cost_centre", (BudgetStatus,),
+    "Latest outcome vs budget per cost centre.", compacted=True, producers=("budget",), key_fields=('cost_centre',))
+ALERTS_BUDGET = Topic(
+    "pn.alerts.budget", "alert key", (AlertRaised, AlertResolved),
+    "Budget alerts for controllers.", producers=("budget",), key_fields=('alert_id',))
+ALERTS_OPS = Topic(
+    "pn.alerts.ops", "alert key", (AlertRaised, AlertResolved),
+    "Operational alerts for case officers and operators.",
+    producers=("intake", "diary", "fees", "billing", "budget"), key_fields=('alert_id',))
+DEADLETTER = Topic(
+    "pn.deadletter", "source topic", (EventRejected,),
+    "Messages that could not be parsed or validated, with the reason and the original bytes.",
+    producers=("intake", "diary", "fees", "billing", "budget", "ops"),
+    configs={"max.message.bytes": "4194304"}, key_fields=('source_topic',))
+
+AUDIT_READS = Topic(
+    "pn.audit.reads", "case_id", (CaseRead,),
+    "Audit trail: one event per read of case data through a service's API (who, role, view, case id, "
+    "when); never case content.", producers=("intake", "diary"), key_fields=("case_id",))
+
+# Service-private topics (not part of the public contract) are appended below by the services
+# that own them; each names its owner in `producers` and sets internal=True.
+DIARY_QUEUE = Topic(
+    "pn.diary.queue", "year", (CaseOpened, LetterReceived, LetterCreated, CareUnitUpserted),
+    "Diary-internal: every document to register, in one partition so numbering is gapless.",
+    partitions=1, producers=("diary",), internal=True)
+
+TICKS = Topic(
+    "pn.ticks", "none (one tick per partition)", (Tick,),
+    "Internal clock: each service's timer ticks every partition; a service acts on its own ticks.",
+    producers=("intake", "diary", "fees", "billing", "budget"), internal=True,
+    configs={"retention.ms": "86400000"})
+INTAKE_ACCEPTED = Topic(
+    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted,),
+    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
+    partitions=1, producers=("intake",), internal=True)
+
+FEES_DRAFTS = Topic(
+    "pn.fees.drafts", "none (one partition)", (FeePayout,),
+    "Fees-internal: each close's proposed payouts in one partition; the first draft of a payout wins, so "
+    "a close replayed after a crash can neither pay a fee twice nor drop one.", partitions=1,
+    producers=("fees",), internal=True, key_fields=("support_person_id",))
+BILLING_DRAFTS = Topic(
+    "pn.billing.drafts", "none (one partition)", (InvoiceDrafted,),
+    "Billing-internal: each close's proposed invoices in one partition, so invoice numbers and contents "
+    "replay identically after a crash.", partitions=1, producers=("billing",), internal=True)
+
+BUDGET_CENTRES = Topic(
+    "pn.budget.centres", "none (one partition)", (BudgetStatus,),
+    "Budget-internal: each cost centre's latest figures in one partition, so the total over all cost "
+    "centres and its alerts are computed in one place, also with several workers.",
+    partitions=1, producers=("budget",), internal=True)
+
+CATALOG: tuple[Topic, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Topic))
+BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
+
+
+def topic(name: str) -> Topic:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}; known: {', '.join(sorted(BY_NAME))}") from None

@@ -1,0 +1,1 @@
+"""Pure values of the domain (money, personnummer, HSA-id): import nothing else of ours."""

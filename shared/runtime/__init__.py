@@ -1,0 +1,1 @@
+"""The one place that touches faust, aiokafka's internals and RocksDB: app, feed, changelog, hooks."""
