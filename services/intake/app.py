@@ -5,7 +5,7 @@ from __future__ import annotations
 import faust
 
 from shared.contract.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
-from shared.runtime.app import FaustPublisher, ServiceRuntime
+from shared.runtime.app import ServiceRuntime
 
 from . import agents, web
 from .domain import AttachmentPolicy
@@ -31,5 +31,5 @@ def create_app(settings: Settings) -> faust.App:
     deps.emit = intake.emit  # both emitters are alike: source /pn/intake, the runtime's clock
     agents.register(runtime, intake=intake, cases=cases)
     runtime.tick_every(settings.intake_tick_s)
-    web.register(runtime, cases=deps.cases, publisher=FaustPublisher(runtime.app), clock=runtime.clock)
+    web.register(runtime, cases=deps.cases, publisher=runtime.publisher(), clock=runtime.clock)
     return runtime.app

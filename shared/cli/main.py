@@ -255,11 +255,13 @@ async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, ma
 
 
 async def _partitions(consumer: Any, name: str) -> set[int]:
+    from shared.kafka.io import refresh_metadata
+
     for _ in range(50):
         parts = consumer.partitions_for_topic(name)
         if parts:
             return parts
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        await refresh_metadata(consumer)
         await asyncio.sleep(0.1)
     raise click.ClickException(f"topic {name} does not exist on the broker")
 

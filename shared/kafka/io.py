@@ -61,9 +61,15 @@ async def topic_partitions(consumer: Any, topic: str, *, attempts: int = 100) ->
         parts = consumer.partitions_for_topic(topic)
         if parts:
             return [TopicPartition(topic, p) for p in sorted(parts)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001
+        await refresh_metadata(consumer)
         await asyncio.sleep(0.1)
     return []
+
+
+async def refresh_metadata(consumer: Any) -> None:
+    """Ask the broker for fresh metadata (a topic created a moment ago): aiokafka has no public
+    call for it; the private one is checked at start-up with the others (shared/runtime/hooks.py)."""
+    await consumer._client.force_metadata_update()  # noqa: SLF001
 
 
 async def read_all(settings: PnSettings, topics: Sequence[Topic | str], *, idle_s: float = 1.0,

@@ -7,9 +7,8 @@ shared/runtime/feed.py; tables; worker start) live here and there, so faust can 
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -17,8 +16,10 @@ import faust
 
 from shared.contract.topics import Topic
 from shared.kafka.client import security_kwargs
+from shared.runtime import hooks
 from shared.runtime.changelog import TableChangelog
-from shared.runtime.feed import BatchFeed
+from shared.runtime.feed import BatchFeed, as_message
+from shared.runtime.publisher import FaustPublisher, SendPublisher
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 from shared.service.logging import fix_levels, get_logger
 from shared.service.metrics import Metrics
@@ -47,38 +48,14 @@ def faust_broker_url(settings: PnSettings) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
 
 
-# faust fixes the consumer's fetch_max_wait_ms at 1500. Apache Kafka answers a fetch as soon as
-# data is there; Tansu (dev broker) holds it for the whole wait (measured: a raw aiokafka consumer
-# at 100 records/s saw p50 275 ms with 1500, 26 ms with 100, 7 ms with 20; bench/RESULTS.md), so
-# each stage of a service would wait that long for data that has arrived. `PN_FETCH_MAX_WAIT_MS`
-# (dev profile default 10) makes the workers use a short wait.
-_fetch_wait_patched = False
-
-
-def _use_short_fetch_wait(ms: int) -> None:
-    """Make faust's worker consumers use `ms` as fetch_max_wait_ms (process-wide, once)."""
-    global _fetch_wait_patched
-    if _fetch_wait_patched:
-        return
-    from faust.transport.drivers import aiokafka as driver
-
-    create = driver.AIOKafkaConsumerThread._create_worker_consumer
-
-    def _create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = ms  # read by AIOKafkaConsumer.start() when it builds its Fetcher
-        return consumer
-
-    driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
-    _fetch_wait_patched = True
-
-
 def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     dev = settings.profile == "dev"
-    if settings.fetch_max_wait_ms is not None:
-        _use_short_fetch_wait(settings.fetch_max_wait_ms)
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
-    if settings.exact_highwaters:
+    use = hooks.enabled(settings.hooks_off_names)
+    hooks.verify(use)  # before anything is built on faust's internals
+    if settings.fetch_max_wait_ms is not None and "short_fetch_wait" in use:
+        hooks.install_fetch_wait(settings.fetch_max_wait_ms)
+    if settings.exact_highwaters and "true_highwaters" in use:
         from shared.runtime.highwaters import use_true_highwaters
 
         use_true_highwaters(settings)
@@ -115,89 +92,6 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     )
 
 
-class Ack:
-    """A record's acknowledgement: where the broker put it."""
-
-    __slots__ = ("partition", "offset")
-
-    def __init__(self, partition: int, offset: int) -> None:
-        self.partition, self.offset = partition, offset
-
-
-class FaustPublisher:
-    """`Publisher` over faust's producer client, in record batches: a publish fills one aiokafka
-    record batch per partition (`create_batch`/`send_batch`) instead of one `send` per record,
-    which costs a future, a metadata lookup and the accumulator's bookkeeping per record
-    (bench/RESULTS.md, sixth round). Partitions are chosen by the client's own partitioner, as
-    `send` chooses them; a record's offset is its batch's base offset plus its place in it."""
-
-    RETRIES = 8
-
-    def __init__(self, app: faust.App) -> None:
-        self._app = app
-
-    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]:
-        return asyncio.ensure_future(self.publish([(topic, key, value, headers)]))
-
-    async def publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send every record, then await the acks in order. On a failed ack, everything from
-        that record on is sent again, in order, after a back-off: a later version of a key is
-        never overtaken by an earlier one (the resent records keep their ids, so a second copy
-        is a duplicate the readers skip). After the last attempt the error propagates: the
-        Processor rolls the batch back and the worker crashes and replays it."""
-        start, results = 0, []
-        for attempt in range(self.RETRIES):
-            try:
-                placed = await self._send(records[start:])
-                for future, partition, index in placed:
-                    base = await future
-                    results.append(Ack(partition, base.offset + index))
-                    start += 1
-                return results
-            except Exception as exc:
-                if attempt == self.RETRIES - 1:
-                    raise
-                get_logger().warning("send_retry", attempt=attempt + 1, error=type(exc).__name__,
-                                     unacked=len(records) - start)
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-        raise AssertionError("unreachable")
-
-    async def _send(self, records: Sequence[tuple[Any, ...]]) -> list[tuple[Awaitable[Any], int, int]]:
-        """Fill and submit record batches; per record (its batch's future, partition, index)."""
-        client = self._app.producer._ensure_producer()  # noqa: SLF001 - faust's aiokafka client
-        open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}  # (topic, partition) → builder, record indexes
-        placed: list[Any] = [None] * len(records)
-        known: set[str] = set()
-        for i, record in enumerate(records):
-            topic, key, value, headers = record[0], record[1], record[2], list(record[3])
-            if topic not in known:
-                await client.client._wait_on_metadata(topic)  # noqa: SLF001 - as send() does
-                known.add(topic)
-            partition = record[4] if len(record) > 4 and record[4] is not None else \
-                client._partition(topic, None, key, value, key, value)  # noqa: SLF001 - send()'s partitioner
-            slot = (topic, partition)
-            entry = open_batches.get(slot)
-            if entry is None:
-                entry = open_batches[slot] = (client.create_batch(), [])
-            if entry[0].append(key=key, value=value, timestamp=None, headers=headers) is None:
-                await self._submit(client, slot, entry, placed)  # full: send it, start the next
-                entry = open_batches[slot] = (client.create_batch(), [])
-                if entry[0].append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    raise ValueError(f"a record of {len(value or b'')} bytes does not fit a record batch")
-            entry[1].append(i)
-        for slot, entry in open_batches.items():
-            await self._submit(client, slot, entry, placed)
-        return placed
-
-    @staticmethod
-    async def _submit(client: Any, slot: tuple[str, int], entry: tuple[Any, list[int]], placed: list[Any]) -> None:
-        builder, indexes = entry
-        builder.close()
-        future = await client.send_batch(builder, slot[0], partition=slot[1])
-        for place, i in enumerate(indexes):
-            placed[i] = (future, slot[1], place)
-
-
 class ServiceRuntime:
     """Everything a service's create_app wires: app, stores, processor, agents, web basics."""
 
@@ -205,10 +99,12 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.app = make_faust_app(service, settings)
+        self.hooks = hooks.enabled(settings.hooks_off_names)
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
-        self._rocksdb_budget = MemoryBudget(settings.rocksdb_memory_mb) if settings.store == "rocksdb" else None
+        self._rocksdb_budget = (MemoryBudget(settings.rocksdb_memory_mb)
+                                if settings.store == "rocksdb" and "rocksdb_memory" in self.hooks else None)
         if self._rocksdb_budget is not None:
             self.metrics.rocksdb_memory.labels(service).set_function(self._rocksdb_budget.usage_bytes)
         self.log = get_logger(service=service)
@@ -227,7 +123,8 @@ class ServiceRuntime:
         table = self.app.Table(name, default=None, partitions=partitions, options=self._rocksdb_options())
         if self._rocksdb_budget is not None:
             share_memory(table, self._rocksdb_budget)
-        store = Store(name, table, changelog=TableChangelog(table), cache_entries=self.settings.store_cache_entries)
+        changelog = TableChangelog(table) if "changelog" in self.hooks else None  # None: faust writes its own
+        store = Store(name, table, changelog=changelog, cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
 
@@ -247,7 +144,7 @@ class ServiceRuntime:
         `stores` only: a service with several processors gives each its own stores, because a
         store's staged writes are tagged per processor batch and must be committed by one owner."""
         self._processor = Processor(
-            service=self.service, handlers=handlers, deps=deps, publisher=FaustPublisher(self.app),
+            service=self.service, handlers=handlers, deps=deps, publisher=self.publisher(),
             clock=self.clock, stores=list(self.stores.values() if stores is None else stores),
             metrics=self.metrics)
         self._processor.progress.every_s = self.settings.progress_every_s
@@ -282,12 +179,20 @@ class ServiceRuntime:
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)
         self._agents += 1
-        feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
-                         before_batch=self._after_rebalance,
-                         on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service))
+        if "batch_feed" in self.hooks:
+            feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
+                             fetch_loop_hook="fetch_loop" in self.hooks,
+                             before_batch=self._after_rebalance,
+                             on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service))
 
-        async def agent(stream: Any) -> None:
-            await feed.run(stream)
+            async def agent(stream: Any) -> None:
+                await feed.run(stream)
+        else:  # faust's own per-record path: what the feed is measured against
+            async def agent(stream: Any) -> None:
+                async for event in stream.events():
+                    self._after_rebalance()
+                    await proc.process_batch([as_message(event.message)], None)
+                    _record_lag(self.app, self.metrics.lag, self.service, [event.message])
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
@@ -334,7 +239,11 @@ class ServiceRuntime:
             self._register_path(path)
 
     def _audit_hook(self) -> Any:
-        return make_audit_hook(self.service, FaustPublisher(self.app), self.clock, self.log)
+        return make_audit_hook(self.service, self.publisher(), self.clock, self.log)
+
+    def publisher(self) -> FaustPublisher:
+        """The publisher of this worker: record batches (the `batched_publish` hook) or send() per record."""
+        return FaustPublisher(self.app) if "batched_publish" in self.hooks else SendPublisher(self.app)
 
     def _register_path(self, path: str) -> None:
         routes, gate_of = self._routes[path], (lambda: self.gate)

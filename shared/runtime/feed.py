@@ -29,11 +29,7 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from faust.streams import (
-    _current_event,  # the context faust's RocksDB store reads a write's partition from
-)
-
-from shared.runtime import fetch_loop
+from shared.runtime import fetch_loop, hooks
 from shared.service.processor import Message, Processor
 
 BUFFER_BATCHES = 4
@@ -49,23 +45,24 @@ class _EventRef:
         self.message = message
 
 
-def install(app: Any) -> dict[str, BatchFeed]:
+def install(app: Any, *, fetch_loop_hook: bool = True) -> dict[str, BatchFeed]:
     """Route the conductor's delivery of fed topics to their feeds (once per app).
 
-    faust builds one callback per assigned partition (`Conductor._build_handler`); for a topic
-    with a feed that callback is the feed's `deliver`. Returns the topic → feed registry."""
+    faust builds one callback per assigned partition; for a topic with a feed that callback is
+    the feed's `deliver` (shared/runtime/hooks.py `route_conductor`). With `fetch_loop_hook` the
+    fetcher hands records to the feeds in line (shared/runtime/fetch_loop.py). Returns the topic →
+    feed registry."""
     feeds: dict[str, BatchFeed] | None = getattr(app, "_pn_feeds", None)
     if feeds is None:
         feeds = app._pn_feeds = {}
-        conductor = app.topics
-        build = conductor._build_handler
 
-        def _build_handler(tp: Any, channels: Any) -> Any:
+        def handler_for(tp: Any) -> Any:
             feed = feeds.get(tp.topic)
-            return feed.deliver if feed is not None else build(tp, channels)
+            return feed.deliver if feed is not None else None
 
-        conductor._build_handler = _build_handler
-        fetch_loop.install()
+        hooks.route_conductor(app, handler_for)
+        if fetch_loop_hook:
+            fetch_loop.install()
     return feeds
 
 
@@ -75,8 +72,9 @@ class BatchFeed:
 
     def __init__(self, app: Any, topics: Sequence[str], processor: Processor, *,
                  batch_max: int, before_batch: Callable[[], None] | None = None,
-                 on_batch: Callable[[Sequence[Any]], None] | None = None) -> None:
-        feeds = install(app)
+                 on_batch: Callable[[Sequence[Any]], None] | None = None,
+                 fetch_loop_hook: bool = True) -> None:
+        feeds = install(app, fetch_loop_hook=fetch_loop_hook)
         for topic in topics:
             if topic in feeds:
                 raise ValueError(f"{topic} is already fed to a processor")
@@ -143,7 +141,7 @@ class BatchFeed:
             message.tracked = True
             unacked.add(message)
         try:
-            await self._processor.process_batch([_message(m) for m in batch], _in_context(batch))
+            await self._processor.process_batch([as_message(m) for m in batch], _in_context(batch))
         except BaseException:
             unacked.difference_update(batch)
             self._buffer[:0] = batch  # taken again by the restarted agent
@@ -156,18 +154,20 @@ class BatchFeed:
             self._on_batch(batch)
 
 
-def _message(m: Any) -> Message:
+def as_message(m: Any) -> Message:
+    """A fetched faust/aiokafka record as the Processor's Message."""
     return Message(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, m.headers or ())
 
 
 def _in_context(batch: Sequence[Any]) -> Callable[[int], Any]:
+    current_event = hooks.current_event_var()  # the context faust's RocksDB store reads a write's partition from
     @contextmanager
     def ctx(index: int) -> Any:
         ref = _EventRef(batch[index])
-        token = _current_event.set(weakref.ref(ref))
+        token = current_event.set(weakref.ref(ref))
         try:
             yield
         finally:
-            _current_event.reset(token)
+            current_event.reset(token)
 
     return ctx

@@ -21,23 +21,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from faust.transport.consumer import CONSUMER_FETCHING, Consumer
+from faust.transport.consumer import CONSUMER_FETCHING
+
+from shared.runtime import hooks
 
 YIELD_EVERY = 100
 """Records handed over between two turns of the event loop (faust's value)."""
 
-_faust_drain = Consumer._drain_messages
 
 
 def install() -> None:
-    """Use this loop for every consumer whose app has feeds (idempotent)."""
-    Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    """Use this loop for every consumer whose app has feeds (idempotent; shared/runtime/hooks.py)."""
+    hooks.install_fetch_loop(_drain_messages)
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:
     feeds = getattr(self.app, "_pn_feeds", None)
     if not feeds:
-        await _faust_drain(self, fetcher)
+        await hooks.faust_drain_messages()(self, fetcher)
         return
     try:
         await _drain(self, fetcher, feeds)

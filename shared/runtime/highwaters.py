@@ -17,8 +17,6 @@ from typing import Any
 
 from shared.service.settings import PnSettings
 
-_patched = False
-
 
 async def true_end_offsets(settings: PnSettings, reported: Mapping[Any, int], *,
                            timeout_s: float = 30.0) -> dict[Any, int]:
@@ -54,18 +52,6 @@ async def true_end_offsets(settings: PnSettings, reported: Mapping[Any, int], *,
 
 def use_true_highwaters(settings: PnSettings) -> None:
     """Make faust's recovery use `true_end_offsets` (process-wide; one service per process)."""
-    global _patched
-    if _patched:
-        return
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from shared.runtime import hooks
 
-    reported_highwaters = AIOKafkaConsumerThread._highwaters
-
-    async def _highwaters(self: Any, partitions: Any) -> Mapping[Any, int]:
-        reported = await reported_highwaters(self, partitions)
-        if self.consumer.in_transaction:
-            return reported
-        return await true_end_offsets(settings, reported)
-
-    AIOKafkaConsumerThread._highwaters = _highwaters
-    _patched = True
+    hooks.install_highwaters(lambda reported: true_end_offsets(settings, reported))

@@ -59,6 +59,9 @@ class PnSettings(BaseSettings):
         None, ge=1, le=1500, description="how long a fetch may wait for data; default 10 in the dev "
         "profile (Tansu holds every fetch this long, shared/runtime/app.py), faust's 1500 in prod "
         "(Apache Kafka answers as soon as data is there)")
+    hooks_off: str = Field(
+        "", description="comma-separated private hooks of faust/aiokafka to leave out (names in "
+        "shared/runtime/hooks.py), for measuring what each buys; every one has a public fallback")
     store: Literal["rocksdb", "memory"] = "rocksdb"
     rocksdb_write_buffer_mb: int = Field(
         4, ge=1, description="RocksDB memtable per table partition (faust's default is 64 MB × 3, "
@@ -111,3 +114,7 @@ class PnSettings(BaseSettings):
 
     def data_dir_for(self, service: str) -> Path:
         return self.data_dir / service
+
+    @property
+    def hooks_off_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.hooks_off.split(",") if n.strip())

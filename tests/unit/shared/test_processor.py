@@ -215,7 +215,7 @@ class BatchingClient:
 def _publisher(client):
     from types import SimpleNamespace
 
-    from shared.runtime.app import FaustPublisher
+    from shared.runtime.publisher import FaustPublisher
 
     return FaustPublisher(SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: client)))
 
@@ -230,7 +230,7 @@ async def test_the_faust_publisher_sends_a_record_batch_per_partition_and_acks_e
 
 
 async def test_the_faust_publisher_resends_from_the_first_unacknowledged_record_in_order():
-    from shared.runtime.app import FaustPublisher
+    from shared.runtime.publisher import FaustPublisher
 
     client = BatchingClient(fail={1: 1})  # partition 1's first batch fails; partition 0's is acked meanwhile
     FaustPublisher.RETRIES, saved = 3, FaustPublisher.RETRIES
