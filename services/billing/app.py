@@ -6,24 +6,38 @@ import faust
 
 from shared.contract.topics import CARE_DAYS, COMMANDS
 from shared.runtime.app import ServiceRuntime
+from shared.service.wiring import Wiring
 
 from . import agents, web
 from .handlers import BOOK_HANDLERS, DAY_HANDLERS, Deps
-from .rules import load_billing_rules
+from .rules import BillingRules, load_billing_rules
 from .settings import Settings
+from .spec import SPEC
 
 
-def create_app(settings: Settings) -> faust.App:
-    runtime = ServiceRuntime("billing", settings)
-    deps = Deps(
+def build_deps(runtime: Wiring, settings: Settings, *, rules: BillingRules | None = None) -> Deps:
+    """The service's stores (from the runtime: faust tables, or dicts in unit tests) and its
+    compiled rules; a test may hand in rules it compiled once."""
+    return Deps(
         days=runtime.store("care-days", CARE_DAYS.partitions),
         invoices=runtime.store("invoices", COMMANDS.partitions),  # also written from pn.billing.drafts (1)
-        rules=load_billing_rules(settings.rules_dir / "billing.yaml", default_region=settings.region),
+        rules=rules or load_billing_rules(settings.rules_dir / "billing.yaml", default_region=settings.region),
         settings=settings, clock=runtime.clock, log=runtime.log)
+
+
+def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
+    """Two processors (care days; books), their agents and the summary view."""
+    deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     days = runtime.processor(DAY_HANDLERS, deps, stores=[deps.days])
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.invoices])
     deps.emit = days.emit  # both emitters are alike: source /pn/billing, the runtime's clock
     agents.register(runtime, days=days, books=books)
     web.register(runtime, invoices=deps.invoices)
+    return deps
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> faust.App:
+    runtime = ServiceRuntime(SPEC, settings)
+    wire(runtime, settings, deps)
     return runtime.app

@@ -4,12 +4,12 @@ cost centre); the cost centres' figures (1 partition) for the total."""
 from __future__ import annotations
 
 from shared.contract.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS
-from shared.runtime.app import ServiceRuntime
 from shared.service.processor import Processor
 from shared.service.state import Store
+from shared.service.wiring import Wiring
 
 
-def register(runtime: ServiceRuntime, *, ledger: Processor, centres: Processor, totals: Store) -> None:
+def register(runtime: Wiring, *, ledger: Processor, centres: Processor, totals: Store) -> None:
     # idempotent by their facts (handlers.py: k| per posting, b| per budget; a second delivery
     # changes no figure, so publishes nothing): no seen-id write per event
     runtime.consume(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, processor=ledger, idempotent=True)

@@ -6,24 +6,38 @@ import faust
 
 from shared.contract.topics import BUDGET_CENTRES, FINANCE_POSTINGS
 from shared.runtime.app import ServiceRuntime
+from shared.service.wiring import Wiring
 
 from . import agents, web
 from .handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
-from .rules import load_budget_rules
+from .rules import BudgetRules, load_budget_rules
 from .settings import Settings
+from .spec import SPEC
 
 
-def create_app(settings: Settings) -> faust.App:
-    runtime = ServiceRuntime("budget", settings)
-    deps = Deps(
+def build_deps(runtime: Wiring, settings: Settings, *, rules: BudgetRules | None = None) -> Deps:
+    """The service's stores (from the runtime: faust tables, or dicts in unit tests) and its
+    compiled rules; a test may hand in rules it compiled once."""
+    return Deps(
         ledger=runtime.store("ledger", FINANCE_POSTINGS.partitions),
         totals=runtime.store("totals", BUDGET_CENTRES.partitions),
-        rules=load_budget_rules(settings.rules_dir / "budget_alerts.yaml"),  # bad file -> RulesFileError
+        rules=rules or load_budget_rules(settings.rules_dir / "budget_alerts.yaml"),  # bad file -> RulesFileError
         clock=runtime.clock, log=runtime.log)
+
+
+def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
+    """Two processors (ledger; cost centres), their agents and the views."""
+    deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     ledger = runtime.processor(LEDGER_HANDLERS, deps, stores=[deps.ledger])
     centres = runtime.processor(CENTRE_HANDLERS, deps, stores=[deps.totals])
     deps.emit = ledger.emit  # both emitters are alike: source /pn/budget, the runtime's clock
     agents.register(runtime, ledger=ledger, centres=centres, totals=deps.totals)
     web.register(runtime, ledger=deps.ledger, totals=deps.totals)
+    return deps
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> faust.App:
+    runtime = ServiceRuntime(SPEC, settings)
+    wire(runtime, settings, deps)
     return runtime.app

@@ -10,11 +10,11 @@ from shared.contract.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
-from shared.runtime.app import ServiceRuntime
 from shared.service.processor import Processor
+from shared.service.wiring import Wiring
 
 
-def register(runtime: ServiceRuntime, *, intake: Processor, numbering: Processor) -> None:
+def register(runtime: Wiring, *, intake: Processor, numbering: Processor) -> None:
     runtime.consume(CASES_OPENED, LETTERS_INCOMING, LETTERS_OUTGOING, DIARY_ENTRIES, CARE_UNITS, processor=intake)
     # idempotent: `doc|<document>` in the registry is the queue's dedup fact, no seen-id write per document
     runtime.consume(DIARY_QUEUE, processor=numbering, idempotent=True)

@@ -8,10 +8,12 @@ import faust
 
 from shared.contract.topics import CARE_UNITS, DIARY_ENTRIES, DIARY_QUEUE
 from shared.runtime.app import ServiceRuntime
+from shared.service.wiring import Wiring
 
 from . import agents, web
 from .handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
 from .settings import Settings
+from .spec import SPEC
 
 
 class ShiftedClock:
@@ -24,18 +26,30 @@ class ShiftedClock:
         return datetime.now(UTC) + self._offset
 
 
-def create_app(settings: Settings) -> faust.App:
-    clock = ShiftedClock(settings.diary_clock_start) if settings.diary_clock_start else None
-    runtime = ServiceRuntime("diary", settings, clock=clock)
-    deps = Deps(
+def build_deps(runtime: Wiring, settings: Settings) -> Deps:
+    """The service's stores (from the runtime: faust tables, or dicts in unit tests) and its
+    compiled rules; a test may hand in rules it compiled once."""
+    return Deps(
         registry=runtime.store("registry", DIARY_QUEUE.partitions),
         directory=runtime.store("care-units", CARE_UNITS.partitions),
         waiting=runtime.store("waiting-letters", DIARY_ENTRIES.partitions),
         settings=settings, clock=runtime.clock, log=runtime.log)
+
+
+def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
+    """Two processors (documents in; the one-partition numbering), their agents and the views."""
+    deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own stores (their writes come from its topics' partitions).
     intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.directory, deps.waiting])
     numbering = runtime.processor(QUEUE_HANDLERS, deps, stores=[deps.registry])
     deps.emit = intake.emit  # both emitters are alike: source /pn/diary, the runtime's clock
     agents.register(runtime, intake=intake, numbering=numbering)
     web.register(runtime, registry=deps.registry, prefix=settings.diary_prefix)
+    return deps
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> faust.App:
+    clock = ShiftedClock(settings.diary_clock_start) if settings.diary_clock_start else None
+    runtime = ServiceRuntime(SPEC, settings, clock=clock)
+    wire(runtime, settings, deps)
     return runtime.app

@@ -6,20 +6,28 @@ import faust
 
 from shared.contract.topics import COMMANDS, SUPPORT_VISITS
 from shared.runtime.app import ServiceRuntime
+from shared.service.wiring import Wiring
 
 from . import agents, web
 from .handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
-from .rules import load_schedule
+from .rules import FeeSchedule, load_schedule
 from .settings import Settings
+from .spec import SPEC
 
 
-def create_app(settings: Settings) -> faust.App:
-    runtime = ServiceRuntime("fees", settings)
-    deps = Deps(
+def build_deps(runtime: Wiring, settings: Settings, *, schedule: FeeSchedule | None = None) -> Deps:
+    """The service's stores (from the runtime: faust tables, or dicts in unit tests) and its
+    compiled rules; a test may hand in rules it compiled once."""
+    return Deps(
         fees=runtime.store("fees", SUPPORT_VISITS.partitions),  # also assignments and ticks (4)
         books=runtime.store("books", COMMANDS.partitions),
-        schedule=load_schedule(settings.rules_dir / "fee_schedule.yaml"),  # bad file -> RulesFileError
+        schedule=schedule or load_schedule(settings.rules_dir / "fee_schedule.yaml"),  # bad file -> RulesFileError
         settings=settings, clock=runtime.clock, log=runtime.log)
+
+
+def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
+    """Two processors (visits; books), their agents, the tick and the summary view."""
+    deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     visits = runtime.processor(VISIT_HANDLERS, deps, stores=[deps.fees])
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.books])
@@ -27,4 +35,10 @@ def create_app(settings: Settings) -> faust.App:
     agents.register(runtime, visits=visits, books=books)
     runtime.tick_every(settings.fees_tick_s)
     web.register(runtime, fees=deps.fees, books=deps.books)
+    return deps
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> faust.App:
+    runtime = ServiceRuntime(SPEC, settings)
+    wire(runtime, settings, deps)
     return runtime.app

@@ -9,11 +9,11 @@ from shared.contract.topics import (
     INTAKE_ACCEPTED,
     TICKS,
 )
-from shared.runtime.app import ServiceRuntime
 from shared.service.processor import Processor
+from shared.service.wiring import Wiring
 
 
-def register(runtime: ServiceRuntime, *, intake: Processor, cases: Processor) -> None:
+def register(runtime: Wiring, *, intake: Processor, cases: Processor) -> None:
     runtime.consume(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, processor=intake)
     # idempotent: `complaint|<event id>` in `cases` is stage 2's dedup fact (a redelivered complaint
     # finds it and emits nothing), so no seen-id write per case

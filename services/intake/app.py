@@ -6,25 +6,33 @@ import faust
 
 from shared.contract.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
 from shared.runtime.app import ServiceRuntime
+from shared.service.wiring import Wiring
 
 from . import agents, web
 from .domain import AttachmentPolicy
 from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
-from .rules import load_category_rules
+from .rules import CategoryRules, load_category_rules
 from .settings import Settings
+from .spec import SPEC
 
 
-def create_app(settings: Settings) -> faust.App:
-    runtime = ServiceRuntime("intake", settings)
-    deps = Deps(
+def build_deps(runtime: Wiring, settings: Settings, *, rules: CategoryRules | None = None) -> Deps:
+    """The service's stores (from the runtime: faust tables, or dicts in unit tests) and its
+    compiled rules; a test may hand in rules it compiled once."""
+    return Deps(
         refs=runtime.store("complaint-refs", COMPLAINTS_SUBMITTED.partitions),
         directory=runtime.store("care-units", CARE_UNITS.partitions),
         resolved=runtime.store("resolved-alerts", TICKS.partitions),
         cases=runtime.store("cases", INTAKE_ACCEPTED.partitions),
-        rules=load_category_rules(settings.rules_dir / "complaint_categories.yaml"),  # bad file -> RulesFileError
+        rules=rules or load_category_rules(settings.rules_dir / "complaint_categories.yaml"),  # bad file -> RulesFileError
         attachments=AttachmentPolicy(settings.intake_max_attachment_bytes,
                                      frozenset(t.lower() for t in settings.intake_attachment_types)),
         clock=runtime.clock, log=runtime.log)
+
+
+def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
+    """Two processors (complaints in; cases opened), their agents, the tick and the views."""
+    deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own stores (their writes come from its topics' partitions).
     intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs, deps.directory, deps.resolved])
     cases = runtime.processor(CASE_HANDLERS, deps, stores=[deps.cases])
@@ -32,4 +40,10 @@ def create_app(settings: Settings) -> faust.App:
     agents.register(runtime, intake=intake, cases=cases)
     runtime.tick_every(settings.intake_tick_s)
     web.register(runtime, cases=deps.cases, publisher=runtime.publisher(), clock=runtime.clock)
+    return deps
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> faust.App:
+    runtime = ServiceRuntime(SPEC, settings)
+    wire(runtime, settings, deps)
     return runtime.app

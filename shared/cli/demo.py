@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from shared.contract.events import encode
-from shared.service.settings import SERVICES, PnSettings
+from shared.service.settings import PnSettings
 
 DEMO_ENV = {
     "PN_LOG_LEVEL": "WARNING",
@@ -88,14 +88,13 @@ async def _run(scenario: Any, work_dir: Path, console: Any, keep_running: bool) 
 
     from shared.apps.demo.runner import collect, run_scenario
     from shared.apps.demo.summary import render, summarise
-    from shared.platform.registry import available
+    from shared.platform.registry import names as service_names
     from shared.platform.supervisor import Stack, StackError
 
-    names = [n for n, ok in available().items() if ok]
-    missing = [n for n in SERVICES if n not in names]
+    names = list(service_names())
     run_dir = work_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
     console.print(f"[bold]pn demo[/] — {scenario.year}, scale {scenario.scale}; services: {', '.join(names) or 'none'}"
-                  + (f" (not implemented yet: {', '.join(missing)})" if missing else ""))
+                  )
     stack = Stack(names, work_dir=run_dir, env=DEMO_ENV, on_progress=lambda m: console.print(f"  {m}"))
     started = time.monotonic()
     try:

@@ -20,7 +20,8 @@ import click
 from pydantic import ValidationError
 
 from shared.cli.common import load_settings
-from shared.service.settings import SERVICES, PnSettings
+from shared.platform.registry import names as service_names
+from shared.service.settings import PnSettings
 
 EXTRA_COMMANDS = ("shared.cli.deadletter", "shared.cli.demo", "shared.cli.security", "shared.cli.report")
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -88,7 +89,7 @@ def topics_cmd() -> None:
 
 # -- services ---------------------------------------------------------------------------------------
 @main.command()
-@click.argument("service", type=click.Choice(SERVICES))
+@click.argument("service", type=click.Choice(service_names()))
 def run(service: str) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
     from shared.kafka.client import KafkaConfigError
@@ -119,19 +120,17 @@ def run(service: str) -> None:
 @main.command()
 @click.option("--port", default=9092, show_default=True, help="embedded broker port")
 @click.option("--bootstrap", default=None, help="use this Kafka instead of starting the embedded broker")
-@click.option("--services", "names", default=",".join(SERVICES), show_default=True)
+@click.option("--services", "names", default=",".join(service_names()), show_default=True)
 @click.option("--work-dir", default="var/up", show_default=True, type=click.Path(path_type=Path))
 def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
     """Run the broker and every service as child processes until Ctrl-C."""
-    from shared.platform.registry import available
     from shared.platform.supervisor import Stack, StackError
 
     wanted = [n.strip() for n in names.split(",") if n.strip()]
-    have = available()
-    missing = [n for n in wanted if not have.get(n)]
-    for name in missing:
-        click.echo(f"{name}: not implemented yet (skipped)")
-    stack = Stack([n for n in wanted if n not in missing], work_dir=work_dir, bootstrap=bootstrap,
+    unknown = [n for n in wanted if n not in service_names()]
+    if unknown:
+        raise click.ClickException(f"unknown services {', '.join(unknown)}; services: {', '.join(service_names())}")
+    stack = Stack(wanted, work_dir=work_dir, bootstrap=bootstrap,
                   broker_port=port, on_progress=click.echo)
     try:
         stack.start()

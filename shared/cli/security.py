@@ -52,7 +52,9 @@ def token_list() -> None:
 def acl(fmt: str, only: str | None) -> None:
     """Kafka ACLs per service, derived from the topic catalog (see shared/platform/acl.py)."""
     from shared.platform.acl import acl_init_script, acls_for
-    from shared.service.settings import SERVICES
+    from shared.platform.registry import names
+
+    SERVICES = names()
 
     services = SERVICES if only is None else (only,)
     if only is not None and only not in SERVICES:

@@ -1,8 +1,8 @@
 """Per-service Kafka ACLs derived from the topic catalog (the `secure` compose profile).
 
 Each service gets one SCRAM user `pn-<service>` allowed exactly:
-- READ on the topics its agents consume (`INPUTS`, the one place that lists them; a unit test
-  checks it against `runtime.consume(...)` in services/<name>/agents.py) and on its consumer
+- READ on the topics its agents consume (its spec's `inputs`, services/<name>/spec.py; a unit
+  test checks them against `runtime.consume(...)` in services/<name>/agents.py) and on its consumer
   group `pn-<service>` (faust's app id);
 - WRITE on the topics the catalog names it a producer of (`Topic.producers`: its outputs, its
   internal topics, `pn.deadletter`, `pn.alerts.ops`, `pn.ticks`, `pn.audit.reads` if it audits);
@@ -16,39 +16,13 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from shared.contract.topics import (
-    BILLING_DRAFTS,
-    BUDGET_CENTRES,
-    CARE_DAYS,
-    CARE_UNITS,
-    CASES_OPENED,
-    CATALOG,
-    COMMANDS,
-    COMPLAINTS_SUBMITTED,
-    DIARY_ENTRIES,
-    DIARY_QUEUE,
-    FEES_DRAFTS,
-    FINANCE_BUDGETS,
-    FINANCE_POSTINGS,
-    INTAKE_ACCEPTED,
-    LETTERS_INCOMING,
-    LETTERS_OUTGOING,
-    SUPPORT_ASSIGNMENTS,
-    SUPPORT_VISITS,
-    TICKS,
-    Topic,
-)
-from shared.service.settings import SERVICES
+from shared.contract.topics import CATALOG, Topic
+from shared.platform.registry import names, specs
 
-INPUTS: dict[str, tuple[Topic, ...]] = {
-    "intake": (COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, INTAKE_ACCEPTED),
-    "diary": (CASES_OPENED, LETTERS_INCOMING, LETTERS_OUTGOING, DIARY_ENTRIES, CARE_UNITS, DIARY_QUEUE),
-    # fees and budget: from the design (ARCHITECTURE.md); the agents test checks them once they land.
-    "fees": (SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, COMMANDS, TICKS, FEES_DRAFTS),
-    "billing": (CARE_DAYS, COMMANDS, BILLING_DRAFTS),
-    "budget": (FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, BUDGET_CENTRES),
-}
-"""The topics each service's agents consume (`runtime.consume` in services/<name>/agents.py)."""
+
+def inputs(service: str) -> tuple[Topic, ...]:
+    """The topics the service's agents consume: its spec's inputs (services/<name>/spec.py)."""
+    return specs()[service].inputs
 
 
 @dataclass(frozen=True, order=True)
@@ -86,18 +60,18 @@ def outputs(service: str, catalog: tuple[Topic, ...] = CATALOG) -> tuple[Topic, 
 
 
 def acls_for(service: str, catalog: tuple[Topic, ...] = CATALOG) -> list[Acl]:
-    if service not in INPUTS:
-        raise KeyError(f"unknown service {service!r}; services: {', '.join(INPUTS)}")
+    if service not in specs():
+        raise KeyError(f"unknown service {service!r}; services: {', '.join(specs())}")
     p = principal(service)
-    acls = {Acl(p, "Topic", "LITERAL", t.name, "Read") for t in INPUTS[service]}
+    acls = {Acl(p, "Topic", "LITERAL", t.name, "Read") for t in inputs(service)}
     acls |= {Acl(p, "Topic", "LITERAL", t.name, "Write") for t in outputs(service, catalog)}
     acls.add(Acl(p, "Group", "LITERAL", group(service), "Read"))
     acls |= {Acl(p, "Topic", "PREFIXED", internal_prefix(service), op) for op in ("Read", "Write", "Create")}
     return sorted(acls)
 
 
-def all_acls(services: tuple[str, ...] = SERVICES) -> dict[str, list[Acl]]:
-    return {s: acls_for(s) for s in services}
+def all_acls(services: tuple[str, ...] | None = None) -> dict[str, list[Acl]]:
+    return {s: acls_for(s) for s in services or names()}
 
 
 def allows(acls: list[Acl], resource: str, name: str, operation: str) -> bool:
@@ -110,7 +84,7 @@ def allows(acls: list[Acl], resource: str, name: str, operation: str) -> bool:
     return False
 
 
-def acl_init_script(services: tuple[str, ...] = SERVICES) -> str:
+def acl_init_script(services: tuple[str, ...] | None = None) -> str:
     """The shell script the secure profile's `acl-init` job runs in the apache/kafka image: one
     SCRAM-SHA-512 user per service (password from /secrets/pn-<service>.password), then its ACLs."""
     lines = [
@@ -123,7 +97,7 @@ def acl_init_script(services: tuple[str, ...] = SERVICES) -> str:
         'BIN="${KAFKA_BIN:-/opt/kafka/bin}"',
         'SECRETS="${PN_SECRETS_DIR:-/secrets}"',
     ]
-    for service in services:
+    for service in services or names():
         u = user(service)
         lines += [
             "",

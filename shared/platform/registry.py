@@ -1,50 +1,61 @@
-"""Which services exist, and how `pn` builds one. A service that is not built yet says so."""
+"""Which services exist: the specs registered under the `patientnamnd.services` entry points.
+
+A service registers itself with one line in pyproject.toml,
+
+    [project.entry-points."patientnamnd.services"]
+    fees = "services.fees.spec:SPEC"
+
+so shared/ never imports a service, and a sixth service is its folder plus that line (then
+`pip install -e .` again, which `make` does when pyproject.toml changes). The order of the
+platform (`pn up`, docs) is the order of the services' ports.
+"""
 
 from __future__ import annotations
 
-import importlib
+from functools import cache
+from importlib import metadata
 from typing import Any
 
-from shared.service.settings import SERVICES, PnSettings
+from shared.service.settings import PnSettings
+from shared.service.spec import ServiceSpec
+
+GROUP = "patientnamnd.services"
 
 
 class ServiceNotAvailable(LookupError):
     pass
 
 
-def available() -> dict[str, bool]:
-    """Service name → whether its package is present in this installation."""
-    result = {}
-    for name in SERVICES:
-        try:
-            importlib.import_module(f"services.{name}.app")
-            result[name] = True
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"services.{name}"):
-                result[name] = False
-            else:
-                raise
-    return result
+@cache
+def specs() -> dict[str, ServiceSpec]:
+    """Every registered service by name, in port order."""
+    found = {}
+    for entry in metadata.entry_points(group=GROUP):
+        spec = entry.load()
+        if not isinstance(spec, ServiceSpec) or spec.name != entry.name:
+            raise ServiceNotAvailable(f"entry point {entry.name} = {entry.value} is not the ServiceSpec of {entry.name}")
+        found[spec.name] = spec
+    if not found:
+        raise ServiceNotAvailable(f"no services registered under the {GROUP!r} entry points: install "
+                                  "the project (`make` or `pip install -e .`)")
+    return dict(sorted(found.items(), key=lambda item: item[1].port))
+
+
+def names() -> tuple[str, ...]:
+    return tuple(specs())
+
+
+def spec(name: str) -> ServiceSpec:
+    try:
+        return specs()[name]
+    except KeyError:
+        raise ServiceNotAvailable(f"unknown service {name!r}; services: {', '.join(specs())}") from None
 
 
 def settings_for(name: str) -> PnSettings:
     """The service's own settings class (services/<name>/settings.py) read from the environment."""
-    if name not in SERVICES:
-        raise ServiceNotAvailable(f"unknown service {name!r}; services: {', '.join(SERVICES)}")
-    try:
-        module = importlib.import_module(f"services.{name}.settings")
-        return module.Settings()
-    except ModuleNotFoundError:
-        return PnSettings()
+    return spec(name).read_settings()
 
 
 def create_app(name: str, settings: PnSettings | None = None) -> Any:
-    if name not in SERVICES:
-        raise ServiceNotAvailable(f"unknown service {name!r}; services: {', '.join(SERVICES)}")
-    try:
-        module = importlib.import_module(f"services.{name}.app")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(f"services.{name}"):
-            raise ServiceNotAvailable(f"service {name!r} is not implemented yet") from None
-        raise
-    return module.create_app(settings or settings_for(name))
+    return spec(name).create_app(settings)

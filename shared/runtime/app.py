@@ -1,6 +1,6 @@
 """The faust adapter: app factory, tables as `Store`s, thin batch agents, health and metrics views.
 
-Services call `ServiceRuntime(service, settings)` in their `create_app`; their agents.py only
+Services call `ServiceRuntime(SPEC, settings)` in their `create_app`; their agents.py only
 says which topics feed the processor. All faust specifics (the batched feed of fetched records,
 shared/runtime/feed.py; tables; worker start) live here and there, so faust can be replaced in one place.
 """
@@ -26,7 +26,9 @@ from shared.service.metrics import Metrics
 from shared.service.ports import Clock, SystemClock
 from shared.service.processor import Handler, Processor
 from shared.service.settings import PnSettings
+from shared.service.spec import ServiceSpec
 from shared.service.state import Store
+from shared.service.wiring import attach_seen_store
 from shared.web.audit import make_audit_hook
 from shared.web.auth import TokenRegistry
 from shared.web.gate import WebGate
@@ -48,7 +50,8 @@ def faust_broker_url(settings: PnSettings) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
 
 
-def make_faust_app(service: str, settings: PnSettings) -> faust.App:
+def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
+    service = spec.name
     dev = settings.profile == "dev"
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
     use = hooks.enabled(settings.hooks_off_names)
@@ -80,13 +83,13 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         web_enabled=True,
         web_host=settings.web_host,
-        web_port=settings.web_port_for(service),
+        web_port=spec.web_port(settings),
         web_stats_enabled=False,
         web_router_enabled=False,
         web_tables_enabled=False,
         web_graph_enabled=False,
         web_metrics_enabled=False,
-        web_transport=f"tcp://{settings.web_host}:{settings.web_port_for(service)}",
+        web_transport=f"tcp://{settings.web_host}:{spec.web_port(settings)}",
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
@@ -95,10 +98,11 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
 class ServiceRuntime:
     """Everything a service's create_app wires: app, stores, processor, agents, web basics."""
 
-    def __init__(self, service: str, settings: PnSettings, *, clock: Clock | None = None) -> None:
-        self.service = service
+    def __init__(self, spec: ServiceSpec, settings: PnSettings, *, clock: Clock | None = None) -> None:
+        self.spec = spec
+        self.service = service = spec.name
         self.settings = settings
-        self.app = make_faust_app(service, settings)
+        self.app = make_faust_app(spec, settings)
         self.hooks = hooks.enabled(settings.hooks_off_names)
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
@@ -128,6 +132,9 @@ class ServiceRuntime:
         self.stores[name] = store
         return store
 
+    def _shared_store(self, name: str, partitions: int) -> Store:
+        return self.stores[name] if name in self.stores else self.store(name, partitions)
+
     def _rocksdb_options(self) -> dict[str, int] | None:
         """Memtables per table partition (each partition is its own DB; the block cache and the
         total of memtables are the worker's one budget, shared/runtime/rocksdb_memory.py)."""
@@ -152,29 +159,12 @@ class ServiceRuntime:
 
     def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False,
                 seen_in: Store | None = None) -> None:
-        """Register one agent feeding batches of these topics to the processor.
-
-        `idempotent=True`: the handlers of these topics make a second delivery of an event a
-        no-op by their own state (see Processor.use_seen_store): no seen-id write per event.
-        `seen_in=store`: keep the seen ids in the processor's own (single) store instead of the
-        shared seen store. Both then share one changelog partition, where an id comes after the
-        writes of the event it marks: a kill -9 during a batch's publish can keep the writes
-        without the id (the event is done again) but never the id without the writes (the event
-        would be skipped with its effect lost). For handlers whose facts are "the latest value"."""
+        """Register one agent feeding batches of these topics to the processor (seen ids: see
+        shared/service/wiring.py `attach_seen_store`)."""
         proc = processor or self._processor
         if proc is None:
             raise RuntimeError("create the processor before registering agents")
-        partitions = {t.partitions for t in topics}
-        if len(partitions) != 1:
-            raise ValueError("topics consumed by one agent must have the same partition count")
-        if idempotent:
-            proc.use_seen_store(topics, None)
-        elif seen_in is not None:
-            proc.use_seen_store(topics, seen_in)
-        else:
-            seen_name = f"seen-p{topics[0].partitions}"
-            seen = self.stores[seen_name] if seen_name in self.stores else self.store(seen_name, topics[0].partitions)
-            proc.use_seen_store(topics, seen)
+        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in, shared_store=self._shared_store)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)

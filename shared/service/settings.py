@@ -13,10 +13,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("intake", "diary", "fees", "billing", "budget")
-DEFAULT_WEB_PORTS = {"intake": 6061, "diary": 6062, "fees": 6063, "billing": 6064, "budget": 6065}
-
-
 RETIRED = {
     "PN_ROCKSDB_BLOCK_CACHE_MB": "use PN_ROCKSDB_MEMORY_MB (one RocksDB budget per worker, not per table partition)",
     "PN_BATCH_WITHIN_S": "a stage takes what has arrived, up to PN_BATCH_MAX, without waiting for more "
@@ -39,7 +35,7 @@ class PnSettings(BaseSettings):
     data_dir: Path = Path("var/data")
     rules_dir: Path = Path("rules")
     web_host: str = "127.0.0.1"
-    web_port: int | None = Field(None, description="default: the service's own port (6061-6065)")
+    web_port: int | None = Field(None, description="default: the service's own port (its spec: 6061-6065)")
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Broker client tuning; None means "the profile's default".
@@ -109,8 +105,6 @@ class PnSettings(BaseSettings):
             object.__setattr__(self, "exact_highwaters", dev)
         return self
 
-    def web_port_for(self, service: str) -> int:
-        return self.web_port or DEFAULT_WEB_PORTS.get(service, 6066)
 
     def data_dir_for(self, service: str) -> Path:
         return self.data_dir / service

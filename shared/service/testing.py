@@ -76,3 +76,91 @@ def message(topic: Any, payload: EventData | Envelope | bytes, *, key: bytes | N
         payload = envelope(payload, **kwargs)
     value = payload if isinstance(payload, bytes) else encode(payload)
     return Message(name, partition, offset, key, value, 1_685_620_800.0)
+
+
+class InMemoryRuntime:
+    """A service's wiring without faust (shared/service/wiring.py `Wiring`): stores over dicts,
+    one recording publisher, a fixed clock. Unit tests call the service's own `wire` on it, then
+    `deliver` events to the processor its agents would feed, and `pump` to hand what the service
+    published on a topic it also consumes (its internal hops) back to it, as Kafka would.
+
+    `tables` (name → dict) outlive a runtime: a new runtime over the same tables is the service
+    restarted with its committed state (staged writes die with the old one)."""
+
+    def __init__(self, spec: Any, settings: Any, *, clock: Any = None, publisher: FakePublisher | None = None,
+                 tables: dict[str, dict[str, Any]] | None = None) -> None:
+        from shared.service.logging import get_logger
+
+        self.spec, self.service, self.settings = spec, spec.name, settings
+        self.clock = clock or FixedClock()
+        self.sent = publisher or FakePublisher()
+        self.log = get_logger(service=spec.name)
+        self.tables = {} if tables is None else tables
+        self.stores: dict[str, Any] = {}
+        self.feeds: dict[str, Any] = {}  # topic name → processor
+        self.routes: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self.ticks: list[float] = []
+        self._processor: Any = None
+        self._pumped = 0
+
+    # -- the Wiring port
+    def store(self, name: str, partitions: int) -> Any:
+        from shared.service.state import Store
+
+        store = self.stores[name] = Store(name, self.tables.setdefault(name, {}))
+        return store
+
+    def processor(self, handlers: Any, deps: Any, *, stores: Sequence[Any] | None = None) -> Any:
+        from shared.service.processor import Processor
+
+        self._processor = Processor(service=self.service, handlers=handlers, deps=deps, publisher=self.sent,
+                                    clock=self.clock, stores=list(self.stores.values() if stores is None else stores))
+        return self._processor
+
+    def consume(self, *topics: Any, processor: Any = None, idempotent: bool = False, seen_in: Any = None) -> None:
+        from shared.service.wiring import attach_seen_store
+
+        proc = processor or self._processor
+        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in,
+                          shared_store=lambda name, n: self.stores.get(name) or self.store(name, n))
+        for topic in topics:
+            self.feeds[topic.name] = proc
+
+    def tick_every(self, seconds: float) -> None:
+        self.ticks.append(seconds)
+
+    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None) -> None:
+        self.routes[(method.upper(), path)] = (handler, role, audit)
+
+    def publisher(self) -> FakePublisher:
+        return self.sent
+
+    # -- driving it
+    def processor_for(self, topic: Any) -> Any:
+        return self.feeds[getattr(topic, "name", topic)]
+
+    async def deliver(self, topic: Any, *events: EventData | Envelope | bytes, **kwargs: Any) -> None:
+        """These events as one batch of `topic`, to the processor that consumes it."""
+        await self.processor_for(topic).process_batch([message(topic, e, **kwargs) for e in events])
+
+    async def pump(self, *, one_by_one: bool = False) -> int:
+        """Deliver every record published since the last pump on a topic this service consumes,
+        in publish order, consecutive records of one processor as one batch (as a fetch would
+        hand them over; `one_by_one`: a batch each); until nothing new arrives. Returns how
+        many were delivered."""
+        delivered = 0
+        while self._pumped < len(self.sent.sent):
+            pending = self.sent.sent[self._pumped:]
+            self._pumped = len(self.sent.sent)
+            runs: list[tuple[Any, list[Message]]] = []
+            for record in pending:
+                if record.topic not in self.feeds:
+                    continue
+                proc = self.processor_for(record.topic)
+                if one_by_one or not runs or runs[-1][0] is not proc:
+                    runs.append((proc, []))
+                runs[-1][1].append(message(record.topic, record.value, key=record.key))
+            for proc, batch in runs:
+                await proc.process_batch(batch)
+                delivered += len(batch)
+        return delivered

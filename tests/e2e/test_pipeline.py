@@ -14,9 +14,12 @@ import pytest
 from shared.apps.demo.runner import collect, run_scenario
 from shared.apps.demo.scenario import Scenario
 from shared.kafka.broker import EmbeddedBroker
+from shared.platform.registry import names
 from shared.platform.supervisor import Stack
-from shared.service.settings import SERVICES, PnSettings
+from shared.service.settings import PnSettings
 from shared.web.auth import new_token
+
+SERVICES = names()
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

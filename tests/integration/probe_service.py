@@ -13,6 +13,7 @@ from shared.contract.topics import ALERTS_OPS, FINANCE_POSTINGS
 from shared.runtime.app import ServiceRuntime, run_worker
 from shared.service.logging import configure
 from shared.service.settings import PnSettings
+from shared.service.spec import ServiceSpec
 
 
 def on_posted(event, *, deps):
@@ -28,7 +29,7 @@ class Deps:
 
 
 def create_app(settings: PnSettings):
-    runtime = ServiceRuntime("probe", settings)
+    runtime = ServiceRuntime(ServiceSpec(name="probe", port=6099, summary="a test service", inputs=(), settings=PnSettings, app=""), settings)
     deps = Deps()
     deps.store = runtime.store("postings", FINANCE_POSTINGS.partitions)
     processor = runtime.processor({"pn.ledger.posted": on_posted}, deps)

@@ -14,6 +14,7 @@ import sys
 from shared.runtime.app import ServiceRuntime, run_worker
 from shared.service.logging import configure
 from shared.service.settings import PnSettings
+from shared.service.spec import ServiceSpec
 from shared.web.gate import WebRequest, WebResponse
 
 DESCRIPTION = "Jag fick inget svar om min diagnos (probe-content)"
@@ -21,7 +22,7 @@ PERSONNUMMER = "191212121212"
 
 
 def create_app(settings: PnSettings):
-    runtime = ServiceRuntime("secprobe", settings)
+    runtime = ServiceRuntime(ServiceSpec(name="secprobe", port=6099, summary="a test service", inputs=(), settings=PnSettings, app=""), settings)
 
     async def get_case(req: WebRequest):
         case_id = req.params["case_id"]

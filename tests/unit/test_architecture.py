@@ -36,8 +36,9 @@ and each service's app.py (its composition root builds the faust App through the
 KAFKA_CLIENT = {"aiokafka"}
 """The plain client: the runtime (under faust) and shared/kafka (tools' clients, the dev broker)."""
 
-SERVICE_WIRING = {"app.py", "agents.py"}
-"""The only files of a service that may name the runtime (its composition root and its agents)."""
+SERVICE_WIRING = {"app.py"}
+"""The only file of a service that may name the runtime: its composition root (agents and views
+are given the `Wiring` port, shared/service/wiring.py)."""
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -119,7 +120,7 @@ def test_services_never_import_each_other_and_name_the_runtime_only_in_their_wir
             if target.startswith("services.") and target.split(".")[1] != service:
                 wrong.append(f"{module} imports another service: {target}")
             if _layer(target) in {"runtime", "kafka", "platform", "cli"} and file not in SERVICE_WIRING:
-                wrong.append(f"{module} imports {target}: only app.py and agents.py wire the runtime")
+                wrong.append(f"{module} imports {target}: only app.py builds the runtime")
     assert wrong == []
 
 

@@ -16,7 +16,10 @@ import pytest
 import yaml
 
 from shared.platform.acl import user
-from shared.service.settings import SERVICES, PnSettings
+from shared.platform.registry import names, specs
+from shared.service.settings import PnSettings
+
+SERVICES = names()
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "docker-compose.yml"
@@ -123,7 +126,7 @@ def test_the_compose_environment_is_valid_settings():
         fields = {k.removeprefix("PN_").lower(): v for k, v in raw.items()}
         s = PnSettings(**fields)
         assert s.profile == "prod" and s.enable_idempotence is True and s.log_format == "json"
-        assert s.web_port_for(name) == 8080
+        assert specs()[name].web_port(s) == 8080
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check_on_the_web_port():

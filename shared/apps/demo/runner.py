@@ -55,10 +55,10 @@ async def settle(settings: PnSettings, running: list[str], services: tuple[str, 
     """Wait until each named service's consumer group has committed everything on `topics`."""
     done = progress.step(f"wait: {label}", None)
     deadline = time.monotonic() + timeout
-    from shared.platform.acl import INPUTS
+    from shared.platform.registry import specs
 
     for service in services:
-        consumed = [t for t in topics if t in {i.name for i in INPUTS.get(service, ())}]
+        consumed = [t for t in topics if t in {i.name for i in (specs()[service].inputs if service in specs() else ())}]
         if service not in running or not consumed:
             continue
         await wait_consumed(settings, f"pn-{service}", consumed, deadline=deadline, settle_s=0)

@@ -1,4 +1,4 @@
-"""The billing service's two processors over in-memory stores, wired as in app.py (no broker).
+"""The billing service wired by its own app.py `wire` over in-memory stores (no broker).
 
 Drafts a close publishes are fed back into the book processor, as the drafts topic would."""
 
@@ -6,27 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.billing.handlers import BOOK_HANDLERS, DAY_HANDLERS, Deps
+from services.billing.app import build_deps, wire
 from services.billing.rules import BillingRules
 from services.billing.settings import Settings
+from services.billing.spec import SPEC
 from shared.contract.events import CareDayCancelled, CareDayRecorded, Envelope, PeriodCloseRequested
 from shared.contract.topics import BILLING_DRAFTS, BILLING_INVOICES, CARE_DAYS, COMMANDS
-from shared.service.logging import get_logger
-from shared.service.processor import Processor
-from shared.service.state import Store
-from shared.service.testing import FakePublisher, FixedClock, message
+from shared.service.testing import InMemoryRuntime, message
 
 
 class Billing:
     def __init__(self, rules: BillingRules, **settings: object) -> None:
-        self.clock, self.publisher = FixedClock(), FakePublisher()
-        self.deps = Deps(days=Store("care-days"), invoices=Store("invoices"), rules=rules,
-                         settings=Settings(**settings), clock=self.clock, log=get_logger(service="billing"))
-        common = {"service": "billing", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
-        self.days = Processor(handlers=DAY_HANDLERS, stores=[self.deps.days], **common)
-        self.days.use_seen_store([CARE_DAYS], None)  # as agents.py: idempotent by the day facts
-        self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.invoices], **common)
-        self.deps.emit = self.days.emit
+        config = Settings(**settings)
+        self.runtime = InMemoryRuntime(SPEC, config)
+        self.clock, self.publisher = self.runtime.clock, self.runtime.sent
+        self.deps = wire(self.runtime, config, build_deps(self.runtime, config, rules=rules))
+        self.days = self.runtime.processor_for(CARE_DAYS)
+        self.books = self.runtime.processor_for(COMMANDS)
 
     async def record(self, *days: CareDayRecorded | Envelope) -> None:
         await self.days.process_batch([message(CARE_DAYS, d) for d in days])

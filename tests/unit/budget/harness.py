@@ -1,4 +1,4 @@
-"""The budget service's two processors over in-memory stores, wired as in app.py (no broker).
+"""The budget service wired by its own app.py `wire` over in-memory stores (no broker).
 
 What the ledger processor publishes on pn.budget.centres is fed to the centre processor, as the
 internal topic would. `feed(*events)` hands the events to the ledger processor as one batch (the
@@ -8,10 +8,13 @@ the per-event sequence (as before deferred work: one status per changing event).
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
-from services.budget.handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
-from services.budget.rules import load_budget_rules
+from services.budget.app import build_deps, wire
+from services.budget.rules import BudgetRules, load_budget_rules
+from services.budget.settings import Settings
+from services.budget.spec import SPEC
 from shared.contract.events import BudgetSet, Envelope, LedgerPosted
 from shared.contract.topics import (
     ALERTS_BUDGET,
@@ -19,29 +22,27 @@ from shared.contract.topics import (
     BUDGET_STATUS,
     FINANCE_BUDGETS,
     FINANCE_POSTINGS,
-    TICKS,
 )
-from shared.service.logging import get_logger
-from shared.service.processor import Processor
-from shared.service.state import Store
-from shared.service.testing import FakePublisher, FixedClock, message
+from shared.service.testing import InMemoryRuntime, message
 
 RULES = Path(__file__).resolve().parents[3] / "rules" / "budget_alerts.yaml"
+
+
+@cache
+def rules() -> BudgetRules:
+    """The real rules/budget_alerts.yaml, compiled once per test process."""
+    return load_budget_rules(RULES)
 
 
 class Budget:
     def __init__(self, batch: int | None = None) -> None:
         self.batch = batch  # events per ledger batch; None: each feed() is one batch
-        self.clock, self.publisher = FixedClock(), FakePublisher()
-        self.deps = Deps(ledger=Store("ledger"), totals=Store("totals"), rules=load_budget_rules(RULES),
-                         clock=self.clock, log=get_logger(service="budget"))
-        common = {"service": "budget", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
-        self.ledger = Processor(handlers=LEDGER_HANDLERS, stores=[self.deps.ledger], **common)
-        self.centres = Processor(handlers=CENTRE_HANDLERS, stores=[self.deps.totals], **common)
-        self.ledger.use_seen_store([FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS], None)  # as agents.py
-        self.centres.use_seen_store([BUDGET_CENTRES], None)
-        self.deps.emit = self.ledger.emit
-        self._fed = 0
+        config = Settings()
+        self.runtime = InMemoryRuntime(SPEC, config)
+        self.clock, self.publisher = self.runtime.clock, self.runtime.sent
+        self.deps = wire(self.runtime, config, build_deps(self.runtime, config, rules=rules()))
+        self.ledger = self.runtime.processor_for(FINANCE_POSTINGS)
+        self.centres = self.runtime.processor_for(BUDGET_CENTRES)
 
     async def feed(self, *events: BudgetSet | LedgerPosted | Envelope) -> None:
         msgs = [message(FINANCE_BUDGETS if _type(e) == "pn.budget.set" else FINANCE_POSTINGS, e) for e in events]
@@ -51,11 +52,7 @@ class Budget:
 
     async def _ledger_batch(self, msgs: list) -> None:
         await self.ledger.process_batch(msgs)
-        internal = [s for s in self.publisher.sent[self._fed:] if s.topic == BUDGET_CENTRES.name]
-        self._fed = len(self.publisher.sent)
-        if internal:
-            await self.centres.process_batch([message(BUDGET_CENTRES, s.value) for s in internal])
-            self._fed = len(self.publisher.sent)
+        await self.runtime.pump()  # pn.budget.centres back to the centre processor
 
     def statuses(self) -> list[Envelope]:
         return self.publisher.on(BUDGET_STATUS)

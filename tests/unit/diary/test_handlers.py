@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 import structlog
 
-from services.diary.handlers import INTAKE_HANDLERS, QUEUE_HANDLERS, Deps
+from services.diary.app import wire
 from services.diary.settings import Settings
+from services.diary.spec import SPEC
 from services.diary.web import case_entries
 from shared.contract.events import encode
 from shared.contract.topics import (
@@ -23,15 +24,12 @@ from shared.contract.topics import (
     LETTERS_INCOMING,
     LETTERS_OUTGOING,
 )
-from shared.service.logging import get_logger
-from shared.service.processor import Message, Processor
-from shared.service.state import Store
-from shared.service.testing import FakePublisher, FixedClock, envelope, message
+from shared.service.processor import Message
+from shared.service.testing import FakePublisher, FixedClock, InMemoryRuntime, envelope, message
 
 from .factories import SECRET, UNIT, care_unit, case_opened, letter_in, letter_out
 
 START = datetime(2023, 6, 1, 12, tzinfo=UTC)
-STORES = ("registry", "directory", "waiting", "seen-p4", "seen-p1")
 
 
 class CrashAfterSend(FakePublisher):
@@ -45,23 +43,18 @@ class CrashAfterSend(FakePublisher):
 
 
 class Diary:
-    """Both processors over one set of tables; a restart keeps only committed table contents."""
+    """The diary as app.py wires it (`wire`) over one set of tables; a restart keeps only
+    committed table contents."""
 
     def __init__(self, clock: FixedClock | None = None, tables: dict | None = None,
                  publisher: FakePublisher | None = None, **settings) -> None:
-        self.clock = clock or FixedClock(START)
-        self.publisher = publisher or FakePublisher()
-        self.tables = tables if tables is not None else {name: {} for name in STORES}
-        s = {name: Store(name, table) for name, table in self.tables.items()}
-        self.deps = Deps(registry=s["registry"], directory=s["directory"], waiting=s["waiting"],
-                         settings=Settings(**settings), clock=self.clock, log=get_logger(service="diary"))
-        common = {"service": "diary", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
-        self.intake = Processor(handlers=INTAKE_HANDLERS, stores=[s["directory"], s["waiting"]], seen=s["seen-p4"],
-                                **common)
-        self.numbering = Processor(handlers=QUEUE_HANDLERS, stores=[s["registry"]], seen=s["seen-p1"], **common)
-        self.numbering.use_seen_store([DIARY_QUEUE], None)  # as agents.py: `doc|<document>` is the dedup fact
-        self.deps.emit = self.intake.emit
-        self.looped = 0
+        config = Settings(**settings)
+        self.runtime = InMemoryRuntime(SPEC, config, clock=clock or FixedClock(START), publisher=publisher,
+                                       tables=tables)
+        self.clock, self.publisher, self.tables = self.runtime.clock, self.runtime.sent, self.runtime.tables
+        self.deps = wire(self.runtime, config)
+        self.intake = self.runtime.processor_for(CASES_OPENED)
+        self.numbering = self.runtime.processor_for(DIARY_QUEUE)
 
     def restarted(self, publisher: FakePublisher | None = None) -> Diary:
         return Diary(self.clock, self.tables, publisher or self.publisher)
@@ -73,13 +66,7 @@ class Diary:
 
     async def pump(self) -> None:
         """Deliver what the diary wrote to its own queue and entries topics, until nothing new."""
-        while self.looped < len(self.publisher.sent):
-            sent = self.publisher.sent[self.looped]
-            self.looped += 1
-            if sent.topic == DIARY_QUEUE.name:
-                await self.numbering.process(Message(DIARY_QUEUE.name, 0, self.looped, None, sent.value))
-            elif sent.topic == DIARY_ENTRIES.name:
-                await self.intake.process(Message(DIARY_ENTRIES.name, 0, self.looped, None, sent.value))
+        await self.runtime.pump(one_by_one=True)
 
     def on(self, topic):
         return [e.data for e in self.publisher.on(topic)]
@@ -113,7 +100,7 @@ async def test_the_registry_gets_two_keys_per_complaint_and_three_per_letter_and
     assert sorted(diary.tables["registry"]) == [
         "case|C1", "doc|complaint:C1", "doc|in-letter:R1", "number|2023|1", "number|2023|2"]
     assert diary.tables["registry"]["case|C1"] == ["in-letter:R1"]
-    assert diary.tables["seen-p1"] == {}
+    assert "seen-p1" not in diary.tables  # the numbering keeps no seen ids: doc| is its dedup fact
 
 
 async def test_state_of_earlier_versions_is_read_on(diary):

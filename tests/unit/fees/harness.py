@@ -1,12 +1,13 @@
-"""The fees service's two processors over in-memory stores, wired as in app.py (no broker)."""
+"""The fees service wired by its own app.py `wire` over in-memory stores (no broker)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.fees.handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
+from services.fees.app import build_deps, wire
 from services.fees.rules import FeeSchedule, load_schedule
 from services.fees.settings import Settings
+from services.fees.spec import SPEC
 from shared.contract.events import Envelope, EventData, Tick
 from shared.contract.topics import (
     COMMANDS,
@@ -17,10 +18,7 @@ from shared.contract.topics import (
     SUPPORT_VISITS,
     TICKS,
 )
-from shared.service.logging import get_logger
-from shared.service.processor import Processor
-from shared.service.state import Store
-from shared.service.testing import FakePublisher, FixedClock, message
+from shared.service.testing import InMemoryRuntime, message
 
 from .factories import close
 
@@ -37,15 +35,16 @@ def schedule() -> FeeSchedule:
 
 
 class Fees:
+    """The fees service as app.py wires it (`wire`), over in-memory stores; drafts go back to the
+    books processor when `issue_drafts` pumps them, as the one-partition drafts topic would."""
+
     def __init__(self, **settings: object) -> None:
-        self.clock, self.publisher = FixedClock(), FakePublisher()
-        self.deps = Deps(fees=Store("fees"), books=Store("books"), schedule=schedule(),
-                         settings=Settings(**settings), clock=self.clock, log=get_logger(service="fees"))
-        common = {"service": "fees", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
-        self.visits = Processor(handlers=VISIT_HANDLERS, stores=[self.deps.fees], **common)
-        self.visits.use_seen_store([SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS], None)  # as agents.py
-        self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.books], **common)
-        self.deps.emit = self.visits.emit
+        config = Settings(**settings)
+        self.runtime = InMemoryRuntime(SPEC, config)
+        self.clock, self.publisher = self.runtime.clock, self.runtime.sent
+        self.deps = wire(self.runtime, config, build_deps(self.runtime, config, schedule=schedule()))
+        self.visits = self.runtime.processor_for(SUPPORT_VISITS)
+        self.books = self.runtime.processor_for(COMMANDS)
         self._drafts_delivered = 0
 
     async def send(self, *events: EventData | Envelope) -> None:

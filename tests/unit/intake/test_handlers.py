@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.domain import AttachmentPolicy
-from services.intake.handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
+from services.intake.app import build_deps, wire
 from services.intake.rules import load_category_rules
+from services.intake.settings import Settings
+from services.intake.spec import SPEC
 from shared.contract.events import Tick, encode, make_event
 from shared.contract.topics import (
     ALERTS_OPS,
@@ -22,10 +23,8 @@ from shared.contract.topics import (
     NOTIFICATIONS,
     TICKS,
 )
-from shared.service.logging import get_logger
-from shared.service.processor import Message, Processor
-from shared.service.state import Store
-from shared.service.testing import FakePublisher, FixedClock, envelope, message
+from shared.service.processor import Message
+from shared.service.testing import FakePublisher, FixedClock, InMemoryRuntime, envelope, message
 
 from .factories import UNIT, care_unit, complaint, diary_entry
 
@@ -34,37 +33,25 @@ RULES = load_category_rules(ROOT / "rules" / "complaint_categories.yaml")
 
 
 class Intake:
-    """The two processors over one set of stores, with the accepted topic looped back in memory."""
+    """Intake as app.py wires it (`wire`) over one set of tables, the accepted topic looped back
+    in memory; a restart keeps only committed table contents."""
 
-    def __init__(self, clock: FixedClock | None = None, tables: dict | None = None) -> None:
-        self.clock = clock or FixedClock()
-        self.publisher = FakePublisher()
-        self.tables = tables or {name: {} for name in ("refs", "directory", "resolved", "cases")}
-        stores = {name: Store(name, table) for name, table in self.tables.items()}
-        self.deps = Deps(**stores, rules=RULES, attachments=AttachmentPolicy(1000, frozenset({"image/jpeg"})),
-                         clock=self.clock, log=get_logger(service="intake"))
-        self.stage1 = Processor(service="intake", handlers=INTAKE_HANDLERS, deps=self.deps, publisher=self.publisher,
-                                clock=self.clock, stores=[self.deps.refs, self.deps.directory, self.deps.resolved])
-        self.stage2 = Processor(service="intake", handlers=CASE_HANDLERS, deps=self.deps, publisher=self.publisher,
-                                clock=self.clock, stores=[self.deps.cases])
-        self.deps.emit = self.stage1.emit
-        self._forwarded = 0
-        self.accepted_offset = 0
+    def __init__(self, clock: FixedClock | None = None, tables: dict | None = None,
+                 publisher: FakePublisher | None = None) -> None:
+        config = Settings(intake_max_attachment_bytes=1000, intake_attachment_types=("image/jpeg",))
+        self.runtime = InMemoryRuntime(SPEC, config, clock=clock, publisher=publisher, tables=tables)
+        self.clock, self.publisher, self.tables = self.runtime.clock, self.runtime.sent, self.runtime.tables
+        self.deps = wire(self.runtime, config, build_deps(self.runtime, config, rules=RULES))
+        self.stage1 = self.runtime.processor_for(COMPLAINTS_SUBMITTED)
+        self.stage2 = self.runtime.processor_for(INTAKE_ACCEPTED)
 
     def restarted(self) -> Intake:
         """A new process over the committed tables (staged writes die with the old one)."""
-        again = Intake(self.clock, self.tables)
-        again.publisher = self.publisher
-        again.stage1.publisher = again.stage2.publisher = self.publisher
-        return again
+        return Intake(self.clock, self.tables, self.publisher)
 
     async def send(self, topic, payload, **kwargs) -> None:
         await self.stage1.process(message(topic, payload, **kwargs))
-        accepted = [s for s in self.publisher.sent if s.topic == INTAKE_ACCEPTED.name]
-        for sent in accepted[self._forwarded:]:
-            await self.stage2.process(Message(INTAKE_ACCEPTED.name, 0, self.accepted_offset, None, sent.value))
-            self.accepted_offset += 1
-        self._forwarded = len(accepted)
+        await self.runtime.pump(one_by_one=True)  # pn.intake.accepted to stage 2
 
     def on(self, topic):
         return [e.data for e in self.publisher.on(topic)]

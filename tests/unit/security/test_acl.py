@@ -12,7 +12,6 @@ import pytest
 import shared.contract.topics as topics_module
 from shared.contract.topics import ALERTS_OPS, AUDIT_READS, CATALOG, DEADLETTER, TICKS, Topic
 from shared.platform.acl import (
-    INPUTS,
     acl_init_script,
     acls_for,
     allows,
@@ -21,7 +20,11 @@ from shared.platform.acl import (
     outputs,
     user,
 )
-from shared.service.settings import SERVICES, PnSettings
+from shared.platform.registry import names, specs
+from shared.service.settings import PnSettings
+
+SERVICES = names()
+INPUTS = {name: spec.inputs for name, spec in specs().items()}
 
 ROOT = Path(__file__).resolve().parents[3]
 TOPICS_BY_CONST = {name: t for name, t in vars(topics_module).items() if isinstance(t, Topic)}
@@ -96,8 +99,8 @@ def test_inputs_are_declared_for_every_service():
 @pytest.mark.parametrize("service", PRESENT)
 def test_declared_inputs_are_exactly_what_the_agents_consume(service):
     assert consumed(service) == {t.name for t in INPUTS[service]}, (
-        f"services/{service}/agents.py consumes other topics than shared/platform/acl.py INPUTS[{service!r}] says: "
-        "update INPUTS (and regenerate deploy/secure/acl-init.sh with `pn acl --format script`)")
+        f"services/{service}/agents.py consumes other topics than services/{service}/spec.py's inputs say: "
+        "update the spec (and regenerate deploy/secure/acl-init.sh with `pn acl --format script`)")
 
 
 @pytest.mark.parametrize("service", PRESENT)
@@ -166,9 +169,10 @@ def test_examples_of_what_is_denied():
 def test_faust_internal_topics_fall_under_the_services_prefix(service, tmp_path):
     """faust names changelogs and its assignor topic after the app id `pn-<service>`: check on a
     real app (no broker) that they are what the prefixed ACL covers."""
+    from shared.platform.registry import spec
     from shared.runtime.app import ServiceRuntime
 
-    runtime = ServiceRuntime(service, PnSettings(data_dir=tmp_path, store="memory"))
+    runtime = ServiceRuntime(spec(service), PnSettings(data_dir=tmp_path, store="memory"))
     store = runtime.store("facts", 4)
     changelog = store.table.changelog_topic.get_topic_name()
     acls = acls_for(service)
