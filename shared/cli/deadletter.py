@@ -95,12 +95,10 @@ def replay(letter_id: str, corrected: Path | None) -> None:
 
 
 async def _send(settings: PnSettings, target: Any, raw: bytes, key: bytes, letter_id: str) -> None:
-    from aiokafka import AIOKafkaProducer
-
     from shared.contract.events.envelope import CONTENT_TYPE_HEADER
-    from shared.kafka.client import producer_kwargs
+    from shared.kafka.io import new_producer
 
-    producer = AIOKafkaProducer(**producer_kwargs(settings))
+    producer = new_producer(settings)
     await producer.start()
     try:
         await producer.send_and_wait(target.name, raw, key=key,

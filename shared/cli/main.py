@@ -178,12 +178,10 @@ def publish(topic_name: str, file: Any, no_validate: bool) -> None:
 
 
 async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[bytes | None, bytes]]) -> int:
-    from aiokafka import AIOKafkaProducer
-
     from shared.contract.events.envelope import CONTENT_TYPE_HEADER
-    from shared.kafka.client import producer_kwargs
+    from shared.kafka.io import new_producer
 
-    producer = AIOKafkaProducer(**producer_kwargs(settings))
+    producer = new_producer(settings)
     try:
         await asyncio.wait_for(producer.start(), 30)
     except Exception as exc:
@@ -217,19 +215,18 @@ def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, 
 
 async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, max_n: int | None,
                 timeout: float | None, as_json: bool) -> None:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     from rich.console import Console
 
-    from shared.kafka.client import consumer_kwargs
+    from shared.kafka.io import new_consumer, topic_partition
 
     console = Console(highlight=False, soft_wrap=True)
-    consumer = AIOKafkaConsumer(**consumer_kwargs(settings, group_id=None))
+    consumer = new_consumer(settings)
     try:
         await asyncio.wait_for(consumer.start(), 30)
     except Exception as exc:
         raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
     try:
-        tps = [TopicPartition(n, p) for n in names for p in sorted(await _partitions(consumer, n))]
+        tps = [topic_partition(n, p) for n in names for p in sorted(await _partitions(consumer, n))]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)

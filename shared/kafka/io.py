@@ -52,6 +52,30 @@ async def produce(settings: PnSettings, topic: Topic, events: Iterable[Envelope 
         await producer.stop()
 
 
+def new_producer(settings: PnSettings) -> Any:
+    """An aiokafka producer for a tool (not started), with the settings' security."""
+    from aiokafka import AIOKafkaProducer
+
+    from shared.kafka.client import producer_kwargs
+
+    return AIOKafkaProducer(**producer_kwargs(settings))
+
+
+def new_consumer(settings: PnSettings, group_id: str | None = None) -> Any:
+    """An aiokafka consumer for a tool (not started): no group, manual assignment by default."""
+    from aiokafka import AIOKafkaConsumer
+
+    from shared.kafka.client import consumer_kwargs
+
+    return AIOKafkaConsumer(**consumer_kwargs(settings, group_id=group_id))
+
+
+def topic_partition(topic: str, partition: int) -> Any:
+    from aiokafka import TopicPartition
+
+    return TopicPartition(topic, partition)
+
+
 async def topic_partitions(consumer: Any, topic: str, *, attempts: int = 100) -> list[Any]:
     """Every partition of `topic` as aiokafka TopicPartitions, for a started consumer that has not
     subscribed (it learns a topic's metadata only when asked; [] if the topic never shows up)."""

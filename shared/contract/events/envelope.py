@@ -11,9 +11,12 @@ import hashlib
 import uuid
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union  # noqa: UP035
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+if TYPE_CHECKING:
+    from shared.contract.events.upcast import UpcastingDecoder
 
 CONTENT_TYPE = "application/cloudevents+json"
 CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
@@ -30,6 +33,9 @@ class EventData(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=20_000)
     event_type: ClassVar[str] = ""
+    schema_version: ClassVar[int] = 1
+    """The envelope's `schemaversion` this model reads and writes; older versions are upcast on
+    decoding (shared/contract/events/upcast.py, docs/schema-evolution.md)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -70,17 +76,25 @@ def envelope_model(data_cls: type[EventData]) -> type[Envelope]:
         f"{data_cls.__name__}Event",
         __base__=Envelope[data_cls],  # type: ignore[valid-type]
         type=(Literal[data_cls.event_type], ...),  # type: ignore[valid-type]
+        # a version newer than this code reads is refused (dead letter), never guessed at
+        schemaversion=(Annotated[int, Field(ge=1, le=data_cls.schema_version)], data_cls.schema_version),
     )
 
 
 @cache
-def decoder_for(data_classes: tuple[type[EventData], ...]) -> TypeAdapter:
-    """A one-pass JSON decoder accepting exactly these event types."""
+def decoder_for(data_classes: tuple[type[EventData], ...]) -> TypeAdapter | UpcastingDecoder:
+    """A one-pass JSON decoder accepting exactly these event types (older schema versions of a
+    type with upcasters are brought to today's version first: shared/contract/events/upcast.py)."""
     models = tuple(envelope_model(c) for c in data_classes)
     if len(models) == 1:
-        return TypeAdapter(models[0])
-    union = Union[models]  # noqa: UP007 - a runtime tuple of models
-    return TypeAdapter(Annotated[union, Field(discriminator="type")])
+        adapter = TypeAdapter(models[0])
+    else:
+        union = Union[models]  # noqa: UP007 - a runtime tuple of models
+        adapter = TypeAdapter(Annotated[union, Field(discriminator="type")])
+    from shared.contract.events.upcast import UpcastingDecoder, upcasters_for
+
+    chains = upcasters_for(data_classes)
+    return UpcastingDecoder(adapter, chains) if chains else adapter
 
 
 def derive_id(*parts: object) -> str:
@@ -127,7 +141,7 @@ def emitted_event(data: EventData, *, source: str, time: datetime, id: str, subj
         raise ValueError("an event's subject is at most 200 characters")
     return trusted(envelope_model(type(data)), {
         "specversion": "1.0", "id": id, "source": source, "type": data.event_type, "time": time,
-        "datacontenttype": "application/json", "subject": subject, "schemaversion": 1, "data": data,
+        "datacontenttype": "application/json", "subject": subject, "schemaversion": data.schema_version, "data": data,
     }, _ENVELOPE_FIELDS_SET)
 
 
