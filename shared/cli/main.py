@@ -89,6 +89,22 @@ def topics_cmd() -> None:
 
 # -- services ---------------------------------------------------------------------------------------
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per service")
+def services(as_json: bool) -> None:
+    """The services of the platform, from their specs: port, what they read and write."""
+    from shared.platform.registry import specs
+
+    for spec in specs().values():
+        if as_json:
+            click.echo(json.dumps({"name": spec.name, "port": spec.port, "summary": spec.summary,
+                                   "inputs": [t.name for t in spec.inputs],
+                                   "outputs": [t.name for t in spec.outputs]}, ensure_ascii=False))
+        else:
+            click.echo(f"{spec.name} (:{spec.port}) {spec.summary}\n  in:  {', '.join(t.name for t in spec.inputs)}"
+                       f"\n  out: {', '.join(t.name for t in spec.outputs)}")
+
+
+@main.command()
 @click.argument("service", type=click.Choice(service_names()))
 def run(service: str) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
