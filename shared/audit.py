@@ -49,6 +49,9 @@ def make_audit_hook(runtime: Any, publisher: Any = None) -> Any:
         try:
             await _publisher().send(AUDIT_READS.name, key, encode(event), (CONTENT_TYPE_HEADER,))
         except Exception as exc:
+            metrics = getattr(runtime, "metrics", None)
+            if metrics is not None:
+                metrics.audit_failures.labels(service).inc()
             log.error("audit_publish_failed", view=view, case_id=event.data.case_id, error=type(exc).__name__)
             raise
         log.info("audit", who=caller.name, role=caller.role, view=view, case_id=event.data.case_id,
