@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-unit bench lint schema clean tools
+.PHONY: demo test test-unit bench lint schema clean tools lock
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	@$(BIN)/pn schema --out docs/contract
+
+# The image installs only these hashed pins (deploy/Dockerfile: pip --require-hashes); run after
+# changing pyproject.toml's dependencies and commit both files. Resolved on PyPI itself, so the
+# hashes are PyPI's whatever index this machine's pip is configured with.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --index-url https://pypi.org/simple
+lock: $(STAMP)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[lock]'
+	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock ../pyproject.toml
+	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements-build.lock requirements-build.in
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
