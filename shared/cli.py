@@ -19,23 +19,32 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from shared.cli_common import (
+    PnGroup,
+    bootstrap_option,
+    json_option,
+    quiet_kafka_client,
+    stop_quietly,
+)
+from shared.cli_common import settings as _common_settings
+
 from .settings import SERVICES, PnSettings
 
 EXTRA_COMMANDS = ("shared.cli_ops", "shared.cli_demo", "shared.cli_security", "shared.cli_report")
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.group(cls=PnGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="patientnamnd", prog_name="pn", message="%(prog)s %(version)s")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """patientnamnd: the event platform of a Swedish patientnämnd."""
+    if ctx.invoked_subcommand not in ("run", "broker"):  # workers and the broker keep their logs
+        quiet_kafka_client()
 
 
-def _settings(**overrides: Any) -> PnSettings:
-    try:
-        base = PnSettings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid PN_ setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
-    return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+def _settings(bootstrap: str | None = None, **overrides: Any) -> PnSettings:
+    return _common_settings(bootstrap, **overrides)
 
 
 _stop = {"now": False}
@@ -81,13 +90,16 @@ def broker(port: int, host: str) -> None:
 
 
 @main.command("topics")
-def topics_cmd() -> None:
+@bootstrap_option
+@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="seconds to keep trying to reach the broker before giving up")
+def topics_cmd(bootstrap: str | None, wait: float) -> None:
     """Create the catalog's topics on PN_KAFKA_BOOTSTRAP (the compose topic-init job runs this)."""
     from .broker import BrokerError, ensure_topics
 
-    settings = _settings()
+    settings = _settings(bootstrap)
     try:
-        created = asyncio.run(ensure_topics(settings, timeout=120))
+        created = asyncio.run(ensure_topics(settings, timeout=max(wait, 0.5)))
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"topics ready on {settings.kafka_bootstrap}: {len(created)} created")
@@ -125,11 +137,16 @@ def run(service: str) -> None:
 
 @main.command()
 @click.option("--port", default=9092, show_default=True, help="embedded broker port")
-@click.option("--bootstrap", default=None, help="use this Kafka instead of starting the embedded broker")
+@click.option("-b", "--bootstrap", default=None, metavar="HOST:PORT",
+              help="use this Kafka instead of starting the embedded broker")
 @click.option("--services", "names", default=",".join(SERVICES), show_default=True)
 @click.option("--work-dir", default="var/up", show_default=True, type=click.Path(path_type=Path))
 def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
-    """Run the broker and every service as child processes until Ctrl-C."""
+    """Run the broker and every service as child processes until Ctrl-C.
+
+    A service that exits is restarted with a growing pause (1 s, 2 s, 4 s ... 60 s), and says so;
+    the services keep the caller's PN_* settings, PN_PROFILE included (default dev)."""
+    from .restarts import Restarter
     from .services import available
     from .supervisor import Stack, StackError
 
@@ -143,7 +160,11 @@ def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
     try:
         stack.start()
         click.echo(f"up: {len(stack.processes)} services on {stack.bootstrap}; logs in {work_dir}/logs; Ctrl-C stops")
-        _wait_for_signal()
+        restarter = Restarter(stack, say=click.echo)
+        _catch_signals()
+        while not _stop["now"]:
+            restarter.check()
+            time.sleep(0.2)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -156,8 +177,13 @@ def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
 @click.argument("topic_name", metavar="TOPIC")
 @click.argument("file", type=click.File("rb"))
 @click.option("--no-validate", is_flag=True, help="send lines as they are (to test dead-lettering)")
-def publish(topic_name: str, file: Any, no_validate: bool) -> None:
-    """Publish JSON lines (one CloudEvent each) from FILE ('-' for stdin) to TOPIC."""
+@bootstrap_option
+def publish(topic_name: str, file: Any, no_validate: bool, bootstrap: str | None) -> None:
+    """Publish JSON lines (one CloudEvent each) from FILE ('-' for stdin) to TOPIC.
+
+    Lines of `pn demo --scenario-only` ({"topic", "key", "event"}) are taken too: those of TOPIC
+    are published (their event), the others are counted and skipped."""
+    from .scenario_lines import unwrap
     from .topics import topic
 
     try:
@@ -166,11 +192,17 @@ def publish(topic_name: str, file: Any, no_validate: bool) -> None:
         raise click.ClickException(str(exc.args[0])) from None
     from .events import decoder_for
 
+    settings = _settings(bootstrap)
     decoder = decoder_for(target.event_types)
     records: list[tuple[bytes | None, bytes]] = []
+    skipped = 0
     for number, line in enumerate(file, start=1):
         line = line.strip()
         if not line:
+            continue
+        line, other_topic = unwrap(line, target.name)
+        if other_topic:
+            skipped += 1
             continue
         if no_validate:
             records.append((None, line))
@@ -181,12 +213,17 @@ def publish(topic_name: str, file: Any, no_validate: bool) -> None:
             errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             raise click.ClickException(f"line {number} is not a valid event for {target.name}: {errors} (nothing sent)") from None
         records.append((target.key_for(event).encode(), line))
-    sent = asyncio.run(_produce(_settings(), target.name, records))
+    if skipped:
+        click.echo(f"skipped {skipped} lines for other topics than {target.name}", err=True)
+    sent = asyncio.run(_produce(settings, target.name, records))
     click.echo(f"published {sent} events to {target.name}")
 
 
 async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[bytes | None, bytes]]) -> int:
+    """Send and wait for every ack, with a progress bar on stderr (a terminal only)."""
     from aiokafka import AIOKafkaProducer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .events.envelope import CONTENT_TYPE_HEADER
     from .kafka_client import producer_kwargs
@@ -195,11 +232,20 @@ async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[by
     try:
         await asyncio.wait_for(producer.start(), 30)
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        await stop_quietly(producer)
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__})") from None
+    console = Console(stderr=True)
     try:
-        futures = [await producer.send(topic_name, value, key=key, headers=[CONTENT_TYPE_HEADER])
-                   for key, value in records]
-        await asyncio.gather(*futures)
+        with Progress(TextColumn(f"publishing to {topic_name}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
+            task = progress.add_task("send", total=len(records))
+            futures = []
+            for key, value in records:
+                future = await producer.send(topic_name, value, key=key, headers=[CONTENT_TYPE_HEADER])
+                future.add_done_callback(lambda _f: progress.advance(task))
+                futures.append(future)
+            await asyncio.gather(*futures)
     finally:
         await producer.stop()
     return len(records)
@@ -210,9 +256,13 @@ async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[by
 @click.option("--from-beginning", is_flag=True, help="start at the oldest record, not the newest")
 @click.option("--max", "max_n", type=int, default=None, help="stop after N records")
 @click.option("--timeout", type=float, default=None, help="stop after S seconds without a record")
-@click.option("--json", "as_json", is_flag=True, help="print raw JSON lines")
-def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, timeout: float | None, as_json: bool) -> None:
-    """Follow one or more topics; alerts are coloured by severity."""
+@json_option
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+              help="language of alert messages")
+@bootstrap_option
+def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, timeout: float | None,
+         as_json: bool, lang: str, bootstrap: str | None) -> None:
+    """Follow one or more topics; alerts are coloured by severity, in Swedish (--lang en: English)."""
     from .topics import topic
 
     for name in topic_names:
@@ -220,11 +270,11 @@ def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, 
             topic(name)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
-    asyncio.run(_tail(_settings(), list(topic_names), from_beginning, max_n, timeout, as_json))
+    asyncio.run(_tail(_settings(bootstrap), list(topic_names), from_beginning, max_n, timeout, as_json, lang))
 
 
 async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, max_n: int | None,
-                timeout: float | None, as_json: bool) -> None:
+                timeout: float | None, as_json: bool, lang: str = "sv") -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from rich.console import Console
 
@@ -235,7 +285,8 @@ async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, ma
     try:
         await asyncio.wait_for(consumer.start(), 30)
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        await stop_quietly(consumer)
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__})") from None
     try:
         tps = [TopicPartition(n, p) for n in names for p in sorted(await _partitions(consumer, n))]
         consumer.assign(tps)
@@ -256,7 +307,7 @@ async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, ma
                 if max_n is not None and seen >= max_n:
                     break
                 seen += 1
-                _print_record(console, record, as_json)
+                _print_record(console, record, as_json, lang)
     finally:
         await consumer.stop()
 
@@ -271,7 +322,7 @@ async def _partitions(consumer: Any, name: str) -> set[int]:
     raise click.ClickException(f"topic {name} does not exist on the broker")
 
 
-def _print_record(console: Any, record: Any, as_json: bool) -> None:
+def _print_record(console: Any, record: Any, as_json: bool, lang: str = "sv") -> None:
     text = record.value.decode("utf-8", "replace") if record.value else ""
     if as_json:
         sys.stdout.write(text + "\n")
@@ -288,12 +339,20 @@ def _print_record(console: Any, record: Any, as_json: bool) -> None:
     head = f"[dim]{record.topic}[{record.partition}]@{record.offset}[/] [bold]{event.get('type', '?')}[/]"
     if severity:
         message = data.get("message", {})
-        line = f"{head} [{style}]{severity.upper()} {data.get('rule_id', '')}[/] {data.get('subject', '')}: {message.get('en', '') if isinstance(message, dict) else ''}"
+        line = f"{head} [{style}]{severity.upper()} {data.get('rule_id', '')}[/] {data.get('subject', '')}: {_message_in(message, lang)}"
         if event.get("type") == "pn.alert.resolved":
             line = f"{head} [green]RESOLVED {data.get('rule_id', '')}[/] {data.get('subject', '')}"
         console.print(line)
     else:
         console.print(f"{head} {json.dumps(data, ensure_ascii=False)[:300]}")
+
+
+def _message_in(message: Any, lang: str) -> str:
+    """An alert's message in `lang` (sv or en), the other language when that one is missing."""
+    if not isinstance(message, dict):
+        return ""
+    other = "en" if lang == "sv" else "sv"
+    return str(message.get(lang) or message.get(other) or "")
 
 
 # -- schema -----------------------------------------------------------------------------------------
