@@ -393,6 +393,7 @@ def run_worker(app: faust.App, *, log_level: str = "INFO") -> None:
     # shared/logging.py configured (JSON lines in prod) with its own coloured console handler
     worker = Worker(app, loglevel=log_level.lower().replace("warning", "warn"), quiet=True,
                     redirect_stdouts=False, logging_config=None, override_logging=False)
+    worker.spinner = None  # its terminal escapes are not log lines (mode dropped it with its logging)
     fix_levels(log_level)
     gc.collect()
     gc.freeze()  # the start-up heap (faust, pydantic models, rules) is not walked by every full collection

@@ -108,6 +108,10 @@ def test_every_metric_named_is_exported_by_shared_metrics(source):
     assert named - exported_metric_names() - SCRAPE_METRICS == set()
 
 
+def dashboard_and_rule_metrics() -> set[str]:
+    return set().union(*(metric_names(e) for e in _rule_exprs() + _dashboard_exprs()))
+
+
 def test_the_dashboard_shows_throughput_lag_dead_letters_p99_and_rss():
     named = set().union(*(metric_names(e) for e in _dashboard_exprs()))
     assert {"pn_events_in_total", "pn_consumer_lag", "pn_events_deadlettered_total",

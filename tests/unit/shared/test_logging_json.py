@@ -61,11 +61,15 @@ def test_the_worker_keeps_our_log_handler(monkeypatch):
     class FakeWorker:
         def __init__(self, app, **kwargs):
             seen.update(kwargs)
+            self.spinner = object()
 
         def execute_from_commandline(self):
             return None
 
     monkeypatch.setattr(faust.worker, "Worker", FakeWorker)
     monkeypatch.setattr(streaming.gc, "freeze", lambda: None)
+    worker = {}
+    monkeypatch.setattr(FakeWorker, "execute_from_commandline", lambda self: worker.setdefault("w", self))
     streaming.run_worker(object(), log_level="INFO")
     assert seen["override_logging"] is False
+    assert worker["w"].spinner is None  # no terminal escapes between the JSON lines
