@@ -52,7 +52,7 @@ class Metrics:
             "pn_memory_limit_bytes", "The container's memory limit (cgroup memory.max; +Inf when "
             "none), beside process_resident_memory_bytes", ["service"], registry=self.registry)
         self.memory_limit.labels(service).set_function(memory_limit_bytes)
-        self.ready = Gauge("pn_ready", "1 when tables are recovered and agents run", ["service"],
+        self.ready = Gauge("pn_ready", "1 when the tables are recovered and no rebalance is under way (as /health)", ["service"],
                            registry=self.registry)
         self.rocksdb_memory = Gauge(
             "pn_rocksdb_memory_bytes", "RocksDB block cache plus the memtables charged to it, of the "

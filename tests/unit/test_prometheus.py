@@ -56,11 +56,13 @@ def test_every_alert_has_a_unit_test_and_a_runbook_section():
 
 
 def exported_metric_names() -> set[str]:
-    """Sample names the registry of a service exports (families without samples yet included)."""
+    """Sample names the registry of a service exports (families without samples yet included); a
+    counter only as `<name>_total` (its family name is not a series: `pn_events_in` never matches)."""
     names: set[str] = set()
     for family in Metrics("intake").registry.collect():
         family: Metric
-        names.add(family.name)
+        if family.type != "counter":
+            names.add(family.name)
         names.update(s.name for s in family.samples)
         if family.type == "counter":
             names.update({f"{family.name}_total", f"{family.name}_created"})
