@@ -108,7 +108,8 @@ def topics_cmd(bootstrap: str | None, wait: float) -> None:
 # -- services ---------------------------------------------------------------------------------------
 @main.command()
 @click.argument("service", type=click.Choice(SERVICES))
-def run(service: str) -> None:
+@bootstrap_option
+def run(service: str, bootstrap: str | None) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
     from .heap import limit_arenas, start_trimming
     from .kafka_client import KafkaConfigError
@@ -118,6 +119,8 @@ def run(service: str) -> None:
     from .settings import retired_in
     from .streaming import run_worker
 
+    if bootstrap is not None:  # the service's own settings class reads the environment
+        os.environ["PN_KAFKA_BOOTSTRAP"] = bootstrap
     try:
         settings = settings_for(service)
     except ValidationError as exc:
