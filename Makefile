@@ -20,7 +20,8 @@ tools:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing promtool (Debian package prometheus)"; \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	    { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	      || echo "could not install promtool: its test skips (fails with CI=true)"; \
 	  else echo "promtool not found and no apt-get: install Prometheus' promtool to run tests/unit/test_prometheus.py"; fi; }
 
 demo: $(STAMP)   ## run the whole system on the embedded broker with demo data, print the summary
