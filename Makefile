@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-unit bench lint schema clean
+.PHONY: demo test test-unit bench lint schema clean tools lock
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,13 +12,25 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Debian packages the tests need (idempotent: only what is missing, only where apt-get exists).
+# promtool (package prometheus) runs deploy/prometheus/rules.test.yml; with CI=true its test fails
+# rather than skips when promtool is absent.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	      || echo "could not install promtool: its test skips (fails with CI=true)"; \
+	  else echo "promtool not found and no apt-get: install Prometheus' promtool to run tests/unit/test_prometheus.py"; fi; }
+
 demo: $(STAMP)   ## run the whole system on the embedded broker with demo data, print the summary
 	@$(BIN)/pn demo
 
-test: $(STAMP)   ## run every test (unit, integration on the embedded broker, e2e, reliability)
+test: $(STAMP) tools   ## run every test (unit, integration on the embedded broker, e2e, reliability)
 	@$(BIN)/pytest -q
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) tools
 	@$(BIN)/pytest -q tests/unit
 
 bench: $(STAMP)  ## benchmarks: print figures (see bench/RESULTS.md)
@@ -29,6 +41,15 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	@$(BIN)/pn schema --out docs/contract
+
+# The image installs only these hashed pins (deploy/Dockerfile: pip --require-hashes); run after
+# changing pyproject.toml's dependencies and commit both files. Resolved on PyPI itself, so the
+# hashes are PyPI's whatever index this machine's pip is configured with.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --index-url https://pypi.org/simple
+lock: $(STAMP)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[lock]'
+	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock ../pyproject.toml
+	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements-build.lock requirements-build.in
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,4 +1,4 @@
-"""`python -m shared.cli`: the same as `pn`."""
+"""`python -m shared.cli.main`: the same as `pn`."""
 
 from shared.cli.main import main
 

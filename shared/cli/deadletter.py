@@ -17,6 +17,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from shared.cli.common import bootstrap_option, json_option, settings
 from shared.service.settings import PnSettings
 
 REPLAY_HEADER = "pn-replay-of"
@@ -29,24 +30,34 @@ def deadletter() -> None:
 
 async def _dead_letters(settings: PnSettings) -> list[Any]:
     from shared.contract.topics import DEADLETTER
+    from shared.kafka.client import KafkaConfigError
     from shared.kafka.io import events_of, read_all
 
     try:
         records = await read_all(settings, [DEADLETTER], idle_s=0.5)
+    except KafkaConfigError:
+        raise  # a bad setting, said by PnGroup in its own words
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__})") from None
     return events_of(records)
 
 
 @deadletter.command("list")
 @click.option("--topic", default=None, help="only dead letters from this source topic")
-@click.option("--json", "as_json", is_flag=True)
-def list_cmd(topic: str | None, as_json: bool) -> None:
+@json_option
+@bootstrap_option
+def list_cmd(topic: str | None, as_json: bool, bootstrap: str | None) -> None:
     """List dead letters: id, when, source topic/partition/offset, service, first error."""
     from rich.console import Console
     from rich.table import Table
 
-    letters = [e for e in asyncio.run(_dead_letters(PnSettings())) if topic is None or e.data.source_topic == topic]
+    from shared.contract.topics import BY_NAME
+
+    if topic is not None and topic not in BY_NAME:
+        raise click.ClickException(f"unknown topic {topic!r}: no service reads it, so it has no dead "
+                                   f"letters (known: {', '.join(sorted(BY_NAME))})")
+    letters = [e for e in asyncio.run(_dead_letters(settings(bootstrap)))
+               if topic is None or e.data.source_topic == topic]
     if as_json:
         for e in letters:
             click.echo(json.dumps({"id": e.id, "received_at": e.data.received_at.isoformat(),
@@ -71,13 +82,14 @@ def list_cmd(topic: str | None, as_json: bool) -> None:
 @click.option("--id", "letter_id", required=True, help="the dead letter's event id (see `pn deadletter list`)")
 @click.option("--file", "corrected", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="a corrected message to send instead of the original bytes")
-def replay(letter_id: str, corrected: Path | None) -> None:
+@bootstrap_option
+def replay(letter_id: str, corrected: Path | None, bootstrap: str | None) -> None:
     """Re-publish a dead letter (re-validated, or corrected) to its source topic."""
     from shared.contract.events import decoder_for
     from shared.contract.topics import topic
 
-    settings = PnSettings()
-    found = [e for e in asyncio.run(_dead_letters(settings)) if e.id == letter_id]
+    pn_settings = settings(bootstrap)
+    found = [e for e in asyncio.run(_dead_letters(pn_settings)) if e.id == letter_id]
     if not found:
         raise click.ClickException(f"no dead letter with id {letter_id}")
     letter = found[0].data
@@ -90,16 +102,21 @@ def replay(letter_id: str, corrected: Path | None) -> None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:5])
         raise click.ClickException(f"still not a valid event for {target.name}: {problems} (nothing sent; "
                                    "correct it and pass --file)") from None
-    asyncio.run(_send(settings, target, raw, target.key_for(event).encode(), letter_id))
+    asyncio.run(_send(pn_settings, target, raw, target.key_for(event).encode(), letter_id))
     click.echo(f"replayed {letter_id} to {target.name} (event {event.id}); header {REPLAY_HEADER}={letter_id}")
 
 
 async def _send(settings: PnSettings, target: Any, raw: bytes, key: bytes, letter_id: str) -> None:
+    from shared.cli.common import stop_quietly
     from shared.contract.events.envelope import CONTENT_TYPE_HEADER
     from shared.kafka.io import new_producer
 
     producer = new_producer(settings)
-    await producer.start()
+    try:
+        await producer.start()
+    except Exception:
+        await stop_quietly(producer)
+        raise
     try:
         await producer.send_and_wait(target.name, raw, key=key,
                                      headers=[CONTENT_TYPE_HEADER, (REPLAY_HEADER, letter_id.encode())])

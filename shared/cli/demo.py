@@ -30,18 +30,26 @@ DEMO_ENV = {
 
 
 @click.command()
-@click.option("--scenario-only", is_flag=True, help="print the scenario as JSON lines (topic + event) and exit")
+@click.option("--scenario-only", is_flag=True,
+              help="print the scenario as JSON lines {topic, key, event} and exit (`pn publish TOPIC FILE` takes them)")
+@click.option("--topic", "only_topic", default=None, help="with --scenario-only: only this topic's events, as bare CloudEvents")
 @click.option("--year", default=2023, show_default=True)
 @click.option("--scale", default=1.0, show_default=True, help="volume relative to the seeds' figures")
 @click.option("--work-dir", default="var/demo", show_default=True, type=click.Path(path_type=Path))
 @click.option("--keep-running", is_flag=True, help="leave the system running after the summary (Ctrl-C stops)")
-def demo(scenario_only: bool, year: int, scale: float, work_dir: Path, keep_running: bool) -> None:
+def demo(scenario_only: bool, only_topic: str | None, year: int, scale: float, work_dir: Path,
+         keep_running: bool) -> None:
     """Run every service on the embedded broker with a year of demo data and print the summary."""
     from shared.apps.demo.scenario import Scenario
+    from shared.contract.topics import BY_NAME
 
+    if only_topic is not None and not scenario_only:
+        raise click.UsageError("--topic goes with --scenario-only")
+    if only_topic is not None and only_topic not in BY_NAME:
+        raise click.ClickException(f"unknown topic {only_topic!r}; known: {', '.join(sorted(BY_NAME))}")
     scenario = Scenario(year=year, scale=scale)
     if scenario_only:
-        _print_scenario(scenario)
+        _print_scenario(scenario, only_topic)
         return
     from rich.console import Console
 
@@ -49,8 +57,9 @@ def demo(scenario_only: bool, year: int, scale: float, work_dir: Path, keep_runn
     asyncio.run(_run(scenario, work_dir, console, keep_running))
 
 
-def _print_scenario(scenario: Any) -> None:
-    """JSON lines `{"topic": ..., "key": ..., "event": {...}}`, publishable per topic with `pn publish`."""
+def _print_scenario(scenario: Any, only_topic: str | None = None) -> None:
+    """JSON lines `{"topic": ..., "key": ..., "event": {...}}`, publishable per topic with `pn publish`
+    (shared/apps/demo/lines.py); with `only_topic`, that topic's bare CloudEvents."""
     steps = list(scenario.steps())
     cases = [(f"PN-{scenario.year}-{i + 1:05d}", c.care_unit_hsa_id, at)
              for i, (at, c, _t) in enumerate(scenario.complaint_plan())]
@@ -63,6 +72,10 @@ def _print_scenario(scenario: Any) -> None:
         for topic, event in step.items:
             if isinstance(event, bytes):
                 continue  # malformed test messages are for the live demo's dead-letter path only
+            if only_topic is not None:
+                if topic.name == only_topic:
+                    out.write(encode(event).decode() + "\n")
+                continue
             out.write(json.dumps({"topic": topic.name, "key": topic.key_for(event),
                                   "event": json.loads(encode(event))}, ensure_ascii=False) + "\n")
 

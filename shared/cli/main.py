@@ -19,7 +19,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from shared.cli.common import load_settings
+from shared.cli.common import (
+    PnGroup,
+    bootstrap_option,
+    json_option,
+    quiet_kafka_client,
+    stop_quietly,
+)
+from shared.cli.common import settings as _common_settings
 from shared.platform.registry import names as service_names
 from shared.service.settings import PnSettings
 
@@ -27,9 +34,17 @@ EXTRA_COMMANDS = ("shared.cli.deadletter", "shared.cli.demo", "shared.cli.securi
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.group(cls=PnGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="patientnamnd", prog_name="pn", message="%(prog)s %(version)s")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """patientnamnd: the event platform of a Swedish patientnämnd."""
+    if ctx.invoked_subcommand not in ("run", "broker"):  # workers and the broker keep their logs
+        quiet_kafka_client()
+
+
+def _settings(bootstrap: str | None = None, **overrides: Any) -> PnSettings:
+    return _common_settings(bootstrap, **overrides)
 
 
 _stop = {"now": False}
@@ -65,7 +80,7 @@ def broker(port: int, host: str) -> None:
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        created = asyncio.run(ensure_topics(load_settings(kafka_bootstrap=b.bootstrap)))
+        created = asyncio.run(ensure_topics(_settings(kafka_bootstrap=b.bootstrap)))
         click.echo(f"ready {b.bootstrap} ({len(created)} topics created; memory storage: a restart loses them)")
         sys.stdout.flush()
         _wait_for_signal()
@@ -75,13 +90,16 @@ def broker(port: int, host: str) -> None:
 
 
 @main.command("topics")
-def topics_cmd() -> None:
+@bootstrap_option
+@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="seconds to keep trying to reach the broker before giving up")
+def topics_cmd(bootstrap: str | None, wait: float) -> None:
     """Create the catalog's topics on PN_KAFKA_BOOTSTRAP (the compose topic-init job runs this)."""
     from shared.kafka.broker import BrokerError, ensure_topics
 
-    settings = load_settings()
+    settings = _settings(bootstrap)
     try:
-        created = asyncio.run(ensure_topics(settings, timeout=120))
+        created = asyncio.run(ensure_topics(settings, timeout=max(wait, 0.5)))
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"topics ready on {settings.kafka_bootstrap}: {len(created)} created")
@@ -106,7 +124,8 @@ def services(as_json: bool) -> None:
 
 @main.command()
 @click.argument("service", type=click.Choice(service_names()))
-def run(service: str) -> None:
+@bootstrap_option
+def run(service: str, bootstrap: str | None) -> None:
     """Run one service worker in the foreground (settings from PN_* environment variables)."""
     from shared.kafka.client import KafkaConfigError
     from shared.platform.registry import ServiceNotAvailable, create_app, settings_for
@@ -116,6 +135,8 @@ def run(service: str) -> None:
     from shared.service.rules import RulesFileError
     from shared.service.settings import retired_in
 
+    if bootstrap is not None:  # the service's own settings class reads the environment
+        os.environ["PN_KAFKA_BOOTSTRAP"] = bootstrap
     try:
         settings = settings_for(service)
     except ValidationError as exc:
@@ -135,11 +156,16 @@ def run(service: str) -> None:
 
 @main.command()
 @click.option("--port", default=9092, show_default=True, help="embedded broker port")
-@click.option("--bootstrap", default=None, help="use this Kafka instead of starting the embedded broker")
+@click.option("-b", "--bootstrap", default=None, metavar="HOST:PORT",
+              help="use this Kafka instead of starting the embedded broker")
 @click.option("--services", "names", default=",".join(service_names()), show_default=True)
 @click.option("--work-dir", default="var/up", show_default=True, type=click.Path(path_type=Path))
 def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
-    """Run the broker and every service as child processes until Ctrl-C."""
+    """Run the broker and every service as child processes until Ctrl-C.
+
+    A service that exits is restarted with a growing pause (1 s, 2 s, 4 s ... 60 s), and says so;
+    the services keep the caller's PN_* settings, PN_PROFILE included (default dev)."""
+    from shared.platform.restarts import Restarter
     from shared.platform.supervisor import Stack, StackError
 
     wanted = [n.strip() for n in names.split(",") if n.strip()]
@@ -151,7 +177,11 @@ def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
     try:
         stack.start()
         click.echo(f"up: {len(stack.processes)} services on {stack.bootstrap}; logs in {work_dir}/logs; Ctrl-C stops")
-        _wait_for_signal()
+        restarter = Restarter(stack, say=click.echo)
+        _catch_signals()
+        while not _stop["now"]:
+            restarter.check()
+            time.sleep(0.2)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -164,8 +194,13 @@ def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
 @click.argument("topic_name", metavar="TOPIC")
 @click.argument("file", type=click.File("rb"))
 @click.option("--no-validate", is_flag=True, help="send lines as they are (to test dead-lettering)")
-def publish(topic_name: str, file: Any, no_validate: bool) -> None:
-    """Publish JSON lines (one CloudEvent each) from FILE ('-' for stdin) to TOPIC."""
+@bootstrap_option
+def publish(topic_name: str, file: Any, no_validate: bool, bootstrap: str | None) -> None:
+    """Publish JSON lines (one CloudEvent each) from FILE ('-' for stdin) to TOPIC.
+
+    Lines of `pn demo --scenario-only` ({"topic", "key", "event"}) are taken too: those of TOPIC
+    are published (their event), the others are counted and skipped."""
+    from shared.apps.demo.lines import unwrap
     from shared.contract.topics import topic
 
     try:
@@ -174,11 +209,17 @@ def publish(topic_name: str, file: Any, no_validate: bool) -> None:
         raise click.ClickException(str(exc.args[0])) from None
     from shared.contract.events import decoder_for
 
+    settings = _settings(bootstrap)
     decoder = decoder_for(target.event_types)
     records: list[tuple[bytes | None, bytes]] = []
+    skipped = 0
     for number, line in enumerate(file, start=1):
         line = line.strip()
         if not line:
+            continue
+        line, other_topic = unwrap(line, target.name)
+        if other_topic:
+            skipped += 1
             continue
         if no_validate:
             records.append((None, line))
@@ -189,11 +230,17 @@ def publish(topic_name: str, file: Any, no_validate: bool) -> None:
             errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             raise click.ClickException(f"line {number} is not a valid event for {target.name}: {errors} (nothing sent)") from None
         records.append((target.key_for(event).encode(), line))
-    sent = asyncio.run(_produce(load_settings(), target.name, records))
+    if skipped:
+        click.echo(f"skipped {skipped} lines for other topics than {target.name}", err=True)
+    sent = asyncio.run(_produce(settings, target.name, records))
     click.echo(f"published {sent} events to {target.name}")
 
 
 async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[bytes | None, bytes]]) -> int:
+    """Send and wait for every ack, with a progress bar on stderr (a terminal only)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from shared.contract.events.envelope import CONTENT_TYPE_HEADER
     from shared.kafka.io import new_producer
 
@@ -201,11 +248,20 @@ async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[by
     try:
         await asyncio.wait_for(producer.start(), 30)
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        await stop_quietly(producer)
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__})") from None
+    console = Console(stderr=True)
     try:
-        futures = [await producer.send(topic_name, value, key=key, headers=[CONTENT_TYPE_HEADER])
-                   for key, value in records]
-        await asyncio.gather(*futures)
+        with Progress(TextColumn(f"publishing to {topic_name}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
+            task = progress.add_task("send", total=len(records))
+            futures = []
+            for key, value in records:
+                future = await producer.send(topic_name, value, key=key, headers=[CONTENT_TYPE_HEADER])
+                future.add_done_callback(lambda _f: progress.advance(task))
+                futures.append(future)
+            await asyncio.gather(*futures)
     finally:
         await producer.stop()
     return len(records)
@@ -216,9 +272,13 @@ async def _produce(settings: PnSettings, topic_name: str, records: list[tuple[by
 @click.option("--from-beginning", is_flag=True, help="start at the oldest record, not the newest")
 @click.option("--max", "max_n", type=int, default=None, help="stop after N records")
 @click.option("--timeout", type=float, default=None, help="stop after S seconds without a record")
-@click.option("--json", "as_json", is_flag=True, help="print raw JSON lines")
-def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, timeout: float | None, as_json: bool) -> None:
-    """Follow one or more topics; alerts are coloured by severity."""
+@json_option
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+              help="language of alert messages")
+@bootstrap_option
+def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, timeout: float | None,
+         as_json: bool, lang: str, bootstrap: str | None) -> None:
+    """Follow one or more topics; alerts are coloured by severity, in Swedish (--lang en: English)."""
     from shared.contract.topics import topic
 
     for name in topic_names:
@@ -226,11 +286,11 @@ def tail(topic_names: tuple[str, ...], from_beginning: bool, max_n: int | None, 
             topic(name)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
-    asyncio.run(_tail(load_settings(), list(topic_names), from_beginning, max_n, timeout, as_json))
+    asyncio.run(_tail(_settings(bootstrap), list(topic_names), from_beginning, max_n, timeout, as_json, lang))
 
 
 async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, max_n: int | None,
-                timeout: float | None, as_json: bool) -> None:
+                timeout: float | None, as_json: bool, lang: str = "sv") -> None:
     from rich.console import Console
 
     from shared.kafka.io import new_consumer, topic_partition
@@ -240,7 +300,8 @@ async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, ma
     try:
         await asyncio.wait_for(consumer.start(), 30)
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        await stop_quietly(consumer)
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__})") from None
     try:
         tps = [topic_partition(n, p) for n in names for p in sorted(await _partitions(consumer, n))]
         consumer.assign(tps)
@@ -261,7 +322,7 @@ async def _tail(settings: PnSettings, names: list[str], from_beginning: bool, ma
                 if max_n is not None and seen >= max_n:
                     break
                 seen += 1
-                _print_record(console, record, as_json)
+                _print_record(console, record, as_json, lang)
     finally:
         await consumer.stop()
 
@@ -278,7 +339,7 @@ async def _partitions(consumer: Any, name: str) -> set[int]:
     raise click.ClickException(f"topic {name} does not exist on the broker")
 
 
-def _print_record(console: Any, record: Any, as_json: bool) -> None:
+def _print_record(console: Any, record: Any, as_json: bool, lang: str = "sv") -> None:
     text = record.value.decode("utf-8", "replace") if record.value else ""
     if as_json:
         sys.stdout.write(text + "\n")
@@ -295,12 +356,20 @@ def _print_record(console: Any, record: Any, as_json: bool) -> None:
     head = f"[dim]{record.topic}[{record.partition}]@{record.offset}[/] [bold]{event.get('type', '?')}[/]"
     if severity:
         message = data.get("message", {})
-        line = f"{head} [{style}]{severity.upper()} {data.get('rule_id', '')}[/] {data.get('subject', '')}: {message.get('en', '') if isinstance(message, dict) else ''}"
+        line = f"{head} [{style}]{severity.upper()} {data.get('rule_id', '')}[/] {data.get('subject', '')}: {_message_in(message, lang)}"
         if event.get("type") == "pn.alert.resolved":
             line = f"{head} [green]RESOLVED {data.get('rule_id', '')}[/] {data.get('subject', '')}"
         console.print(line)
     else:
         console.print(f"{head} {json.dumps(data, ensure_ascii=False)[:300]}")
+
+
+def _message_in(message: Any, lang: str) -> str:
+    """An alert's message in `lang` (sv or en), the other language when that one is missing."""
+    if not isinstance(message, dict):
+        return ""
+    other = "en" if lang == "sv" else "sv"
+    return str(message.get(lang) or message.get(other) or "")
 
 
 # -- schema -----------------------------------------------------------------------------------------

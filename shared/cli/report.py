@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from shared.cli.common import bootstrap_option
 from shared.service.settings import PnSettings
 
 
@@ -16,7 +17,8 @@ from shared.service.settings import PnSettings
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "csv"]), default="html", show_default=True)
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="file to write (default: report-<period>.<format>); '-' writes to stdout")
-def report(period: str, fmt: str, out: Path | None) -> None:
+@bootstrap_option
+def report(period: str, fmt: str, out: Path | None, bootstrap: str | None) -> None:
     """Build the report for a period from the public topics on PN_KAFKA_BOOTSTRAP."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -24,13 +26,13 @@ def report(period: str, fmt: str, out: Path | None) -> None:
     from shared.apps.report.build import build_report, write_report
     from shared.apps.report.figures import NoDataError, parse_period
     from shared.apps.report.render import render
-    from shared.cli.common import load_settings
+    from shared.cli.common import settings as _settings
 
     try:
         parse_period(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from None
-    settings: PnSettings = load_settings()
+    settings: PnSettings = _settings(bootstrap)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the ClickException below says it once
     console = Console(stderr=True)
     try:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+
+from shared.cli.common import json_option
 
 
 @click.group()
@@ -27,7 +31,8 @@ def token_create(role: str, name: str) -> None:
 
 
 @token.command("list")
-def token_list() -> None:
+@json_option
+def token_list(as_json: bool) -> None:
     """Names and roles of the configured tokens (never the secrets or hashes)."""
     from pydantic import ValidationError
 
@@ -38,6 +43,10 @@ def token_list() -> None:
         registry = TokenRegistry.from_settings(PnSettings())
     except (TokenConfigError, ValidationError) as exc:
         raise click.ClickException(str(exc)) from None
+    if as_json:
+        for entry in registry.entries if registry else ():
+            click.echo(json.dumps({"name": entry.name, "role": entry.role}))
+        return
     if not registry:
         click.echo("no tokens configured (PN_TOKENS_FILE / PN_TOKENS): every protected view answers 401")
         return
@@ -49,7 +58,8 @@ def token_list() -> None:
 @click.option("--format", "fmt", type=click.Choice(("table", "script")), default="table", show_default=True,
               help="table: one ACL per line; script: the acl-init shell script of the secure profile")
 @click.option("--service", "only", default=None, help="only this service")
-def acl(fmt: str, only: str | None) -> None:
+@json_option
+def acl(fmt: str, only: str | None, as_json: bool) -> None:
     """Kafka ACLs per service, derived from the topic catalog (see shared/platform/acl.py)."""
     from shared.platform.acl import acl_init_script, acls_for
     from shared.platform.registry import names
@@ -64,7 +74,11 @@ def acl(fmt: str, only: str | None) -> None:
         return
     for service in services:
         for a in acls_for(service):
-            click.echo(f"{a.principal}\t{a.operation}\t{a.resource}\t{a.pattern}\t{a.name}")
+            if as_json:
+                click.echo(json.dumps({"service": service, "principal": a.principal, "operation": a.operation,
+                                       "resource": a.resource, "pattern": a.pattern, "name": a.name}))
+            else:
+                click.echo(f"{a.principal}\t{a.operation}\t{a.resource}\t{a.pattern}\t{a.name}")
 
 
 COMMANDS = [token, acl]

@@ -105,7 +105,11 @@ async def read_all(settings: PnSettings, topics: Sequence[Topic | str], *, idle_
 
     names = [getattr(t, "name", t) for t in topics]
     consumer = AIOKafkaConsumer(**{**consumer_kwargs(settings, None), "max_partition_fetch_bytes": 8 * 1048576})
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # else aiokafka warns "Unclosed AIOKafkaConsumer" at exit
+        raise
     records: list[Record] = []
     try:
         tps = [tp for name in names for tp in await topic_partitions(consumer, name)]

@@ -103,7 +103,7 @@ class Stack:
             "PN_KAFKA_BOOTSTRAP": str(self.bootstrap),
             "PN_DATA_DIR": str(self.work_dir / "data"),
             "PN_WEB_PORT": str(web_port),
-            "PN_PROFILE": "dev",
+            "PN_PROFILE": os.environ.get("PN_PROFILE") or "dev",  # the caller's, as every PN_*
             "PN_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         })
@@ -141,6 +141,14 @@ class Stack:
         proc.start()
         self.processes[name] = proc
         self.wait_healthy(timeout, [name])
+        return proc
+
+    def respawn(self, name: str) -> ServiceProcess:
+        """Start an exited service again with its environment, log and port (no wait: `pn up`)."""
+        old = self.processes[name]
+        proc = ServiceProcess(name, old.env, old.log_path, old.web_port)
+        proc.start()
+        self.processes[name] = proc
         return proc
 
     def stop(self) -> None:

@@ -173,7 +173,8 @@ class ServiceRuntime:
             feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
                              fetch_loop_hook="fetch_loop" in self.hooks,
                              before_batch=self._after_rebalance,
-                             on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service))
+                             on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service,
+                                              offsets=self.metrics.offset))
 
             async def agent(stream: Any) -> None:
                 await feed.run(stream)
@@ -182,7 +183,8 @@ class ServiceRuntime:
                 async for event in stream.events():
                     self._after_rebalance()
                     await proc.process_batch([as_message(event.message)], None)
-                    _record_lag(self.app, self.metrics.lag, self.service, [event.message])
+                    _record_lag(self.app, self.metrics.lag, self.service, [event.message],
+                                offsets=self.metrics.offset)
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
@@ -229,7 +231,7 @@ class ServiceRuntime:
             self._register_path(path)
 
     def _audit_hook(self) -> Any:
-        return make_audit_hook(self.service, self.publisher(), self.clock, self.log)
+        return make_audit_hook(self.service, self.publisher(), self.clock, self.log, self.metrics)
 
     def publisher(self) -> FaustPublisher:
         """The publisher of this worker: record batches (the `batched_publish` hook) or send() per record."""
@@ -265,6 +267,8 @@ class ServiceRuntime:
 
         @app.page("/metrics")
         async def prom(self_view: Any, request: Any) -> Any:
+            ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
+            metrics.ready.labels(service).set(1 if ready else 0)  # scraped here, not only on /health
             return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
 
@@ -275,12 +279,16 @@ def _recovered(app: faust.App) -> bool:
         return True
 
 
-def _record_lag(app: faust.App, gauge: Any, service: str, messages: Sequence[Any]) -> None:
-    """Consumer lag per partition after a batch: high watermark − next offset (for /metrics)."""
+def _record_lag(app: faust.App, gauge: Any, service: str, messages: Sequence[Any], *,
+                offsets: Any = None) -> None:
+    """Consumer lag per partition after a batch: high watermark − next offset (for /metrics),
+    and the last offset processed (the "partition not moving" alert watches it)."""
     last: dict[Any, int] = {}
     for message in messages:
         last[message.tp] = message.offset
     for tp, offset in last.items():
+        if offsets is not None:
+            offsets.labels(service, tp.topic, str(tp.partition)).set(offset)
         try:
             behind = max(0, app.consumer.highwater(tp) - offset - 1)
         except Exception:  # highwater unknown before the first fetch response
@@ -292,8 +300,11 @@ def run_worker(app: faust.App, *, log_level: str = "INFO") -> None:
     """Run one worker in the foreground until SIGTERM/SIGINT (used by `pn run`)."""
     from faust.worker import Worker
 
+    # override_logging=False: mode's worker would otherwise replace the root handler that
+    # shared/service/logging.py configured (JSON lines in prod) with its own coloured console handler
     worker = Worker(app, loglevel=log_level.lower().replace("warning", "warn"), quiet=True,
-                    redirect_stdouts=False, logging_config=None)
+                    redirect_stdouts=False, logging_config=None, override_logging=False)
+    worker.spinner = None  # its terminal escapes are not log lines (mode dropped it with its logging)
     fix_levels(log_level)
     gc.collect()
     gc.freeze()  # the start-up heap (faust, pydantic models, rules) is not walked by every full collection

@@ -42,6 +42,13 @@ def redact_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any])
     return {k: (REDACTED if _dropped(k) and k != "event" else _scrub(v)) for k, v in event_dict.items()}
 
 
+def redact_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """After format_exc_info: a traceback quotes exception messages, which may hold a personnummer."""
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = PERSONNUMMER_PATTERN.sub(REDACTED, event_dict["exception"])
+    return event_dict
+
+
 class _RedactingFilter(logging.Filter):
     """Applies the same masking to stdlib records (faust, aiokafka, aiohttp access logs)."""
 
@@ -80,7 +87,7 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
         else structlog.dev.ConsoleRenderer(colors=stream.isatty() if hasattr(stream, "isatty") else False)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_exception, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
@@ -89,9 +96,32 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
     root = logging.getLogger()
     handler = logging.StreamHandler(stream)
     handler.addFilter(_RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_stdlib_formatter(fmt, renderer))
     root.handlers[:] = [handler]
     fix_levels(level)
+
+
+def _stdlib_formatter(fmt: str, renderer: Any) -> logging.Formatter:
+    """faust's, aiokafka's and aiohttp's records: in JSON through structlog's ProcessorFormatter,
+    with the same fields and redaction as our own lines, so every line of a prod worker parses
+    as JSON (run_worker keeps the worker from replacing this handler)."""
+    if fmt != "json":
+        return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_personal_data,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_exception,
+            renderer,
+        ],
+    )
 
 
 def fix_levels(level: str = "INFO") -> None:

@@ -6,6 +6,9 @@ next to its throughput; `pn_rocksdb_memory_bytes` is the part RocksDB counts in 
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -14,6 +17,9 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+
+CGROUP_LIMIT_FILES = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+UNLIMITED_V1 = 1 << 60  # cgroup v1 writes a huge number (PAGE_COUNTER_MAX) instead of "max"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -35,7 +41,18 @@ class Metrics:
         self.lag = Gauge(
             "pn_consumer_lag", "Records behind the partition's end (approximate on the dev broker)",
             ["service", "topic", "partition"], registry=self.registry)
-        self.ready = Gauge("pn_ready", "1 when tables are recovered and agents run", ["service"],
+        self.offset = Gauge(
+            "pn_consumer_offset", "Offset of the last record processed per partition (an alert "
+            "fires when it stops moving while lag remains)", ["service", "topic", "partition"],
+            registry=self.registry)
+        self.audit_failures = Counter(
+            "pn_audit_publish_failures", "Case reads refused because their audit event could not "
+            "be stored on pn.audit.reads", ["service"], registry=self.registry)
+        self.memory_limit = Gauge(
+            "pn_memory_limit_bytes", "The container's memory limit (cgroup memory.max; +Inf when "
+            "none), beside process_resident_memory_bytes", ["service"], registry=self.registry)
+        self.memory_limit.labels(service).set_function(memory_limit_bytes)
+        self.ready = Gauge("pn_ready", "1 when the tables are recovered and no rebalance is under way (as /health)", ["service"],
                            registry=self.registry)
         self.rocksdb_memory = Gauge(
             "pn_rocksdb_memory_bytes", "RocksDB block cache plus the memtables charged to it, of the "
@@ -45,3 +62,21 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def memory_limit_bytes(files: tuple[Path, ...] = CGROUP_LIMIT_FILES) -> float:
+    """The cgroup's memory limit (v2, then v1), +Inf without one: read at each scrape, so the
+    "memory near its limit" alert (deploy/prometheus/) needs no setting that could drift."""
+    for path in files:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text == "max":
+            return math.inf
+        try:
+            value = int(text)
+        except ValueError:
+            continue
+        return math.inf if value >= UNLIMITED_V1 else float(value)
+    return math.inf

@@ -78,7 +78,7 @@ class PnSettings(BaseSettings):
     exact_highwaters: bool | None = Field(
         None, description="correct the dev broker's low end offsets in faust's table recovery "
         "(shared/runtime/highwaters.py); default on in the dev profile (Tansu), off in prod (Apache Kafka)")
-    # Kafka client security (issue 11 fills the mapping in shared/kafka_security.py).
+    # Kafka client security: mapped to aiokafka's arguments in shared/kafka/client.py (docs/security.md).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None

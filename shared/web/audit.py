@@ -31,9 +31,10 @@ def audit_event(service: str, caller: Caller, view: str, params: Mapping[str, st
     return make_event(data, source=f"/pn/{service}", time=at, id=str(uuid.uuid4()), subject=case_id)
 
 
-def make_audit_hook(service: str, publisher: Any, clock: Any, log: Any) -> Any:
+def make_audit_hook(service: str, publisher: Any, clock: Any, log: Any, metrics: Any = None) -> Any:
     """The gate's audit hook: publishes through `publisher` (a `Publisher` port: the runtime
-    gives its producer, tests a recording fake), stamped by `clock`."""
+    gives its producer, tests a recording fake), stamped by `clock`; a failed publish counts in
+    `metrics.audit_failures` (pn_audit_publish_failures_total) when given."""
 
     async def hook(caller: Caller, view: str, params: Mapping[str, str]) -> None:
         event = audit_event(service, caller, view, params, clock.now())
@@ -41,6 +42,8 @@ def make_audit_hook(service: str, publisher: Any, clock: Any, log: Any) -> Any:
         try:
             await publisher.send(AUDIT_READS.name, key, encode(event), (CONTENT_TYPE_HEADER,))
         except Exception as exc:
+            if metrics is not None:
+                metrics.audit_failures.labels(service).inc()
             log.error("audit_publish_failed", view=view, case_id=event.data.case_id, error=type(exc).__name__)
             raise
         log.info("audit", who=caller.name, role=caller.role, view=view, case_id=event.data.case_id,

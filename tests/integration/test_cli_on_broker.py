@@ -70,6 +70,7 @@ def test_tail_colours_alerts_by_severity(broker, unique):
                 bootstrap=broker.bootstrap)
     assert tailed.returncode == 0, tailed.stderr
     assert "CRITICAL budget.forecast_deficit" in tailed.stdout
+    assert "Prognos underskott" in tailed.stdout and "Forecast deficit" not in tailed.stdout  # Swedish by default
 
 
 def test_unknown_topic_and_unreachable_broker_give_clear_errors(broker):

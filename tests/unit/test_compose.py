@@ -131,7 +131,7 @@ def test_the_compose_environment_is_valid_settings():
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check_on_the_web_port():
     df = dockerfile()
-    assert df["FROM"][-1] == "python:3.11-slim" and all(f.startswith("python:3.11-slim") for f in df["FROM"])
+    assert all(f.startswith("python:3.11.") and "-slim" in f for f in df["FROM"])  # pinned: tests/unit/test_image.py
     runtime_stage = DOCKERFILE.read_text().rsplit("\nFROM ", 1)[1]
     assert "build-essential" not in runtime_stage and "apt-get install" not in runtime_stage  # no compiler
     user_ = df["USER"][-1].split(":")[0]
@@ -154,7 +154,7 @@ def test_dockerignore_keeps_secrets_out_of_the_build_context():
 
 def test_kafka_is_apache_kafka_in_kraft_mode_with_one_broker():
     kafka = load(BASE)["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
+    assert re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", kafka["image"]).startswith("apache/kafka:")
     mount = [v for v in kafka["volumes"] if "/mnt/shared/config/server.properties" in v][0]
     props = dict(line.split("=", 1) for line in (ROOT / mount.split(":")[0]).read_text().splitlines()
                  if line and not line.startswith("#"))
