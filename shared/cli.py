@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from .settings import SERVICES, PnSettings
 
-EXTRA_COMMANDS = ("shared.cli_ops", "shared.cli_demo", "shared.cli_security", "shared.cli_report")
+EXTRA_COMMANDS = ("shared.cli_ops", "shared.cli_demo", "shared.cli_security", "shared.cli_report",
+                  "shared.cli_archive")
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
