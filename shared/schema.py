@@ -70,7 +70,7 @@ def asyncapi() -> dict:
         cid = _ident(topic.name)
         refs = {}
         for cls in topic.event_types:
-            mid = f"{cid}__{_ident(cls.event_type)}"
+            mid = f"{cid}.{_ident(cls.event_type)}"  # "." keeps ids apart from token-like runs
             messages[mid] = _message(topic, cls)
             refs[_ident(cls.event_type)] = {"$ref": f"#/components/messages/{mid}"}
         channels[cid] = {
