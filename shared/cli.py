@@ -87,8 +87,9 @@ def broker(port: int, host: str) -> None:
 def topics_cmd(dry_run: bool, grow: bool) -> None:
     """Reconcile PN_KAFKA_BOOTSTRAP's topics with the catalog: create what is missing, print and fix
     configuration differences; refuse to shrink partitions (the compose topic-init job runs this)."""
+    from shared.topic_admin import TopicPlanError, reconcile
+
     from .broker import BrokerError
-    from .topic_admin import TopicPlanError, reconcile
 
     settings = _settings()
     try:

@@ -20,9 +20,11 @@ def archive(ctx: click.Context, year: int | None, out: Path | None) -> None:
         return
     if year is None or out is None:
         raise click.UsageError("pn archive --year YEAR --out DIR (or: pn archive verify DIR)")
-    from .archive import TOPICS, ArchiveError, package, write
-    from .cli import _settings
-    from .kafka_io import read_all
+    import json
+
+    from shared.archive import MANIFEST, TOPICS, ArchiveError, package, write
+    from shared.cli import _settings
+    from shared.kafka_io import read_all
 
     settings = _settings()
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the ClickException below says it once
@@ -40,10 +42,6 @@ def archive(ctx: click.Context, year: int | None, out: Path | None) -> None:
     if out.exists() and any(out.iterdir()):
         raise click.ClickException(f"{out} is not empty: an archival package goes into a new directory")
     write(files, out)
-    import json
-
-    from .archive import MANIFEST
-
     manifest = json.loads(files[MANIFEST])
     for entry in manifest["files"]:
         click.echo(f"{entry['path']:<24} {entry['count']:>7}  {entry['first'] or '-'} .. {entry['last'] or '-'}")
@@ -54,7 +52,7 @@ def archive(ctx: click.Context, year: int | None, out: Path | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def verify_cmd(directory: Path) -> None:
     """Re-check every count and sha256 of a package against its manifest; name the first file that differs."""
-    from .archive import ArchiveError, verify
+    from shared.archive import ArchiveError, verify
 
     try:
         manifest = verify(directory)
