@@ -257,7 +257,8 @@ def refresh(cc: str, year: int, cause: str, at: datetime, deps: Deps) -> list[Em
     deps.ledger[f"s|{year}|{cc}"] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
-    public = deps.emit(BUDGET_STATUS, status, key=cc, cause=[cause, "status", cc, year], subject=cc, time=at)
+    public = deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),  # cost centre|period
+                       cause=[cause, "status", cc, year], subject=cc, time=at)
     out = [public, Emit(BUDGET_CENTRES, cc, public.event)]  # the same event (same id): encoded once
     if not budgeted:
         return out  # no budget yet (budgets and postings are two topics): nothing to compare with
@@ -294,8 +295,8 @@ def refresh_total(year: int, cause: str, at: datetime, deps: Deps) -> list[Emit]
     deps.totals[f"s|{year}"] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
-    out = [deps.emit(BUDGET_STATUS, status, key=TOTAL, cause=[cause, "status", TOTAL, year], subject=TOTAL,
-                     time=at)]
+    out = [deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),
+                     cause=[cause, "status", TOTAL, year], subject=TOTAL, time=at)]
     if total[3] == 0:
         return out  # no budget for the year yet (annual budget 0): nothing to compare with
     months, period = int(dump["period"][5:7]), dump["period"]

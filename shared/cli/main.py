@@ -30,7 +30,8 @@ from shared.cli.common import settings as _common_settings
 from shared.platform.registry import names as service_names
 from shared.service.settings import PnSettings
 
-EXTRA_COMMANDS = ("shared.cli.deadletter", "shared.cli.demo", "shared.cli.security", "shared.cli.report")
+EXTRA_COMMANDS = ("shared.cli.deadletter", "shared.cli.demo", "shared.cli.security", "shared.cli.report",
+                  "shared.cli.archive")
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -93,16 +94,32 @@ def broker(port: int, host: str) -> None:
 @bootstrap_option
 @click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
               help="seconds to keep trying to reach the broker before giving up")
-def topics_cmd(bootstrap: str | None, wait: float) -> None:
-    """Create the catalog's topics on PN_KAFKA_BOOTSTRAP (the compose topic-init job runs this)."""
-    from shared.kafka.broker import BrokerError, ensure_topics
+@click.option("--dry-run", is_flag=True, help="only print what would change")
+@click.option("--grow", is_flag=True, help="also add partitions where the catalog has more (keys move!)")
+def topics_cmd(bootstrap: str | None, wait: float, dry_run: bool, grow: bool) -> None:
+    """Reconcile PN_KAFKA_BOOTSTRAP's topics with the catalog: create what is missing, print and fix
+    configuration differences; refuse to shrink partitions (the compose topic-init job runs this)."""
+    from shared.kafka.admin import TopicPlanError, reconcile
+    from shared.kafka.broker import BrokerError
 
     settings = _settings(bootstrap)
     try:
-        created = asyncio.run(ensure_topics(settings, timeout=max(wait, 0.5)))
+        plan = asyncio.run(reconcile(settings, dry_run=dry_run, grow=grow, timeout=max(wait, 0.5)))
+    except TopicPlanError as exc:
+        for line in exc.plan.lines(settings.replay_window_days) if exc.plan else ():
+            click.echo(line)
+        raise click.ClickException(f"nothing changed: {exc}") from None
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"topics ready on {settings.kafka_bootstrap}: {len(created)} created")
+    except Exception as exc:  # the broker refused an admin call (e.g. Tansu has no CreatePartitions)
+        if type(exc).__module__.startswith("aiokafka") or isinstance(exc, RuntimeError):
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+        raise
+    for line in plan.lines(settings.replay_window_days):
+        click.echo(("would " if dry_run else "") + line)
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"topics on {settings.kafka_bootstrap}: {len(plan.create)} to create, {len(plan.changes)} config "
+               f"differences, {len(plan.grow)} partition differences ({verb if not plan.empty else 'all as the catalog'})")
 
 
 # -- services ---------------------------------------------------------------------------------------

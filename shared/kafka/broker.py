@@ -114,7 +114,7 @@ async def ensure_topics(settings: PnSettings, topics: Iterable[Topic] = CATALOG,
         wanted = [t for t in topics if t.name not in existing]
         if wanted:
             await admin.create_topics([
-                NewTopic(t.name, t.partitions, settings.replication_factor, topic_configs=t.topic_configs)
+                NewTopic(t.name, t.partitions, settings.replication_factor, topic_configs=t.configs_for(settings.replay_window_days))
                 for t in wanted])
         return [t.name for t in wanted]
     finally:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-_HSA = re.compile(r"^SE(16)?\d{10}-[A-Za-z0-9]{1,17}$")
+HSA_PATTERN = r"^SE(16)?\d{10}-[A-Za-z0-9]{1,17}$"
+_HSA = re.compile(HSA_PATTERN)
 
 
 def check_hsa_id(value: str) -> str:
@@ -19,4 +20,6 @@ def check_hsa_id(value: str) -> str:
     return value
 
 
-HsaId = Annotated[str, AfterValidator(check_hsa_id)]
+HsaId = Annotated[str, AfterValidator(check_hsa_id),
+                  Field(json_schema_extra={"pattern": HSA_PATTERN, "maxLength": 31})]
+"""The pattern is also in the JSON Schema (docs/contract/schemas) for producers that validate."""

@@ -43,6 +43,10 @@ class PnSettings(BaseSettings):
     enable_idempotence: bool | None = None
     topic_partitions: int = 4
     replication_factor: int = 1
+    replay_window_days: int = Field(
+        30, ge=1, le=3650, description="how long inputs with personal data or free text (complaints, "
+        "letters, notifications, dead letters, internal hops) stay on the log: long enough to rebuild "
+        "after an outage (shared/contract/topics.py DEFAULT_REPLAY_WINDOW_DAYS says why); the record is kept")
     batch_max: int = Field(500, ge=1, description="most records per processing batch (a batch is what has arrived)")
     producer_linger_s: float = 0.005
     standby_replicas: int = Field(

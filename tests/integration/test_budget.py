@@ -47,7 +47,8 @@ def broker_settings(broker) -> PnSettings:
 def latest(events, year: int) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for e in events:
-        if e.type == "pn.budget.status" and e.data.year == year:
+        if e.type == "pn.budget.status" and e.data.year == year and (  # keyed per cost centre and period:
+                e.data.cost_centre not in out or e.data.period >= out[e.data.cost_centre]["period"]):  # latest month
             out[e.data.cost_centre] = e.data.model_dump(mode="json")
     return out
 

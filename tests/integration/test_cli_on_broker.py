@@ -128,3 +128,52 @@ def test_pn_broker_prints_ready_and_stops_on_ctrl_c():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _make_topics(bootstrap: str, topics: dict[str, tuple[int, dict[str, str]]]) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(n, p, 1, topic_configs=c) for n, (p, c) in topics.items()])
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+
+
+def test_topics_reconciles_a_wrongly_configured_topic():
+    """Issue 24 item 2, on its own broker (the session broker's topics stay as they are): the 7-day
+    default retention on the record is shown by --dry-run, fixed by `pn topics`."""
+    from shared.kafka.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as b:
+        _make_topics(b.bootstrap, {"pn.budget.status": (4, {"cleanup.policy": "compact", "retention.ms": "604800000"})})
+        dry = pn("topics", "--dry-run", bootstrap=b.bootstrap)
+        assert dry.returncode == 0, dry.stderr
+        assert "would config pn.budget.status: retention.ms 604800000 -> -1" in dry.stdout
+        assert "would create pn.cases.opened: 4 partitions, cleanup.policy=delete retention.ms=-1" in dry.stdout
+        done = pn("topics", bootstrap=b.bootstrap)
+        assert done.returncode == 0, done.stderr
+        assert "config pn.budget.status: retention.ms 604800000 -> -1" in done.stdout  # the dry run changed nothing
+        again = pn("topics", "--dry-run", bootstrap=b.bootstrap)
+        assert "all as the catalog" in again.stdout and "would " not in again.stdout.replace("would change", "")
+
+
+def test_topics_refuses_to_shrink_partitions():
+    from shared.kafka.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as b:
+        _make_topics(b.bootstrap, {"pn.ticks": (8, {"cleanup.policy": "delete"})})
+        done = pn("topics", bootstrap=b.bootstrap)
+        assert done.returncode == 1
+        assert "pn.ticks has 8 partitions, the catalog 4: Kafka cannot remove partitions" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert "would create" not in done.stdout
+        assert "create pn.cases.opened" in done.stdout  # the plan is shown, nothing applied
+        again = pn("topics", "--dry-run", bootstrap=b.bootstrap)
+        assert again.returncode == 1 and "create pn.cases.opened" in again.stdout  # still missing

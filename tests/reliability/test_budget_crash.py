@@ -28,8 +28,9 @@ YEAR, OVERRUN = 2095, 2096
 def latest(events, years) -> dict[tuple[int, str], dict]:
     out = {}
     for e in events:
-        if e.type == "pn.budget.status" and e.data.year in years:
-            out[(e.data.year, e.data.cost_centre)] = e.data.model_dump(mode="json")
+        key = (e.data.year, e.data.cost_centre) if e.type == "pn.budget.status" else None
+        if key and e.data.year in years and (key not in out or e.data.period >= out[key]["period"]):
+            out[key] = e.data.model_dump(mode="json")  # keyed per cost centre and period: latest month
     return out
 
 

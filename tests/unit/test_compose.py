@@ -212,3 +212,27 @@ def test_three_brokers_override_forms_one_quorum_and_services_bootstrap_from_all
     assert len({three[b]["environment"]["CLUSTER_ID"] for b in ("kafka", "kafka-2", "kafka-3")}) == 1
     for name in ["topic-init", *SERVICES]:
         assert three[name]["environment"]["PN_KAFKA_BOOTSTRAP"] == "kafka:9092,kafka-2:9092,kafka-3:9092"
+
+
+def _props(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("path", ["deploy/kafka/server.properties", "deploy/kafka/secure/server.properties"])
+def test_broker_defaults_are_safe_for_the_record(path):
+    """Issue 24: topics only from the catalog, no unclean leader, no topic deletion, offsets that
+    outlive the replay window."""
+    props = _props(ROOT / path)
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["unclean.leader.election.enable"] == "false"
+    assert props["delete.topic.enable"] == "false"
+    assert int(props["offsets.retention.minutes"]) >= PnSettings().replay_window_days * 24 * 60
+    assert BASE.read_text().count("./deploy/kafka/server.properties:/mnt/shared/config/server.properties") == 1
+
+
+def test_three_brokers_replicate_and_need_two_in_sync():
+    env = load(THREE)["x-quorum"]
+    assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3" and env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+    for peer in ("kafka-2", "kafka-3"):
+        assert any("deploy/kafka/server.properties" in v for v in load(THREE)["services"][peer]["volumes"])

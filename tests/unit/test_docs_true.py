@@ -21,9 +21,9 @@ from shared.contract.topics import BY_NAME
 from shared.platform.registry import names
 from shared.service.settings import RETIRED, PnSettings
 
-SERVICES = names()
-
 from .test_prometheus import SCRAPE_METRICS, exported_metric_names
+
+SERVICES = names()
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

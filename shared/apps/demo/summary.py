@@ -31,8 +31,10 @@ def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
         row["total"] += inv.total
     status: dict[str, Any] = {}
     for e in events.get("pn.budget.status", []):
-        if e.data.year == year:
-            status[e.data.cost_centre] = e.data  # compacted topic: the last one wins
+        # keyed per cost centre and period (docs/topics.md): the latest month, then the last of it
+        if e.data.year == year and (e.data.cost_centre not in status
+                                    or e.data.period >= status[e.data.cost_centre].period):
+            status[e.data.cost_centre] = e.data
     alerts: dict[str, Counter] = {"raised": Counter(), "resolved": Counter()}
     for name in ("pn.alerts.ops", "pn.alerts.budget"):
         for e in events.get(name, []):
