@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import (
+    AdviceContactRegistered,
     AlertRaised,
     AlertResolved,
     BudgetSet,
@@ -97,6 +98,10 @@ SUPPORT_ASSIGNMENTS = Topic(
 SUPPORT_VISITS = Topic(
     "pn.support.visits", "support_person_id", (VisitReported,),
     "Visits reported by support persons.", producers=UP, key_fields=('support_person_id',))
+ADVICE_CONTACTS = Topic(
+    "pn.advice.contacts", "contact_id", (AdviceContactRegistered,),
+    "Advice contacts that are not complaints (date, channel, subject area; no personal data), counted "
+    "per period in the report.", producers=UP, key_fields=('contact_id',))
 CARE_DAYS = Topic(
     "pn.care.days", "stay_id", (CareDayRecorded, CareDayCancelled),
     "Care days (vårddygn) from the patient administration system.", producers=UP, key_fields=('stay_id',))

@@ -1,5 +1,6 @@
 """The event contract in code: one frozen pydantic model per type in EVENTS.md."""
 
+from .advice import AdviceContactRegistered
 from .audit import CaseRead
 from .care import (
     CareDayCancelled,

@@ -11,6 +11,7 @@ from shared.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,
+    CareUnitUpserted,
     CaseOpened,
     CategoryRef,
     DiaryRegistered,
@@ -46,6 +47,12 @@ def diary(case_id, at, *, direction="in", kind="complaint", n=1, subject="Klagom
 
 
 # -- periods ---------------------------------------------------------------------------------------
+def unit(hsa_id, name, region="20"):
+    data = CareUnitUpserted(hsa_id=hsa_id, name=name, care_provider="Region Dalarna", region=region,
+                            registry_address="registrator@example.se")
+    return make_event(data, source="/hsa/sync", time=T("2023-01-01T06:00:00+01:00"), id=f"unit-{hsa_id}-{name}")
+
+
 def test_parse_period():
     assert parse_period("2023") == Period(2023)
     assert parse_period("2023-q3") == Period(2023, 3)
@@ -178,12 +185,12 @@ def test_demo_year_category_shares_match_the_scenario_mix(year_report):
     assert round(sum(share.values()), 0) == 100
 
 
-def test_demo_year_budget_deviation_per_cost_centre_exact(year_report):
-    rows = {(r["key"], r["measure"]): r["current"] for r in year_report["sections"]["budget"]["rows"]}
+def test_demo_year_budget_deviation_per_cost_centre_in_tkr(year_report):
+    rows = {(r["key"], r["measure"]): r for r in year_report["sections"]["budget"]["rows"]}
     for cc, (budget, actual) in BUDGET_2023.items():
-        assert rows[(cc, "deviation")] == str(actual - budget)
-    assert rows[("total", "deviation")] == "336000.00"  # Jämtland 2023: +336 tkr
-    assert year_report["sections"]["budget"]["note"].startswith("Senaste budgetstatus inom perioden (current: 2023-12")
+        assert rows[(cc, "netto")]["deviation"] == int((actual - budget) / 1000)
+    assert rows[("total", "netto")]["deviation"] == 336  # Jämtland 2023: +336 tkr
+    assert year_report["sections"]["budget"]["note"].startswith("Ackumulerat till och med december 2023")
 
 
 def test_demo_year_trend_and_totals(year_report):
