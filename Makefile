@@ -4,9 +4,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-unit bench lint schema clean
+.PHONY: install system-deps demo test test-unit bench lint schema report-pictures clean
+
+# Debian libraries the report's PDF needs (WeasyPrint renders text with Pango). Installed only when
+# missing, so a second run does nothing; as root directly, otherwise through sudo.
+SYSTEM_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
+install: $(STAMP)   ## the venv with every dependency, and the Debian libraries the PDF needs
+
+system-deps:
+	@if command -v dpkg >/dev/null 2>&1; then \
+	  missing=""; for p in $(SYSTEM_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	    echo "installing$$missing (for the report's PDF)"; \
+	    $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	else echo "not Debian: install Pango (libpango-1.0, libpangoft2-1.0) for the report's PDF"; fi
 
 $(STAMP): pyproject.toml
+	@$(MAKE) -s system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -29,6 +46,9 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	@$(BIN)/pn schema --out docs/contract
+
+report-pictures: $(STAMP)   ## README's picture: run `pn demo` and render pages of its report to docs/report-*.png
+	@$(BIN)/pn demo --report-pictures docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -25,6 +25,7 @@ from shared.events import (
     make_event,
 )
 from shared.report import figures as f
+from shared.report.economy import tkr
 from shared.report.figures import NoDataError, Period, parse_period, report_from_events
 
 from .sample import BUDGET_2023, generate
@@ -188,7 +189,7 @@ def test_demo_year_category_shares_match_the_scenario_mix(year_report):
 def test_demo_year_budget_deviation_per_cost_centre_in_tkr(year_report):
     rows = {(r["key"], r["measure"]): r for r in year_report["sections"]["budget"]["rows"]}
     for cc, (budget, actual) in BUDGET_2023.items():
-        assert rows[(cc, "netto")]["deviation"] == int((actual - budget) / 1000)
+        assert rows[(cc, "netto")]["deviation"] == tkr(actual - budget)
     assert rows[("total", "netto")]["deviation"] == 336  # Jämtland 2023: +336 tkr
     assert year_report["sections"]["budget"]["note"].startswith("Ackumulerat till och med december 2023")
 
