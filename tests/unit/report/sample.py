@@ -123,8 +123,8 @@ def generate(year: int = 2023, scale: float = 1.0, seed: int = 17, tag: str = "s
             id=derive_id(tag, "unit", hsa_id)))
     for y in (year - 1, year):
         events += (_support(rng, y, scale, tag) + _invoices(rng, y, scale, tag) + _budget(y, tag, ECONOMY_2023 if y == year else ECONOMY_2022) + _alerts(y, tag)
-                   + _assignments(y, tag) + _advice(rng, y, scale, tag))
-    return events
+                   + _advice(rng, y, scale, tag))
+    return events + _assignments(year, tag)
 
 
 def _assignments(y: int, tag: str) -> list:
