@@ -17,6 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from shared.events import AdviceContactRegistered
+from shared.topics import ADVICE_CONTACTS
+
 from ..events import (
     Attachment,
     CareDayCancelled,
@@ -349,3 +352,19 @@ class Scenario:
         close.add(COMMANDS, self._event(PeriodCloseRequested(service="billing", period=period), "/ekonomi",
                                         self._at(date(self.year + 1, 1, 31), 23), "billing", period))
         return fix, close
+
+    def advice(self) -> Step:
+        """Advice contacts that are not complaints: the seed's "över 250" a year, mostly by phone
+        (a separate random stream, so the rest of the scenario stays as it was)."""
+        rng = random.Random(self.year * 31 + 7)
+        step = Step("advice contacts")
+        subjects = [("lagstiftning", 0.30), ("rutiner", 0.25), ("hanvisning_ivo", 0.15), ("hanvisning_lof", 0.10),
+                    ("hanvisning_annan", 0.12), ("ovrigt", 0.08)]
+        for i in range(self._n(262)):
+            day = date(self.year, 1, 1) + timedelta(days=rng.randrange(365))
+            data = AdviceContactRegistered(
+                contact_id=f"RAD-{self.year}-{i:04d}", date=day,
+                channel=rng.choices(["phone", "email", "visit"], [0.85, 0.10, 0.05])[0],
+                subject_area=rng.choices([k for k, _ in subjects], [w for _, w in subjects])[0])
+            step.add(ADVICE_CONTACTS, self._event(data, "/pn/radgivning", self._at(day, 10), data.contact_id))
+        return step
