@@ -48,7 +48,7 @@ schema: $(STAMP)
 	@$(BIN)/pn schema --out docs/contract
 
 report-pictures: $(STAMP)   ## README's picture: run `pn demo` and render pages of its report to docs/report-*.png
-	@$(BIN)/pn demo --report-pictures docs
+	@$(BIN)/pn demo --work-dir var/demo --report-text docs/report-text-example.md --report-pictures docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
