@@ -154,7 +154,7 @@ class Scenario:
         for i in range(24):
             provider = PROVIDERS[0] if i < 16 else PROVIDERS[1 + i % 3]
             units.append(CareUnitUpserted(
-                hsa_id=f"SE2321000180-{1000 + i}", name=f"{UNIT_KINDS[i % 6]} {TOWNS[i % 6]}",
+                hsa_id=f"SE2321000180-{1000 + i}", name=f"{UNIT_KINDS[i % 6]} {TOWNS[(i + i // 6) % 6]}",  # 24 distinct names
                 care_provider=provider, region="20",
                 registry_address=f"registrator.{1000 + i}@vard.example.se"))
         return units

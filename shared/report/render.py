@@ -194,7 +194,7 @@ th, td { padding: 1mm 1.8mm; border-bottom: 1px solid #ddd; text-align: right; }
 thead th { background: #eef4f9; font-weight: 600; vertical-align: bottom; } tr.total td { font-weight: bold; border-top: 1px solid #999; }
 .masked { color: #8a5a00; } .chart { break-inside: avoid; } .chart svg { width: 100%; height: auto; max-height: 90mm; }
 .privacy { background: #fff7e0; border: 1px solid #e6c866; padding: 2mm 3mm; font-size: 8.5pt; }
-.text p { margin: 1.5mm 0; } table.economy { table-layout: fixed; } table.economy th:first-child { width: 34%; }
+.text p { margin: 1.5mm 0; } section.economy { break-before: page; } table.economy { table-layout: fixed; } table.economy th:first-child { width: 34%; }
 """
 
 
@@ -337,7 +337,7 @@ def _text(report: dict[str, Any], key: str) -> str:
     return f'<p class="missing">Nämndens text till detta avsnitt saknas (rubriken ”{title}” i rapportens textfil).</p>'
 
 
-def _part(report: dict[str, Any], name: str, cols: list[str]) -> str:
+def _part(report: dict[str, Any], name: str, cols: list[str], chapter: str = "") -> str:
     if name.startswith("text:"):
         return _text(report, name[5:])
     if name == "trend":
@@ -349,7 +349,8 @@ def _part(report: dict[str, Any], name: str, cols: list[str]) -> str:
     if name == "budget":
         return f"<h3>{html.escape(sec['title'])}</h3>{note}{_economy_tables(report, sec)}{chart}"
     table = _columns_table(sec, "Kostnadsställe") if "columns" in sec else _table(report, sec, cols)
-    return f"<h3>{html.escape(sec['title'])}</h3>{chart}{table}{note}"
+    head = "" if sec["title"] == chapter else f"<h3>{html.escape(sec['title'])}</h3>"  # not the chapter's title twice
+    return f"{head}{chart}{table}{note}"
 
 
 def to_html(report: dict[str, Any]) -> str:
@@ -361,7 +362,8 @@ def to_html(report: dict[str, Any]) -> str:
              f'Sammanställd {_generated(report["generated_at"])} ur händelseloggen.</p>',
              f'<p class="privacy">{html.escape(report["privacy"])}</p>']
     for title, names in CHAPTERS:
-        parts.append(f"<section><h2>{html.escape(title)}</h2>{''.join(_part(report, n, cols) for n in names)}</section>")
+        cls = ' class="economy"' if "budget" in names else ""
+        parts.append(f"<section{cls}><h2>{html.escape(title)}</h2>{''.join(_part(report, n, cols, title) for n in names)}</section>")
     return (f'<!DOCTYPE html>\n<html lang="sv"><head><meta charset="utf-8"><title>{html.escape(_title(report))}</title>'
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
 
