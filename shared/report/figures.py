@@ -295,16 +295,25 @@ def budget(statuses: Iterable[Any], period: Period) -> dict[str, Any]:
 
 def alerts(raised: Iterable[tuple[Any, str]], resolved: Iterable[tuple[Any, str]], period: Period,
            keep: Callable[[Any, str], bool]) -> dict[str, dict[str, int]]:
-    """Alerts raised and resolved within the period, per rule id."""
+    """Alerts raised and resolved within the period, per rule id. An alert about a month (a budget
+    alert's `facts.period`, YYYY-MM) counts in that month, so a year replayed later (the demo, a
+    rebuild) counts its alerts where they belong; any other alert on its local date."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"raised": 0, "resolved": 0})
     for a, kind in raised:
-        if keep(a, kind) and period.contains(local_date(a.raised_at)):
+        if keep(a, kind) and period.contains(_alert_day(a, a.raised_at)):
             out[a.rule_id]["raised"] += 1
     for a, kind in resolved:
-        at = a.resolved_at or a.raised_at
-        if keep(a, kind) and period.contains(local_date(at)):
+        if keep(a, kind) and period.contains(_alert_day(a, a.resolved_at or a.raised_at)):
             out[a.rule_id]["resolved"] += 1
     return dict(out)
+
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _alert_day(alert: Any, at: datetime) -> date:
+    month = _MONTH.match(str((alert.facts or {}).get("period", "")))
+    return date(int(month.group(1)), int(month.group(2)), 1) if month else local_date(at)
 
 
 def is_spike(alert: Any, kind: str) -> bool:

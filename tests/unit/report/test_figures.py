@@ -159,6 +159,15 @@ def test_letters_support_out_of_region_alerts():
     assert f.alerts([(raised, "ops")], [], Period(2023, 1), f.is_budget) == {}
 
 
+def test_a_budget_alert_counts_in_the_month_it_is_about():
+    """Budget alerts of 2023 raised when the year is replayed in 2026 (the demo, a rebuild) are 2023's."""
+    msg = AlertMessage(sv="s", en="e")
+    late = AlertRaised(alert_id="b", rule_id="budget.revenue_shortfall", severity="info", subject="6102", message=msg,
+                       facts={"year": 2023, "period": "2023-11"}, raised_at=T("2026-12-06T21:00:00+01:00"))
+    assert f.alerts([(late, "budget")], [], Period(2023, 4), f.is_budget) == {"budget.revenue_shortfall": {"raised": 1, "resolved": 0}}
+    assert f.alerts([(late, "budget")], [], Period(2026, 4), f.is_budget) == {}
+
+
 def test_duplicate_event_ids_count_once():
     e = case("c1", "2023-05-01T10:00:00+02:00")
     assert len(f.collect([e, e]).cases) == 1
