@@ -10,15 +10,19 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # missing, so a second run does nothing; as root directly, otherwise through sudo.
 SYSTEM_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
-install: $(STAMP)   ## the venv with every dependency, and the Debian libraries the PDF needs
+install: system-deps $(STAMP)   ## the venv with every dependency, and the Debian libraries the PDF needs
 
 system-deps:
 	@if command -v dpkg >/dev/null 2>&1; then \
 	  missing=""; for p in $(SYSTEM_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
-	    echo "installing$$missing (for the report's PDF)"; \
-	    $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	    if [ -n "$$sudo" ] && ! command -v sudo >/dev/null 2>&1; then \
+	      echo "missing$$missing (the report's PDF needs them): install them as root"; \
+	    else \
+	      echo "installing$$missing (for the report's PDF)"; \
+	      $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	    fi; \
 	  fi; \
 	else echo "not Debian: install Pango (libpango-1.0, libpangoft2-1.0) for the report's PDF"; fi
 
