@@ -7,6 +7,7 @@ import csv
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -31,11 +32,14 @@ CODES = [re.compile(p) for p in (r"\b[a-z]+\.[a-z_]{2,}\b",   # rule ids, catego
                                  r"_")]                       # identifiers
 
 
+RULES = Path(__file__).resolve().parents[3] / "rules"
+
+
 @pytest.fixture(scope="module")
 def year():
     texts = parse_text("## Väsentliga händelser\nFrån och med oktober skickar nämnden skrivelser via diariet.\n\n"
                        "## Mål\n- Budget i balans: **ja**\n- <script>x</script>\n")
-    return report_from_events(generate(2023), "2023", region="23", cost_centres=load_cost_centres("rules"), texts=texts)
+    return report_from_events(generate(2023), "2023", region="23", cost_centres=load_cost_centres(RULES), texts=texts)
 
 
 def visible_text(page: str) -> str:

@@ -71,6 +71,8 @@ def test_web_view_response_is_one_pure_call():
     assert report_response(events, "1999", "html")[0] == 404
     assert report_response(events, "2023-Q9", "html")[0] == 400
     assert report_response(events, "2023", "docx")[0] == 400
+    status, ctype, body = report_response(events, "2023", "excel")
+    assert status == 200 and ctype == "text/csv; charset=utf-8" and body.startswith("\ufeff")
 
 
 def test_html_leaves_out_charts_with_nothing_to_draw():
