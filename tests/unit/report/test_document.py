@@ -165,3 +165,24 @@ def test_the_pdf_has_numbered_a4_pages_repeated_headers_and_the_seeds_words(year
     whole = "\n".join(pages)
     for words in ("Intäkter och kostnader, tkr", "Nettokostnader", "upphörda", "Information och rådgivning"):
         assert words in whole, words
+
+
+def test_the_budget_section_takes_each_cost_centres_latest_status_within_the_period():
+    """Every status on the log is read: a quarter takes its own last month (not the year's latest),
+    and of two statuses of one month the later one in the log (a recomputation) wins."""
+    from decimal import Decimal
+
+    from shared.events import BudgetStatus
+    from shared.report.economy import latest_status
+
+    from .sample import figures
+
+    def status(period, actual):
+        f = figures(Decimal("-1200000"), Decimal(actual), int(period[5:]))
+        return BudgetStatus(year=2023, period=period, cost_centre="6102", account_groups={"personnel": f}, total=f)
+
+    log = [status("2023-03", "-1200000"), status("2023-06", "-1200000"), status("2023-06", "-1320000"),
+           status("2023-09", "-1000000")]
+    assert latest_status(log, 2023, "2023-06")["6102"] is log[2]
+    assert latest_status(log, 2023, "2023-03")["6102"] is log[0]
+    assert latest_status(log, 2022, "2022-06") == {}
