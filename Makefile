@@ -4,9 +4,30 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-unit bench lint schema clean tools lock
+.PHONY: install system-deps demo test test-unit bench lint schema report-pictures clean tools lock
+
+# Debian libraries the report's PDF needs (WeasyPrint renders text with Pango). Installed only when
+# missing, so a second run does nothing; as root directly, otherwise through sudo.
+SYSTEM_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
+install: system-deps $(STAMP)   ## the venv with every dependency, and the Debian libraries the PDF needs
+
+system-deps:
+	@if command -v dpkg >/dev/null 2>&1; then \
+	  missing=""; for p in $(SYSTEM_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	    if [ -n "$$sudo" ] && ! command -v sudo >/dev/null 2>&1; then \
+	      echo "missing$$missing (the report's PDF needs them): install them as root"; \
+	    else \
+	      echo "installing$$missing (for the report's PDF)"; \
+	      $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	    fi; \
+	  fi; \
+	else echo "not Debian: install Pango (libpango-1.0, libpangoft2-1.0) for the report's PDF"; fi
 
 $(STAMP): pyproject.toml
+	@$(MAKE) -s system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -50,6 +71,9 @@ lock: $(STAMP)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[lock]'
 	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock ../pyproject.toml
 	@cd deploy && CUSTOM_COMPILE_COMMAND="make lock" PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT= ../$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements-build.lock requirements-build.in
+
+report-pictures: $(STAMP)   ## README's picture: run `pn demo` and render pages of its report to docs/report-*.png
+	@$(BIN)/pn demo --work-dir var/demo --report-text docs/report-text-example.md --report-pictures docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

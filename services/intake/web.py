@@ -58,12 +58,14 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
 
     async def get_report(req: WebRequest) -> WebResponse:
         from shared.apps.report.build import read_events
+        from shared.apps.report.names import load_cost_centres
         from shared.apps.report.view import report_response
 
         events = await read_events(runtime.settings)
         status, content_type, body = report_response(events, req.params["period"], req.query.get("format", "html"),
-                                                     region=runtime.settings.region)
-        return WebResponse(status, content=body.encode(), content_type=content_type)
+                                                     region=runtime.settings.region,
+                                                     cost_centres=load_cost_centres(runtime.settings.rules_dir))
+        return WebResponse(status, content=body if isinstance(body, bytes) else body.encode(), content_type=content_type)
 
     runtime.route("POST", "/complaints", submit, role="submitter")
     runtime.route("GET", "/reports/{period}", get_report, role="officer")

@@ -37,8 +37,13 @@ DEMO_ENV = {
 @click.option("--scale", default=1.0, show_default=True, help="volume relative to the seeds' figures")
 @click.option("--work-dir", default="var/demo", show_default=True, type=click.Path(path_type=Path))
 @click.option("--keep-running", is_flag=True, help="leave the system running after the summary (Ctrl-C stops)")
-def demo(scenario_only: bool, only_topic: str | None, year: int, scale: float, work_dir: Path,
-         keep_running: bool) -> None:
+@click.option("--report-text", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the nämnd's own words for the year's report (Markdown, as `pn report --text`)")
+@click.option("--report-pictures", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="also write pages of the year's report as PNG here (report-<year>.png: page 1, "
+                   "report-<year>-ekonomi.png: the economy) — the README's pictures")
+def demo(scenario_only: bool, only_topic: str | None, year: int, scale: float, work_dir: Path, keep_running: bool,
+         report_text: Path | None, report_pictures: Path | None) -> None:
     """Run every service on the embedded broker with a year of demo data and print the summary."""
     from shared.apps.demo.scenario import Scenario
     from shared.contract.topics import BY_NAME
@@ -54,7 +59,15 @@ def demo(scenario_only: bool, only_topic: str | None, year: int, scale: float, w
     from rich.console import Console
 
     console = Console(highlight=False)
-    asyncio.run(_run(scenario, work_dir, console, keep_running))
+    texts = None
+    if report_text is not None:
+        from shared.apps.report.texts import read_text
+
+        try:
+            texts = read_text(report_text)
+        except ValueError as exc:
+            raise click.BadParameter(f"{report_text}: {exc}", param_hint="--report-text") from None
+    asyncio.run(_run(scenario, work_dir, console, keep_running, texts=texts, pictures=report_pictures))
 
 
 def _print_scenario(scenario: Any, only_topic: str | None = None) -> None:
@@ -63,7 +76,7 @@ def _print_scenario(scenario: Any, only_topic: str | None = None) -> None:
     steps = list(scenario.steps())
     cases = [(f"PN-{scenario.year}-{i + 1:05d}", c.care_unit_hsa_id, at)
              for i, (at, c, _t) in enumerate(scenario.complaint_plan())]
-    steps += [scenario.letters_for(cases), scenario.closes()]
+    steps += [scenario.letters_for(cases), scenario.closes(), scenario.advice()]
     from shared.apps.demo.runner import finance_step
 
     steps += [finance_step(scenario, {})]
@@ -96,7 +109,8 @@ class _RichProgress:
         return advance
 
 
-async def _run(scenario: Any, work_dir: Path, console: Any, keep_running: bool) -> None:
+async def _run(scenario: Any, work_dir: Path, console: Any, keep_running: bool, *,
+               texts: dict[str, str] | None = None, pictures: Path | None = None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shared.apps.demo.runner import collect, run_scenario
@@ -119,7 +133,7 @@ async def _run(scenario: Any, work_dir: Path, console: Any, keep_running: bool) 
         summary = summarise(await collect(settings), scenario.year)
         console.rule(f"Patientnämnden {scenario.year} — demo summary")
         render(summary, console)
-        await _write_report(settings, scenario.year, run_dir, console)
+        await _write_report(settings, scenario.year, run_dir, console, texts=texts, pictures=pictures)
         console.print(f"\n[dim]{time.monotonic() - started:.0f} s; logs in {run_dir}/logs[/]")
         if keep_running:
             console.print(f"running on {stack.bootstrap}; Ctrl-C stops")
@@ -131,14 +145,45 @@ async def _run(scenario: Any, work_dir: Path, console: Any, keep_running: bool) 
         stack.stop()
 
 
-async def _write_report(settings: PnSettings, year: int, run_dir: Path, console: Any) -> None:
+async def _write_report(settings: PnSettings, year: int, run_dir: Path, console: Any, *,
+                        texts: dict[str, str] | None = None, pictures: Path | None = None) -> None:
+    """The year's report as HTML and PDF in the run directory; with `pictures`, its first page and
+    its economy page as PNG there (what `make report-pictures` puts in docs/)."""
     try:
         from shared.apps.report.build import build_report, write_report
     except ImportError:
         return
-    report = await build_report(settings, str(year))
+    report = await build_report(settings, str(year), texts=texts)
     path = write_report(report, "html", run_dir / f"report-{year}.html")
     console.print(f"\n[bold]Report[/] for {year}: {path}")
+    try:
+        from shared.apps.report.render import pdf_page_png, to_pdf
+
+        pdf = to_pdf(report)
+    except OSError as exc:  # WeasyPrint without Pango: `make install` provides it
+        console.print(f"[yellow]no PDF[/]: {exc}")
+        return
+    (run_dir / f"report-{year}.pdf").write_bytes(pdf)
+    console.print(f"[bold]Report[/] for {year}: {run_dir / f'report-{year}.pdf'}")
+    if pictures is not None:
+        pictures.mkdir(parents=True, exist_ok=True)
+        for name, page in ((f"report-{year}.png", 1), (f"report-{year}-ekonomi.png", _page_with(pdf, "Ekonomisk analys"))):
+            (pictures / name).write_bytes(pdf_page_png(pdf, page, scale=1.3))
+            console.print(f"picture: {pictures / name} (page {page})")
+
+
+def _page_with(pdf: bytes, words: str) -> int:
+    """The first page (1-based) whose text has `words`; 1 when none has."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        for i in range(len(doc)):
+            if words in doc[i].get_textpage().get_text_range():
+                return i + 1
+        return 1
+    finally:
+        doc.close()
 
 
 COMMANDS = [demo]

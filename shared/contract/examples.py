@@ -23,6 +23,8 @@ EXAMPLES: dict[str, dict] = {
                             "legal_basis": "LPT", "start_date": "2023-01-01"},
     "pn.support.care_ended": {"assignment_id": "A1", "care_ended_on": "2023-03-01"},
     "pn.support.ended": {"assignment_id": "A1", "ended_on": "2023-04-01", "reason": "patient request"},
+    "pn.advice.contact_registered": {"contact_id": "R-2023-0001", "date": "2023-03-14", "channel": "phone",
+                                     "subject_area": "hanvisning_ivo"},
     "pn.support.visit_reported": {"visit_id": "V1", "assignment_id": "A1", "support_person_id": "SP1",
                                   "date": "2023-01-10", "kind": "visit", "travel_km": 12.5,
                                   "lost_income": "0", "lost_income_certified": False, "submitted_on": "2023-01-12"},

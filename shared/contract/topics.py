@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.contract.events import (
+    AdviceContactRegistered,
     AlertRaised,
     AlertResolved,
     BudgetSet,
@@ -167,6 +168,11 @@ SUPPORT_VISITS = Topic(
     "pn.support.visits", "support_person_id", (VisitReported,),
     "Visits reported by support persons.", producers=UP, key_fields=('support_person_id',),
     retention_reason="the basis of fee decisions: kept")
+ADVICE_CONTACTS = Topic(
+    "pn.advice.contacts", "contact_id", (AdviceContactRegistered,),
+    "Advice contacts that are not complaints (date, channel, subject area; no personal data), counted "
+    "per period in the report.", producers=UP, key_fields=('contact_id',),
+    retention_reason="counted in the reports of every period (date, channel, subject area; no personal data): kept")
 CARE_DAYS = Topic(
     "pn.care.days", "stay_id", (CareDayRecorded, CareDayCancelled),
     "Care days (vårddygn) from the patient administration system.", producers=UP, key_fields=('stay_id',),

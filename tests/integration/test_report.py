@@ -16,16 +16,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.apps.report.economy import tkr
 from shared.contract.topics import (
+    ADVICE_CONTACTS,
     ALERTS_BUDGET,
     ALERTS_OPS,
     BILLING_INVOICES,
     BUDGET_STATUS,
+    CARE_UNITS,
     CASES_OPENED,
     DIARY_ENTRIES,
     FEES_CALCULATED,
     FEES_PAYOUTS,
     LETTERS_DISPATCHED,
+    SUPPORT_ASSIGNMENTS,
 )
 from shared.kafka.io import produce
 
@@ -36,7 +40,9 @@ pytestmark = pytest.mark.broker
 SE = ZoneInfo("Europe/Stockholm")
 TOPIC_OF = {"pn.case.opened": CASES_OPENED, "pn.diary.registered": DIARY_ENTRIES, "pn.letter.dispatched": LETTERS_DISPATCHED,
             "pn.fee.calculated": FEES_CALCULATED, "pn.fee.payout": FEES_PAYOUTS, "pn.invoice.issued": BILLING_INVOICES,
-            "pn.budget.status": BUDGET_STATUS}
+            "pn.budget.status": BUDGET_STATUS, "pn.care_unit.upserted": CARE_UNITS,
+            "pn.support.assigned": SUPPORT_ASSIGNMENTS, "pn.support.ended": SUPPORT_ASSIGNMENTS,
+            "pn.advice.contact_registered": ADVICE_CONTACTS}
 
 
 def pn_report(bootstrap: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -122,8 +128,13 @@ def test_pn_report_json_counts_equal_independent_counts(broker, year_events, tmp
         sp = rows(report, "support", col)
         assert sp["visits"] == masked(len(fees))
         assert sp["support_persons_active"] == masked(len({f.support_person_id for f in fees}))
-        assert sp["fees_total"] == str(sum(f.total for f in fees))
-        assert sp["payouts"] == masked(len(pays)) and sp["payouts_total"] == str(sum(p.total for p in pays))
+        assert sp["fees_total"] == tkr(sum(f.total for f in fees))
+        assert sp["payouts"] == masked(len(pays)) and sp["payouts_total"] == tkr(sum(p.total for p in pays))
+        advice = [a for a in of("pn.advice.contact_registered") if a.date.year == y]
+        assert rows(report, "advice", col)["total"] == masked(len(advice))
+        if col == "current":
+            started = [a for a in of("pn.support.assigned") if a.start_date.year == y]
+            assert sp["assignments_new"] == masked(len(started))
 
         inv = [i for i in of("pn.invoice.issued") if i.period.startswith(f"{y}-")]
         days = rows(report, "out_of_region_days", col)
@@ -131,17 +142,21 @@ def test_pn_report_json_counts_equal_independent_counts(broker, year_events, tmp
         for region in {i.home_region for i in inv}:
             n = sum(line.quantity for i in inv if i.home_region == region for line in i.lines)
             assert days[region] == masked(n)
-            assert amounts[region] == ("< 5" if 0 < n < 5 else str(sum(i.total for i in inv if i.home_region == region)))
+            assert amounts[region] == ("< 5" if 0 < n < 5 else tkr(sum(i.total for i in inv if i.home_region == region)))
 
         last = {}
         for s in of("pn.budget.status"):
             if s.year == y and s.period >= last.get(s.cost_centre, (None, ""))[1]:
                 last[s.cost_centre] = (s, s.period)
-        bud = rows(report, "budget", col)
-        for cc, (s, _) in last.items():
-            assert bud[(cc, "deviation")] == str(s.total.deviation)
-            assert bud[(cc, "actual_ytd")] == str(s.total.actual_ytd)
-            assert bud[(cc, "forecast_run_rate")] == str(s.total.forecast_run_rate)
+        bud = {(r["key"], r["measure"]): r for r in report["sections"]["budget"]["rows"]}
+        forecast = {r["key"]: r for r in report["sections"]["forecast"]["rows"]}
+        for cc, (s, _) in last.items():  # tkr, the net row of each cost centre; the previous year beside it
+            if col == "current":
+                assert bud[(cc, "netto")]["deviation"] == tkr(s.total.deviation)
+                assert bud[(cc, "netto")]["actual"] == tkr(s.total.actual_ytd)
+                assert forecast[cc]["forecast_run_rate"] == tkr(s.total.forecast_run_rate)
+            else:
+                assert bud[(cc, "netto")]["previous_year"] == tkr(s.total.actual_ytd)
 
         raised = [a for a in of("pn.alert.raised") if local_year(a.raised_at) == y]
         resolved = [a for a in of("pn.alert.resolved") if local_year(a.resolved_at) == y]
@@ -169,10 +184,19 @@ def test_pn_report_quarter_boundary_csv_and_html(broker, year_events, tmp_path: 
     prev = rows(json.loads(out.read_text()), "cases_by_channel", "previous")
     assert (ch["total"], ch["phone"], ch.get("1177", 0)) == (6, 6, 0)
     assert (prev["total"], prev["1177"]) == (5, 5)
-    for fmt in ("csv", "html"):
-        res = pn_report(broker.bootstrap, "--period", f"{year}-Q1", "--format", fmt, "--out", str(tmp_path / f"q.{fmt}"))
+    text = tmp_path / "texts.md"
+    text.write_text("## Mål\nBudget i balans.\n", encoding="utf-8")
+    for fmt in ("csv", "html", "excel", "pdf"):
+        res = pn_report(broker.bootstrap, "--period", f"{year}-Q1", "--format", fmt, "--text", str(text),
+                        "--out", str(tmp_path / f"q.{fmt}"))
         assert res.returncode == 0, res.stderr
         assert (tmp_path / f"q.{fmt}").stat().st_size > 500
+    assert "Budget i balans." in (tmp_path / "q.html").read_text()
+    assert (tmp_path / "q.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "q.excel").read_bytes().startswith(b"\xef\xbb\xbf")
+    text.write_text("## Ekonomi\növerskott\n", encoding="utf-8")
+    res = pn_report(broker.bootstrap, "--period", f"{year}-Q1", "--text", str(text), "--out", str(tmp_path / "x.html"))
+    assert res.returncode == 2 and "unknown heading 'Ekonomi'" in res.stderr
 
 
 def test_period_without_data_and_unreachable_broker_give_clear_errors(broker, tmp_path: Path):

@@ -81,6 +81,7 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
     await settle(settings, running, ("intake",), ["pn.complaints.submitted", "pn.intake.accepted"], p, "cases opened")
     await publish(settings, scenario.letters_for(await opened_cases(settings)), p)
     await publish(settings, support, p)
+    await publish(settings, scenario.advice(), p)  # read by the report only
     await publish(settings, care, p)
     await settle(settings, running, ("diary", "fees", "billing"),
                  ["pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",

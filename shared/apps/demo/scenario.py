@@ -18,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared.contract.events import (
+    AdviceContactRegistered,
     Attachment,
     CareDayCancelled,
     CareDayRecorded,
@@ -37,6 +38,7 @@ from shared.contract.events import (
     make_event,
 )
 from shared.contract.topics import (
+    ADVICE_CONTACTS,
     CARE_DAYS,
     CARE_UNITS,
     COMMANDS,
@@ -151,7 +153,7 @@ class Scenario:
         for i in range(24):
             provider = PROVIDERS[0] if i < 16 else PROVIDERS[1 + i % 3]
             units.append(CareUnitUpserted(
-                hsa_id=f"SE2321000180-{1000 + i}", name=f"{UNIT_KINDS[i % 6]} {TOWNS[i % 6]}",
+                hsa_id=f"SE2321000180-{1000 + i}", name=f"{UNIT_KINDS[i % 6]} {TOWNS[(i + i // 6) % 6]}",  # 24 distinct names
                 care_provider=provider, region="20",
                 registry_address=f"registrator.{1000 + i}@vard.example.se"))
         return units
@@ -349,3 +351,19 @@ class Scenario:
         close.add(COMMANDS, self._event(PeriodCloseRequested(service="billing", period=period), "/ekonomi",
                                         self._at(date(self.year + 1, 1, 31), 23), "billing", period))
         return fix, close
+
+    def advice(self) -> Step:
+        """Advice contacts that are not complaints: the seed's "över 250" a year, mostly by phone
+        (a separate random stream, so the rest of the scenario stays as it was)."""
+        rng = random.Random(self.year * 31 + 7)
+        step = Step("advice contacts")
+        subjects = [("lagstiftning", 0.30), ("rutiner", 0.25), ("hanvisning_ivo", 0.15), ("hanvisning_lof", 0.10),
+                    ("hanvisning_annan", 0.12), ("ovrigt", 0.08)]
+        for i in range(self._n(262)):
+            day = date(self.year, 1, 1) + timedelta(days=rng.randrange(365))
+            data = AdviceContactRegistered(
+                contact_id=f"RAD-{self.year}-{i:04d}", date=day,
+                channel=rng.choices(["phone", "email", "visit"], [0.85, 0.10, 0.05])[0],
+                subject_area=rng.choices([k for k, _ in subjects], [w for _, w in subjects])[0])
+            step.add(ADVICE_CONTACTS, self._event(data, "/pn/radgivning", self._at(day, 10), data.contact_id))
+        return step

@@ -11,12 +11,13 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.apps.report import activity, economy, names
 from shared.apps.report.privacy import mask, mask_with
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -44,6 +45,7 @@ SUB_AREAS = {
     "administration.intyg": "Intyg", "administration.sekretess": "Sekretess", "ovrigt": "Övrigt",
 }
 CHANNELS = {"1177": "1177", "phone": "Telefon", "letter": "Brev", "email": "E-post", "visit": "Besök"}
+OUTSIDE = "outside"  # an HSA id the directory does not name
 COLUMNS = ("current", "previous", "year_before")
 
 
@@ -122,6 +124,11 @@ class Inputs:
     budget: list[Any]
     alerts_raised: list[tuple[Any, str]]  # (AlertRaised, topic kind "budget"/"ops")
     alerts_resolved: list[tuple[Any, str]]
+    units: list[Any] = field(default_factory=list)  # CareUnitUpserted, in log order
+    assigned: list[Any] = field(default_factory=list)
+    care_ended: list[Any] = field(default_factory=list)
+    support_ended: list[Any] = field(default_factory=list)
+    advice: list[Any] = field(default_factory=list)
 
 
 def collect(events: Iterable[Any]) -> Inputs:
@@ -152,6 +159,16 @@ def collect(events: Iterable[Any]) -> Inputs:
             ins.alerts_raised.append((d, _alert_kind(d.rule_id)))
         elif t == "pn.alert.resolved":
             ins.alerts_resolved.append((d, _alert_kind(d.rule_id)))
+        elif t == "pn.care_unit.upserted":
+            ins.units.append(d)
+        elif t == "pn.support.assigned":
+            ins.assigned.append(d)
+        elif t == "pn.support.care_ended":
+            ins.care_ended.append(d)
+        elif t == "pn.support.ended":
+            ins.support_ended.append(d)
+        elif t == "pn.advice.contact_registered":
+            ins.advice.append(d)
     return ins
 
 
@@ -190,8 +207,12 @@ def count_by_provider(cases: Iterable[Any]) -> Counter:
     return Counter(c.care_provider or UNKNOWN for c in cases)
 
 
-def count_by_unit(cases: Iterable[Any]) -> Counter:
-    return Counter(c.care_unit_hsa_id or UNKNOWN for c in cases)
+def count_by_unit(cases: Iterable[Any], known: Iterable[str] | None = None) -> Counter:
+    """Cases per care unit (HSA id); with `known` (the directory's ids) every other id counts once
+    under "outside", so no bare HSA id reaches a reader."""
+    keep = None if known is None else set(known)
+    return Counter(UNKNOWN if not c.care_unit_hsa_id else
+                   c.care_unit_hsa_id if keep is None or c.care_unit_hsa_id in keep else OUTSIDE for c in cases)
 
 
 def top_with_rest(counts: Counter, keys: Iterable[str] | None = None, n: int = TOP_N) -> dict[str, int]:
@@ -274,16 +295,25 @@ def budget(statuses: Iterable[Any], period: Period) -> dict[str, Any]:
 
 def alerts(raised: Iterable[tuple[Any, str]], resolved: Iterable[tuple[Any, str]], period: Period,
            keep: Callable[[Any, str], bool]) -> dict[str, dict[str, int]]:
-    """Alerts raised and resolved within the period, per rule id."""
+    """Alerts raised and resolved within the period, per rule id. An alert about a month (a budget
+    alert's `facts.period`, YYYY-MM) counts in that month, so a year replayed later (the demo, a
+    rebuild) counts its alerts where they belong; any other alert on its local date."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"raised": 0, "resolved": 0})
     for a, kind in raised:
-        if keep(a, kind) and period.contains(local_date(a.raised_at)):
+        if keep(a, kind) and period.contains(_alert_day(a, a.raised_at)):
             out[a.rule_id]["raised"] += 1
     for a, kind in resolved:
-        at = a.resolved_at or a.raised_at
-        if keep(a, kind) and period.contains(local_date(at)):
+        if keep(a, kind) and period.contains(_alert_day(a, a.resolved_at or a.raised_at)):
             out[a.rule_id]["resolved"] += 1
     return dict(out)
+
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _alert_day(alert: Any, at: datetime) -> date:
+    month = _MONTH.match(str((alert.facts or {}).get("period", "")))
+    return date(int(month.group(1)), int(month.group(2)), 1) if month else local_date(at)
 
 
 def is_spike(alert: Any, kind: str) -> bool:
@@ -304,12 +334,17 @@ def has_data(ins: Inputs, period: Period) -> bool:
                 or any(period.contains(local_date(e.registered_at)) for e in ins.diary)
                 or any(period.contains(day) for _, day in ins.fees)
                 or any(period.contains_month(i.period) for i in ins.invoices)
-                or budget(ins.budget, period))
+                or budget(ins.budget, period)
+                or any(period.contains(a.date) for a in ins.advice))
 
 
 # -- the report --------------------------------------------------------------------------------------
 def _money(v: Decimal | None) -> str | None:
     return None if v is None else str(Decimal(v).quantize(Decimal("0.01")))
+
+
+def _tkr(v: Decimal | None) -> int | None:
+    return economy.tkr(v)
 
 
 def _count_rows(per: dict[str, dict[str, int]], labels: dict[str, str] | None = None,
@@ -332,13 +367,20 @@ def _section(title: str, rows: list[dict[str, Any]], unit: str = "cases", note: 
 
 
 def report_from_events(events: Iterable[Any], period: str | Period, *, generated_at: datetime | None = None,
-                       region: str | None = None) -> dict[str, Any]:
+                       region: str | None = None, cost_centres: dict[str, str] | None = None,
+                       texts: dict[str, str] | None = None) -> dict[str, Any]:
     """The whole report for `period` from decoded envelopes (pure: no I/O). Raises NoDataError
-    when nothing on the report's topics falls in the period. The result is JSON-ready."""
+    when nothing on the report's topics falls in the period. The result is JSON-ready.
+
+    `cost_centres` names the cost centres (rules/cost_centres.yaml); `texts` is the nämnd's own
+    Markdown per section (`texts.parse_text`), placed where the annual report has it."""
+    from shared.apps.report.texts import texts_for
+
     p = period if isinstance(period, Period) else parse_period(period)
     ins = collect(events)
     if not has_data(ins, p):
-        raise NoDataError(f"no data for {p}: no case, diary entry, fee, invoice or budget status falls in the period")
+        raise NoDataError(f"no data for {p}: no case, diary entry, fee, invoice, budget status or advice contact "
+                          "falls in the period")
     periods = {"current": p, "previous": p.previous(), "year_before": p.year_before()}
     cases = {c: cases_in(ins.cases, q) for c, q in periods.items()}
     sections: dict[str, Any] = {}
@@ -347,7 +389,7 @@ def report_from_events(events: Iterable[Any], period: str | Period, *, generated
     totals = {c: len(v) for c, v in cases.items()}
     rows = _count_rows(by_channel, CHANNELS, [k for k in CHANNELS if any(by_channel[c].get(k) for c in COLUMNS)])
     rows.append({"key": "total", "label": "Totalt", **{c: mask(totals[c]) for c in COLUMNS}})
-    sections["cases_by_channel"] = _section("Ärenden per kanal", rows)
+    sections["cases_by_channel"] = _section("Synpunkter och klagomål per kanal", rows)
 
     areas = {c: count_by_main_area(v) for c, v in cases.items()}
     area_keys = [k for k in MAIN_AREAS if any(areas[c].get(k) for c in COLUMNS)]
@@ -356,14 +398,19 @@ def report_from_events(events: Iterable[Any], period: str | Period, *, generated
     subs = {c: count_by_sub_area(v) for c, v in cases.items()}
     sub_keys = sorted({k for c in COLUMNS for k in subs[c]}, key=lambda k: (main_area(k) == "ovrigt", k))
     sections["cases_by_sub_area"] = _section("Ärenden per delområde", _with_share(_count_rows(subs, SUB_AREAS, sub_keys), subs, totals),
-                                             note="Andel = andel av periodens ärenden, en decimal.")
+                                             note="Andel = andel av periodens ärenden i procent, en decimal.")
 
-    for name, title, fn in (("cases_by_provider", "Ärenden per vårdgivare (topp 10)", count_by_provider),
-                            ("cases_by_unit", "Ärenden per vårdenhet (HSA-id, topp 10)", count_by_unit)):
+    unit_names = names.care_unit_names(ins.units)
+    for name, title, fn, labels in (
+            ("cases_by_provider", "Ärenden per vårdgivare (de tio största)", count_by_provider,
+             {REST: names.REST, UNKNOWN: names.PROVIDER_UNKNOWN}),
+            ("cases_by_unit", "Ärenden per vårdenhet (de tio största)", lambda cs: count_by_unit(cs, unit_names),
+             {REST: names.REST, UNKNOWN: names.UNIT_UNKNOWN, OUTSIDE: names.UNIT_OUTSIDE, **unit_names})):
         counts = {c: fn(v) for c, v in cases.items()}
         top = top_with_rest(counts["current"])
         per = {c: top_with_rest(counts[c], keys=[k for k in top if k != REST]) for c in COLUMNS}
-        sections[name] = _section(title, _count_rows(per, {REST: "Övriga", UNKNOWN: "Okänd"}, list(top)))
+        sections[name] = _section(title, _count_rows(per, labels, list(top)))
+    sections["cases_by_unit"]["note"] = "Vårdenheterna namnges ur HSA-katalogen."
 
     replies = {c: reply_days(ins.diary, q) for c, q in periods.items()}
     sections["reply_days"] = _section("Dagar från klagomål till vårdgivarens svar", [
@@ -379,39 +426,52 @@ def report_from_events(events: Iterable[Any], period: str | Period, *, generated
               "letters_registered_out": "Skrivelser ut", "letters_dispatched": "Skrivelser skickade"}
     sections["letters"] = _section("Diariet: registrerat och skickat", _count_rows(lt, labels, list(labels)), unit="documents")
 
+    spans = activity.assignment_periods(ins.assigned, ins.care_ended, ins.support_ended)
+    asg = {c: activity.assignments(spans, q.first, q.last) for c, q in periods.items()}
     sp = {c: support(ins.fees, ins.payouts, q) for c, q in periods.items()}
-    sections["support"] = _section("Stödpersoner", [
-        {"key": "support_persons_active", "label": "Aktiva stödpersoner", **{c: mask(sp[c]["support_persons_active"]) for c in COLUMNS}},
+    sections["support"] = _section("Stödpersonsverksamhet", [
+        {"key": "assignments_ongoing", "label": "Pågående stödpersonsuppdrag vid periodens slut", **{c: mask(asg[c]["ongoing"]) for c in COLUMNS}},
+        {"key": "assignments_new", "label": "Nya stödpersonsuppdrag", **{c: mask(asg[c]["new"]) for c in COLUMNS}},
+        {"key": "assignments_ended", "label": "Avslutade stödpersonsuppdrag", **{c: mask(asg[c]["ended"]) for c in COLUMNS}},
+        {"key": "support_persons_active", "label": "Stödpersoner med arvoderade besök", **{c: mask(sp[c]["support_persons_active"]) for c in COLUMNS}},
         {"key": "visits", "label": "Besök med arvode", **{c: mask(sp[c]["visits"]) for c in COLUMNS}},
-        {"key": "fees_total", "label": "Arvoden, kr", **{c: mask_with(sp[c]["visits"], _money(sp[c]["fees_total"])) for c in COLUMNS}},
+        {"key": "fees_total", "label": "Arvoden, tkr", **{c: mask_with(sp[c]["visits"], _tkr(sp[c]["fees_total"])) for c in COLUMNS}},
         {"key": "payouts", "label": "Utbetalningar", **{c: mask(sp[c]["payouts"]) for c in COLUMNS}},
-        {"key": "payouts_total", "label": "Utbetalt, kr", **{c: mask_with(sp[c]["payouts"], _money(sp[c]["payouts_total"])) for c in COLUMNS}},
-    ], unit="mixed")
+        {"key": "payouts_total", "label": "Utbetalt, tkr", **{c: mask_with(sp[c]["payouts"], _tkr(sp[c]["payouts_total"])) for c in COLUMNS}},
+    ], unit="mixed", note="Ett uppdrag upphör när det avslutas eller fyra veckor efter att tvångsvården upphört.")
+
+    adv = {c: activity.advice(ins.advice, q.first, q.last) for c, q in periods.items()}
+    rows = [{"key": "total", "label": "Rådgivande kontakter totalt", **{c: mask(adv[c][0]) for c in COLUMNS}}]
+    rows += [{"key": f"channel.{k}", "label": f"via {label.lower() if k != '1177' else label}", **{c: mask(adv[c][1].get(k, 0)) for c in COLUMNS}}
+             for k, label in activity.ADVICE_CHANNELS.items() if any(adv[c][1].get(k) for c in COLUMNS)]
+    rows += [{"key": f"subject.{k}", "label": label, **{c: mask(adv[c][2].get(k, 0)) for c in COLUMNS}}
+             for k, label in activity.ADVICE_SUBJECTS.items() if any(adv[c][2].get(k) for c in COLUMNS)]
+    sections["advice"] = _section("Information och rådgivning", rows, unit="contacts",
+                                  note="Kontakter av rådgivande eller informerande karaktär som inte är klagomål.")
 
     oor = {c: out_of_region(ins.invoices, q) for c, q in periods.items()}
-    regions = sorted({r for c in COLUMNS for r in oor[c]})
+    regions = sorted({r for c in COLUMNS for r in oor[c]}, key=lambda r: names.region_name(r))
     empty = {"care_days": 0, "credited_days": 0, "amount": ZERO}
     sections["out_of_region_days"] = _section("Utomlänsvård: fakturerade vårddygn per hemregion", [
-        {"key": r, "label": f"Region {r}", **{c: mask(oor[c].get(r, empty)["care_days"]) for c in COLUMNS}} for r in regions
+        {"key": r, "label": names.region_name(r), **{c: mask(oor[c].get(r, empty)["care_days"]) for c in COLUMNS}} for r in regions
     ], unit="care days")
-    sections["out_of_region_amount"] = _section("Utomlänsvård: fakturerat belopp per hemregion, kr", [
-        {"key": r, "label": f"Region {r}",
-         **{c: mask_with(oor[c].get(r, empty)["care_days"], _money(oor[c].get(r, empty)["amount"])) for c in COLUMNS}}
+    sections["out_of_region_amount"] = _section("Utomlänsvård: fakturerat belopp per hemregion, tkr", [
+        {"key": r, "label": names.region_name(r),
+         **{c: mask_with(oor[c].get(r, empty)["care_days"], _tkr(oor[c].get(r, empty)["amount"])) for c in COLUMNS}}
         for r in regions
-    ], unit="SEK", note="Netto efter krediteringar.")
+    ], unit="tkr", note="Netto efter krediteringar.")
 
-    bud = {c: budget(ins.budget, q) for c, q in periods.items()}
-    centres = sorted({cc for c in COLUMNS for cc in bud[c]}, key=lambda cc: (cc == "total", cc))
-    measures = {"budget_ytd": "Budget hittills", "actual_ytd": "Utfall hittills", "deviation": "Avvikelse",
-                "annual_budget": "Årsbudget", "forecast_run_rate": "Prognos (takt)", "forecast_budget_rest": "Prognos (budget resten)"}
-    rows = []
-    for cc in centres:
-        for m, label in measures.items():
-            rows.append({"key": cc, "measure": m, "label": f"{cc}: {label}",
-                         **{c: _money(getattr(bud[c][cc].total, m)) if cc in bud[c] else None for c in COLUMNS}})
-    sections["budget"] = _section("Budget och utfall per kostnadsställe, kr", rows, unit="SEK",
-                                  note="Senaste budgetstatus inom perioden (" + ", ".join(
-                                      f"{c}: {max((s.period for s in bud[c].values()), default='–')}" for c in COLUMNS) + ").")
+    rows, forecast, month = economy.economy(ins.budget, p.year, p.last_month, cost_centres or {})
+    sections["budget"] = {
+        "title": "Intäkter och kostnader, tkr", "unit": "tkr", "columns": [list(c) for c in economy.COLUMNS],
+        "note": (f"Ackumulerat till och med {_month_name(month)}, jämfört med samma månad föregående år. "
+                 "Avvikelse = utfall − budget: positiv är bättre än budget. Avrundat till hela tkr."
+                 if month else "Ingen budgetstatus finns för perioden."),
+        "rows": rows}
+    sections["forecast"] = {
+        "title": "Helårsprognos per kostnadsställe, tkr", "unit": "tkr", "columns": [list(c) for c in economy.FORECAST_COLUMNS],
+        "note": "Prognos enligt utfallstakt = utfallet hittills uppräknat till helår; prognos mot årsbudget = den minus årsbudgeten.",
+        "rows": forecast}
     bal = {c: alerts(ins.alerts_raised, ins.alerts_resolved, q, is_budget) for c, q in periods.items()}
     sections["budget_alerts"] = _alert_rows("Budgetlarm", bal)
 
@@ -421,18 +481,28 @@ def report_from_events(events: Iterable[Any], period: str | Period, *, generated
         "period": str(p),
         "periods": {c: {"name": str(q), "first": q.first.isoformat(), "last": q.last.isoformat()} for c, q in periods.items()},
         "region": region,
+        "region_name": names.region_name(region) if region else None,
         "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         "privacy": "Antal under 5 visas som \"< 5\". Inga fritexter, namn eller personnummer.",
-        "trend": {"title": "Ärenden per år", "rows": [{"year": y, "cases": mask(n)} for y, n in trend.items()]},
+        "trend": {"title": "Synpunkter och klagomål per år", "rows": [{"year": y, "cases": mask(n)} for y, n in trend.items()]},
+        "texts": texts_for(texts),
         "sections": sections,
     }
 
 
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+          "november", "december")
+
+
+def _month_name(period: str | None) -> str:
+    return "–" if not period else f"{MONTHS[int(period[5:7]) - 1]} {period[:4]}"
+
+
 def _alert_rows(title: str, per: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
-    rules = sorted({r for c in COLUMNS for r in per[c]})
+    rules = sorted({r for c in COLUMNS for r in per[c]}, key=names.rule_name)
     rows = []
     for r in rules:
-        for what, label in (("raised", "larmade"), ("resolved", "åtgärdade")):
-            rows.append({"key": r, "measure": what, "label": f"{r} {label}",
+        for what, label in (("raised", "larm"), ("resolved", "upphörda")):
+            rows.append({"key": r, "measure": what, "label": f"{names.rule_name(r)}: {label}",
                          **{c: per[c].get(r, {}).get(what, 0) for c in COLUMNS}})
     return _section(title, rows, unit="alerts", note="Larm räknas inte som ärenden och maskeras inte.")

@@ -13,16 +13,20 @@ from typing import Any
 from shared.apps.report.figures import NoDataError, parse_period, report_from_events
 from shared.apps.report.render import FORMATS, render
 
-CONTENT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
+CONTENT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8",
+                 "excel": "text/csv; charset=utf-8", "pdf": "application/pdf", "png": "image/png"}
 
 
 def report_response(events: Iterable[Any], period: str, fmt: str = "html", *,
-                    generated_at: datetime | None = None, region: str | None = None) -> tuple[int, str, str]:
-    """200 with the report; 400 for a bad period or format; 404 when the period has no data."""
+                    generated_at: datetime | None = None, region: str | None = None,
+                    cost_centres: dict[str, str] | None = None) -> tuple[int, str, str | bytes]:
+    """200 with the report (text, or bytes for pdf and png); 400 for a bad period or format; 404
+    when the period has no data."""
     if fmt not in FORMATS:
         return 400, CONTENT_TYPES["json"], json.dumps({"error": f"format must be one of {', '.join(FORMATS)}"})
     try:
-        report = report_from_events(events, parse_period(period), generated_at=generated_at, region=region)
+        report = report_from_events(events, parse_period(period), generated_at=generated_at, region=region,
+                                    cost_centres=cost_centres)
     except NoDataError as exc:
         return 404, CONTENT_TYPES["json"], json.dumps({"error": str(exc)})
     except ValueError as exc:

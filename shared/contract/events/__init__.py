@@ -1,5 +1,6 @@
 """The event contract in code: one frozen pydantic model per type in EVENTS.md."""
 
+from shared.contract.events.advice import AdviceContactRegistered
 from shared.contract.events.audit import CaseRead
 from shared.contract.events.care import (
     CareDayCancelled,

@@ -1,6 +1,8 @@
-"""Demo-like output events (what the five services publish) for report tests, benchmarks and the
-screenshot: the demo scenario's channel and theme mix (shared/apps/demo/scenario.py), the Jämtland trend
-2018-2023 and budget deviations per cost centre. Deterministic (seeded)."""
+"""Demo-like events for report tests and benchmarks: what the five services publish, the HSA
+directory, support-person assignments and advice contacts; the demo scenario's channel and theme
+mix (shared/apps/demo/scenario.py), the Jämtland trend 2018-2023, and the economy of the Jämtland 2023
+annual report per cost centre and account row (its table "Intäkter och kostnader i tkr", with the
+previous year's column). Deterministic (seeded)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from decimal import Decimal
 
 from shared.apps.demo.scenario import CHANNELS, HOME_REGIONS, PROVIDERS, STOCKHOLM, THEMES
 from shared.contract.events import (
+    AdviceContactRegistered,
     AlertMessage,
     AlertRaised,
     AlertResolved,
     BudgetFigures,
     BudgetStatus,
+    CareUnitUpserted,
     CaseOpened,
     CategoryRef,
     DiaryRegistered,
@@ -24,15 +28,43 @@ from shared.contract.events import (
     InvoiceIssued,
     InvoiceLine,
     LetterDispatched,
+    SupportAssigned,
+    SupportEnded,
     derive_id,
     make_event,
 )
 
 TREND = {2018: 463, 2019: 474, 2020: 408, 2021: 545, 2022: 673, 2023: 557}
-# Jämtland 2023 (tkr): budget and outcome per cost centre; deviation = outcome - budget.
-BUDGET_2023 = {"6101": (Decimal("-900000.00"), Decimal("-884000.00")),
-               "6102": (Decimal("-2100000.00"), Decimal("-1840000.00")),
-               "6103": (Decimal("-500000.00"), Decimal("-440000.00"))}
+# Jämtland 2023 in kr per (cost centre, account group): (annual outcome, annual budget). One exact
+# split that rounds to every tkr figure of the seed's table (as shared/apps/demo/seed_jamtland.py,
+# with 6101's row as "services", the seed's Verksamhetsanknutna tjänster).
+ECONOMY_2023 = {
+    ("6101", "personnel"): (Decimal("-334000"), Decimal("-340000")),
+    ("6101", "services"): (Decimal("0"), Decimal("-10000")),
+    ("6102", "revenue"): (Decimal("349400"), Decimal("400000")),
+    ("6102", "personnel"): (Decimal("-1999500"), Decimal("-2217000")),
+    ("6102", "other"): (Decimal("-157000"), Decimal("-250000")),
+    ("6103", "personnel"): (Decimal("-95000"), Decimal("-100000")),
+    ("6103", "fees"): (Decimal("-850000"), Decimal("-900000")),
+    ("6103", "other"): (Decimal("-78000"), Decimal("-83000")),
+}
+# The previous year's outcome: the seed's column "Ack utfall fg år" (342, −3 337, −6 − 175 = −181
+# under Övriga kostnader, net −3 177 and a change of +12 tkr), split over the cost centres.
+ECONOMY_2022 = {
+    ("6101", "personnel"): (Decimal("-330000"), Decimal("-340000")),
+    ("6102", "revenue"): (Decimal("342300"), Decimal("400000")),
+    ("6102", "personnel"): (Decimal("-2060000"), Decimal("-2217000")),
+    ("6102", "other"): (Decimal("-110000"), Decimal("-250000")),
+    ("6103", "personnel"): (Decimal("-97400"), Decimal("-100000")),
+    ("6103", "fees"): (Decimal("-850000"), Decimal("-900000")),
+    ("6103", "other"): (Decimal("-71400"), Decimal("-83000")),
+}
+BUDGET_2023 = {cc: (sum(b for (c, _), (_, b) in ECONOMY_2023.items() if c == cc),
+                    sum(a for (c, _), (a, _) in ECONOMY_2023.items() if c == cc)) for cc in ("6101", "6102", "6103")}
+"""(budget, outcome) per cost centre, kr: +16, +259.9 and +60 tkr."""
+UNIT_NAMES = ("Vårdcentral", "Psykiatrisk mottagning", "Akutmottagning", "Ortopedmottagning", "Barnmottagning",
+              "Kirurgisk avdelning")
+TOWNS = ("Falun", "Borlänge", "Mora", "Ludvika", "Avesta", "Leksand")
 FEE = Decimal("350.00")
 PRICE = Decimal("120.00")
 
@@ -84,9 +116,47 @@ def generate(year: int = 2023, scale: float = 1.0, seed: int = 17, tag: str = "s
                     diary_number=f"PN {y}/{2 * n + i + 1}", registered_at=reply, direction="in", document_kind="letter",
                     case_id=case_id, counterpart=unit, subject="Svar från vårdgivare", confidential=True),
                     source="/pn/diary", time=reply, id=derive_id(tag, "dr", case_id)))
+    for i, (hsa_id, provider) in enumerate(units):
+        events.append(make_event(CareUnitUpserted(
+            hsa_id=hsa_id, name=f"{UNIT_NAMES[i % 6]} {TOWNS[(i // 6) % 6]}", care_provider=provider, region="20",
+            registry_address=f"registrator.{i}@example.se"), source="/hsa/sync", time=datetime(year - 6, 1, 1, tzinfo=UTC),
+            id=derive_id(tag, "unit", hsa_id)))
     for y in (year - 1, year):
-        events += _support(rng, y, scale, tag) + _invoices(rng, y, scale, tag) + _budget(y, tag) + _alerts(y, tag)
-    return events
+        events += (_support(rng, y, scale, tag) + _invoices(rng, y, scale, tag) + _budget(y, tag, ECONOMY_2023 if y == year else ECONOMY_2022) + _alerts(y, tag)
+                   + _advice(rng, y, scale, tag))
+    return events + _assignments(year, tag)
+
+
+def _assignments(y: int, tag: str) -> list:
+    """The seed's year: six new assignments, nine going on at the end of December (three from before
+    the year), and one that ended in it."""
+    out = []
+    spans = [(date(y - 1, 3 + k, 1), None) for k in range(3)] + [(date(y - 1, 9, 1), date(y, 2, 10))]
+    spans += [(date(y, 2 * k + 1, 15), None) for k in range(6)]
+    for k, (start, ended) in enumerate(spans):
+        aid = f"{tag}-upp-{y}-{k}"
+        at = datetime.combine(start, time(9), STOCKHOLM).astimezone(UTC)
+        out.append(make_event(SupportAssigned(assignment_id=aid, support_person_id=f"{tag}-sp-{k:02d}", patient_ref=f"p-{aid}",
+                                              legal_basis="LPT", start_date=start), source="/pn/stodperson", time=at,
+                              id=derive_id(tag, "asg", aid)))
+        if ended:
+            out.append(make_event(SupportEnded(assignment_id=aid, ended_on=ended, reason="avslutat"), source="/pn/stodperson",
+                                  time=datetime.combine(ended, time(9), STOCKHOLM).astimezone(UTC), id=derive_id(tag, "end", aid)))
+    return out
+
+
+def _advice(rng: random.Random, y: int, scale: float, tag: str) -> list:
+    """Advice contacts: the seed's "över 250" a year, mostly by phone."""
+    subjects = [("lagstiftning", 0.3), ("rutiner", 0.25), ("hanvisning_ivo", 0.15), ("hanvisning_lof", 0.1),
+                ("hanvisning_annan", 0.12), ("ovrigt", 0.08)]
+    out = []
+    for i in range(max(1, round(262 * scale))):
+        day = date(y, 1, 1) + timedelta(days=rng.randrange(365))
+        data = AdviceContactRegistered(contact_id=f"{tag}-rad-{y}-{i:04d}", date=day,
+                                       channel=_pick(rng, [("phone", 0.85), ("email", 0.1), ("visit", 0.05)]),
+                                       subject_area=_pick(rng, subjects))
+        out.append(make_event(data, source="/pn/radgivning", time=_local(day, rng), id=derive_id(tag, "adv", y, i)))
+    return out
 
 
 def _support(rng: random.Random, y: int, scale: float, tag: str) -> list:
@@ -133,19 +203,29 @@ def figures(budget_annual: Decimal, actual: Decimal, months: int) -> BudgetFigur
                          forecast_budget_rest=(act + budget_annual - ytd).quantize(Decimal("0.01")))
 
 
-def _budget(y: int, tag: str) -> list:
+def _sum(parts: list[BudgetFigures]) -> BudgetFigures:
+    return BudgetFigures(**{f: sum((getattr(p, f) for p in parts), Decimal("0.00")) for f in BudgetFigures.model_fields})
+
+
+def _budget(y: int, tag: str, economy: dict[tuple[str, str], tuple[Decimal, Decimal]]) -> list:
+    """A status per cost centre and month (accumulated), and the total over the cost centres."""
     out = []
     for month in range(1, 13):
-        tot_b = tot_a = Decimal("0.00")
-        for cc, (b, a) in BUDGET_2023.items():
-            f = figures(b, a, month)
-            tot_b, tot_a = tot_b + b, tot_a + a
-            out.append(make_event(BudgetStatus(year=y, period=f"{y}-{month:02d}", cost_centre=cc,
-                                               account_groups={"personnel": f}, total=f),
+        everything = []
+        for cc in ("6101", "6102", "6103"):
+            groups = {g: figures(b, a, month) for (c, g), (a, b) in economy.items() if c == cc}
+            total = _sum(list(groups.values()))
+            everything.append((groups, total))
+            out.append(make_event(BudgetStatus(year=y, period=f"{y}-{month:02d}", cost_centre=cc, account_groups=groups,
+                                               total=total),
                                   source="/pn/budget", time=datetime(y, month, 28, 12, tzinfo=UTC), id=derive_id(tag, "bs", y, month, cc)))
-        f = figures(tot_b, tot_a, month)
+        merged: dict[str, list[BudgetFigures]] = {}
+        for groups, _ in everything:
+            for g, fig in groups.items():
+                merged.setdefault(g, []).append(fig)
         out.append(make_event(BudgetStatus(year=y, period=f"{y}-{month:02d}", cost_centre="total",
-                                           account_groups={"personnel": f}, total=f),
+                                           account_groups={g: _sum(v) for g, v in merged.items()},
+                                           total=_sum([t for _, t in everything])),
                               source="/pn/budget", time=datetime(y, month, 28, 12, tzinfo=UTC), id=derive_id(tag, "bs", y, month, "total")))
     return out
 

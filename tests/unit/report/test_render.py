@@ -28,7 +28,7 @@ def test_html_is_self_contained_with_four_charts(report, tmp_path):
     assert text.startswith("<!DOCTYPE html>") and "<style>" in text and "@page { size: A4" in text
     assert text.count("<svg") == 4  # trend, main areas, providers, budget
     assert "src=\"http" not in text and "href=\"http" not in text.replace('xmlns', '') and "<script" not in text
-    assert "Kvartalsrapport 2023-Q3" in text and "2023-Q2" in text and "2022-Q3" in text
+    assert "Kvartalsrapport kv. 3 2023" in text and "kv. 2 2023" in text and "kv. 3 2022" in text
 
 
 def test_json_and_csv_carry_the_same_cells(report):
@@ -36,6 +36,13 @@ def test_json_and_csv_carry_the_same_cells(report):
     rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     by = {(r["section"], r["key"], r["measure"]): r for r in rows}
     for name, sec in data["sections"].items():
+        if "columns" in sec:  # the economy: one CSV line per row and column
+            for row in sec["rows"]:
+                for col, _ in sec["columns"]:
+                    measure = f"{row['measure']}:{col}" if "measure" in row else col
+                    got = by[(name, row["key"], measure)]
+                    assert got["current"] == ("" if row[col] is None else str(row[col]))
+            continue
         for row in sec["rows"]:
             got = by[(name, row["key"], row.get("measure", ""))]
             assert got["current"] == ("" if row["current"] is None else str(row["current"]))
@@ -43,7 +50,7 @@ def test_json_and_csv_carry_the_same_cells(report):
 
 def test_unknown_format():
     with pytest.raises(ValueError):
-        render({"sections": {}}, "pdf")
+        render({"sections": {}}, "docx")
 
 
 def test_a_demo_year_builds_well_under_30_s():
@@ -63,7 +70,9 @@ def test_web_view_response_is_one_pure_call():
     assert report_response(events, "2023", "html")[1].startswith("text/html")
     assert report_response(events, "1999", "html")[0] == 404
     assert report_response(events, "2023-Q9", "html")[0] == 400
-    assert report_response(events, "2023", "pdf")[0] == 400
+    assert report_response(events, "2023", "docx")[0] == 400
+    status, ctype, body = report_response(events, "2023", "excel")
+    assert status == 200 and ctype == "text/csv; charset=utf-8" and body.startswith("\ufeff")
 
 
 def test_html_leaves_out_charts_with_nothing_to_draw():

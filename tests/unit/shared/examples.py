@@ -13,6 +13,7 @@ WRONG: dict[str, tuple[str, object]] = {
     "pn.support.assigned": ("legal_basis", "LVU"),
     "pn.support.care_ended": ("care_ended_on", "yesterday"),
     "pn.support.ended": ("ended_on", None),
+    "pn.advice.contact_registered": ("subject_area", "a patient's name"),
     "pn.support.visit_reported": ("kind", "coffee"),
     "pn.care.day_recorded": ("home_region", "Gävleborg"),
     "pn.care.day_cancelled": ("care_day_id", ""),
