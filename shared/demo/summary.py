@@ -16,7 +16,7 @@ MAIN_AREAS = {"kommunikation": "Kommunikation", "vard": "Vård och behandling",
 def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
     """Pure: topic name → decoded events, to the figures the demo shows."""
     cases = [e.data for e in events.get("pn.cases.opened", [])]
-    categories = Counter(c.categories[0].code if c.categories else "other" for c in cases)
+    categories = Counter(c.categories[0].code if c.categories else "ovrigt" for c in cases)
     fees = [e.data for e in events.get("pn.fees.calculated", [])]
     payouts = [e.data for e in events.get("pn.fees.payouts", [])]
     invoices = [e.data for e in events.get("pn.billing.invoices", [])]
