@@ -33,6 +33,11 @@ KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
 ALL_REGIONS = "*"
 LEGAL_BASES: tuple[LegalBasis, ...] = ("LPT", "LRV", "SmL")
 Form = Literal["inpatient", "outpatient"]
+DEFAULT_LEGAL_BASES: tuple[LegalBasis, ...] = ("LPT", "LRV")
+DEFAULT_FORMS: tuple[Form, ...] = ("inpatient",)
+"""What an agreement surcharges unless it says otherwise: the seed's 15,467 vårddygn are inpatient
+days (slutenvård) under psychiatry's agreements (LPT, LRV); outpatient care has no per-day
+statistic and SmL care is not psychiatry's. Other forms and bases only where an agreement says so."""
 
 # Why a day is not billed (invoice statistics).
 OTHER_CARE_REGION = "other_care_region"  # cared for elsewhere: not ours to bill
@@ -54,8 +59,8 @@ class Agreement(BaseModel):
     effective_from: date
     effective_to: date | None = None
     surcharge_per_day: Money
-    legal_basis: Annotated[list[LegalBasis], Field(min_length=1)] = list(LEGAL_BASES)
-    forms: Annotated[list[Form], Field(min_length=1)] = ["inpatient", "outpatient"]
+    legal_basis: Annotated[list[LegalBasis], Field(min_length=1)] = list(DEFAULT_LEGAL_BASES)
+    forms: Annotated[list[Form], Field(min_length=1)] = list(DEFAULT_FORMS)
 
     @field_validator("surcharge_per_day")
     @classmethod

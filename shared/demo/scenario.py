@@ -303,7 +303,8 @@ class Scenario:
             basis = self.rng.choices(["LPT", "LRV", "SmL"], [0.75, 0.2, 0.05])[0]
             form = "inpatient" if self.rng.random() < 0.97 else "outpatient"
             made += self._stay(step, f"VT-{self.year}-{stays:05d}", home, first, length, basis, form)
-        billable = [e for _t, e in step.items if isinstance(e, Envelope) and e.data.care_date >= AGREEMENTS_FROM]
+        billable = [e for _t, e in step.items if isinstance(e, Envelope) and e.data.care_date >= AGREEMENTS_FROM
+                    and e.data.form == "inpatient" and e.data.legal_basis in ("LPT", "LRV")]
         self.expect.care_days_billable = len(billable)
         # voluntary care and in-region patients: recorded, never billed
         for k in range(self._n(40)):
