@@ -19,7 +19,7 @@ def create_app(settings: Settings) -> faust.App:
         ledger=runtime.store("ledger", FINANCE_POSTINGS.partitions),
         totals=runtime.store("totals", BUDGET_CENTRES.partitions),
         rules=load_budget_rules(settings.rules_dir / "budget_alerts.yaml"),  # bad file -> RulesFileError
-        clock=runtime.clock, log=runtime.log)
+        clock=runtime.clock, log=runtime.log, cost_centres=frozenset(settings.budget_cost_centres))
     # Each processor commits only its own store (its writes come from its topics' partitions).
     ledger = runtime.processor(LEDGER_HANDLERS, deps, stores=[deps.ledger])
     centres = runtime.processor(CENTRE_HANDLERS, deps, stores=[deps.totals])

@@ -94,6 +94,7 @@ agreements:
     surcharge_per_day: "120.00"
     legal_basis: [LPT, LRV, SmL]
     forms: [inpatient]
+revenue: {cost_centre: "5100"}
 """
 
 

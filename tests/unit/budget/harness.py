@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.budget.handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
+from services.budget.settings import Settings
 from services.budget.rules import load_budget_rules
 from shared.consumer import Processor
 from shared.events import BudgetSet, Envelope, LedgerPosted
@@ -34,7 +35,8 @@ class Budget:
         self.batch = batch  # events per ledger batch; None: each feed() is one batch
         self.clock, self.publisher = FixedClock(), FakePublisher()
         self.deps = Deps(ledger=Store("ledger"), totals=Store("totals"), rules=load_budget_rules(RULES),
-                         clock=self.clock, log=get_logger(service="budget"))
+                         clock=self.clock, log=get_logger(service="budget"),
+                         cost_centres=frozenset(Settings().budget_cost_centres))  # as app.py
         common = {"service": "budget", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.ledger = Processor(handlers=LEDGER_HANDLERS, stores=[self.deps.ledger], **common)
         self.centres = Processor(handlers=CENTRE_HANDLERS, stores=[self.deps.totals], **common)

@@ -245,3 +245,19 @@ async def test_a_posting_moved_to_another_year_in_a_batch_refreshes_both_years()
     assert b.latest("6101", 2092)["total"]["actual_ytd"] == "-101.00"
     assert b.latest("total", 2091)["total"]["actual_ytd"] == "-5.00"
     assert b.latest("total", 2092)["total"]["actual_ytd"] == "-101.00"
+
+
+async def test_only_the_namnds_own_cost_centres_are_counted():
+    """Invoice income is the health-care administration's (rules/billing.yaml `revenue`): its
+    postings and budgets, and its side of the internal transfer, never reach the nämnd's figures."""
+    b = Budget()
+    await b.feed(budget(2091, "6103", "revenue", "0"), budget(2091, "6103", "fees", "-900000"),
+                 budget(2091, "5100", "revenue", "1900000"),
+                 posting("billing:PN-2091-01-21", "2091-01", "5100", "revenue", "120000"),
+                 posting("billing:PN-2091-01-21:pn-andel:from", "2091-01", "5100", "revenue", "-32330"),
+                 posting("billing:PN-2091-01-21:pn-andel", "2091-01", "6103", "revenue", "32330"),
+                 posting("fees:1", "2091-01", "6103", "fees", "-70000"))
+    assert {e.data.cost_centre for e in b.statuses()} == {"6103", "total"}
+    assert b.latest("total", 2091)["total"]["actual_ytd"] == "-37670.00"
+    assert b.latest("6103", 2091)["account_groups"]["revenue"]["actual_ytd"] == "32330.00"
+    assert not any("5100" in a.data.subject for a in b.alerts())
