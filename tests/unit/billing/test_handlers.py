@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from services.billing.domain import Revenue
-
 from shared.events import CareDayCancelled, PeriodCloseRequested
 from shared.testing import envelope, message
 from shared.topics import (

@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.budget.handlers import CENTRE_HANDLERS, LEDGER_HANDLERS, Deps
-from services.budget.settings import Settings
 from services.budget.rules import load_budget_rules
+from services.budget.settings import Settings
 from shared.consumer import Processor
 from shared.events import BudgetSet, Envelope, LedgerPosted
 from shared.logging import get_logger
