@@ -353,7 +353,7 @@ def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period:
     assert deps.emit is not None
     figures = figures_of(fig)
     facts: dict[str, Any] = {**rule.facts(figures, months), "year": year, "period": period}
-    message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period))
+    message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period, ended=not holds))
     if holds:
         store[key] = {"raised_at": at.isoformat(), "period": period}
         data: Any = AlertRaised(alert_id=aid, rule_id=rule.id, severity=rule.severity, subject=subject,

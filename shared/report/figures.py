@@ -432,7 +432,7 @@ def _alert_rows(title: str, per: dict[str, dict[str, dict[str, int]]]) -> dict[s
     rules = sorted({r for c in COLUMNS for r in per[c]})
     rows = []
     for r in rules:
-        for what, label in (("raised", "larmade"), ("resolved", "åtgärdade")):
+        for what, label in (("raised", "larmade"), ("resolved", "upphörda")):
             rows.append({"key": r, "measure": what, "label": f"{r} {label}",
                          **{c: per[c].get(r, {}).get(what, 0) for c in COLUMNS}})
     return _section(title, rows, unit="alerts", note="Larm räknas inte som ärenden och maskeras inte.")

@@ -97,6 +97,9 @@ async def test_fees_overrun_raises_forecast_deficit_once_and_a_budget_increase_r
     resolved = [e for e in b.alerts()[2:]]
     assert {e.data.rule_id for e in resolved} == {"budget.forecast_deficit", "budget.ytd_deficit"}
     assert all(e.type == "pn.alert.resolved" for e in resolved)
+    assert all(e.data.message.sv.startswith("Upphört: Kostnadsställe 6103") for e in resolved)  # not "åtgärdat"
+    assert all(e.data.message.en.startswith("Ended: ") for e in resolved)
+    assert not fd.data.message.sv.startswith("Upphört")
     assert {e.data.alert_id for e in resolved} == {e.data.alert_id for e in raised.values()}
     await b.feed(budget(2091, "6103", "fees", "-1300001"))
     assert len(b.alerts()) == 4
