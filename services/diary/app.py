@@ -37,5 +37,5 @@ def create_app(settings: Settings) -> faust.App:
     numbering = runtime.processor(QUEUE_HANDLERS, deps, stores=[deps.registry])
     deps.emit = intake.emit  # both emitters are alike: source /pn/diary, the runtime's clock
     agents.register(runtime, intake=intake, numbering=numbering)
-    web.register(runtime, registry=deps.registry, prefix=settings.diary_prefix)
+    web.register(runtime, registry=deps.registry, prefix=settings.diary_prefix, directory=deps.directory)
     return runtime.app
