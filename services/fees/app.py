@@ -20,6 +20,10 @@ def create_app(settings: Settings) -> faust.App:
         books=runtime.store("books", COMMANDS.partitions),
         schedule=load_schedule(settings.rules_dir / "fee_schedule.yaml"),  # bad file -> RulesFileError
         settings=settings, clock=runtime.clock, log=runtime.log)
+    for version in deps.schedule.versions:
+        if version.example:  # the seeds give no amounts: say so until the region's decision is in
+            runtime.log.warning("fee_schedule_example_amounts", version=version.version,
+                                detail="replace the example amounts with the region's decided ones")
     # Each processor commits only its own store (its writes come from its topics' partitions).
     visits = runtime.processor(VISIT_HANDLERS, deps, stores=[deps.fees])
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.books])
