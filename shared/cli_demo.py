@@ -54,7 +54,7 @@ def _print_scenario(scenario: Any) -> None:
     steps = list(scenario.steps())
     cases = [(f"PN-{scenario.year}-{i + 1:05d}", c.care_unit_hsa_id, at)
              for i, (at, c, _t) in enumerate(scenario.complaint_plan())]
-    steps += [scenario.letters_for(cases), scenario.closes()]
+    steps += [scenario.history(), scenario.letters_for(cases), scenario.closes()]
     from .demo.runner import finance_step
 
     steps += [finance_step(scenario)]

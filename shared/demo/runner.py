@@ -85,8 +85,9 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
     await publish(settings, scenario.letters_for(await opened_cases(settings, scenario.year)), p)
     await publish(settings, support, p)
     await publish(settings, care, p)
-    await settle(settings, running, ("diary", "fees", "billing"),
-                 ["pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
+    await publish(settings, scenario.history(), p)
+    await settle(settings, running, ("intake", "diary", "fees", "billing"),
+                 ["pn.complaints.submitted", "pn.intake.accepted", "pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
                   "pn.diary.entries", "pn.support.assignments", "pn.support.visits", "pn.care.days"],
                  p, "letters, visits and care days processed")
     await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes

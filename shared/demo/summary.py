@@ -167,10 +167,11 @@ def render(summary: dict[str, Any], console: Any) -> None:
         t = table("Utfall (tkr): the seed's figure, the computed one and the difference", "cost centre",
                   "seed outcome", "outcome", "difference", "seed deviation", "deviation")
         for row in eco["rows"]:
-            t.add_row(f"{row['cost_centre']} {row['name']}", *(_tkr(row[k]) for k in (
+            t.add_row(row["cost_centre"], *(_tkr(row[k]) for k in (
                 "seed_outcome", "outcome", "difference", "seed_deviation", "deviation")))
         console.print(t)
-        console.print(f"previous year's outcome (seed, Ack utfall fg år): {eco['previous_year_tkr']:,} tkr".replace(",", " "))
+        console.print("previous year's outcome (seed, Ack utfall fg år): "
+                      + f"{eco['previous_year_tkr']:,} tkr".replace(",", " "))
         console.print("The finance system posts the seed's rows, fixed (services/budget/seed_jamtland.py); the "
                       "difference is what the services booked, less the seed rows left to them:")
         for row in eco["rows"]:
