@@ -6,7 +6,13 @@ import pytest
 
 from services.budget.domain import Figures, centre_figures, group_figures, months_elapsed, total_of
 from services.budget.rules import load_budget_rules
-from services.budget.seed_jamtland import JAMTLAND_2023, ROWS, SEED_DEVIATION_TKR, jamtland_2023, monthly
+from services.budget.seed_jamtland import (
+    JAMTLAND_2023,
+    ROWS,
+    SEED_DEVIATION_TKR,
+    jamtland_2023,
+    monthly,
+)
 from shared.money import round_ore
 from shared.rules import RulesFileError
 
