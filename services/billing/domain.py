@@ -24,8 +24,9 @@ from shared.contract.events import (
     InvoiceDraftLine,
     InvoiceIssued,
     InvoiceLine,
+    LedgerPosted,
 )
-from shared.contract.events.types import CountyCode, LegalBasis
+from shared.contract.events.types import CostCentre, CountyCode, LegalBasis
 from shared.kernel.money import ZERO, Money
 
 KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
@@ -33,6 +34,11 @@ KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
 ALL_REGIONS = "*"
 LEGAL_BASES: tuple[LegalBasis, ...] = ("LPT", "LRV", "SmL")
 Form = Literal["inpatient", "outpatient"]
+DEFAULT_LEGAL_BASES: tuple[LegalBasis, ...] = ("LPT", "LRV")
+DEFAULT_FORMS: tuple[Form, ...] = ("inpatient",)
+"""What an agreement surcharges unless it says otherwise: the seed's 15,467 vårddygn are inpatient
+days (slutenvård) under psychiatry's agreements (LPT, LRV); outpatient care has no per-day
+statistic and SmL care is not psychiatry's. Other forms and bases only where an agreement says so."""
 
 # Why a day is not billed (invoice statistics).
 OTHER_CARE_REGION = "other_care_region"  # cared for elsewhere: not ours to bill
@@ -54,8 +60,8 @@ class Agreement(BaseModel):
     effective_from: date
     effective_to: date | None = None
     surcharge_per_day: Money
-    legal_basis: Annotated[list[LegalBasis], Field(min_length=1)] = list(LEGAL_BASES)
-    forms: Annotated[list[Form], Field(min_length=1)] = ["inpatient", "outpatient"]
+    legal_basis: Annotated[list[LegalBasis], Field(min_length=1)] = list(DEFAULT_LEGAL_BASES)
+    forms: Annotated[list[Form], Field(min_length=1)] = list(DEFAULT_FORMS)
 
     @field_validator("surcharge_per_day")
     @classmethod
@@ -240,3 +246,81 @@ def issue_invoice(draft: InvoiceDrafted, issued: Sequence[Mapping[str, Any]]) ->
         invoice_number=invoice_number(draft.period, draft.home_region, len(issued) + 1),
         period=draft.period, home_region=draft.home_region, lines=lines, credits=credits, total=total,
         statistics={**(draft.statistics or {}), "days_on_invoice": sum(line.quantity for line in lines)})
+
+
+# -- where the income goes -----------------------------------------------------------------------
+class Share(BaseModel):
+    """The patientnämnd's share of the surcharge income, moved to it by an internal transfer.
+
+    Per invoiced vårddygn (credits give it back at the same rate), effective-dated by the invoice's
+    period: the plan's table gives the nämnd 0.5 Mkr a year of the ~1.9 Mkr, which at the seed's
+    15,467 days is 500,000 / 15,467 = 32.33 kr a day (rounded to öre)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=60)]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    to_cost_centre: CostCentre
+    per_day: Money
+    effective_from: date
+    effective_to: date | None = None
+
+    @field_validator("per_day")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("per_day must be above 0")
+        return value
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day <= (self.effective_to or date.max)
+
+
+class Revenue(BaseModel):
+    """Where invoice income is booked: the health-care administration's cost centre (the plan:
+    the income "tillfaller Hälso- och sjukvårdsförvaltningen"), less the nämnd's share."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cost_centre: CostCentre
+    name: Annotated[str, Field(min_length=1, max_length=120)] = "Hälso- och sjukvårdsförvaltningen"
+    shares: list[Share] = []
+
+    @model_validator(mode="after")
+    def _one_share_at_a_time(self) -> Revenue:
+        for i, a in enumerate(self.shares):
+            if a.effective_to is not None and a.effective_to < a.effective_from:
+                raise ValueError(f"share {a.id!r}: effective_to is before effective_from")
+            for b in self.shares[i + 1:]:
+                if a.effective_from <= (b.effective_to or date.max) and b.effective_from <= (a.effective_to or date.max):
+                    raise ValueError(f"shares {a.id!r} and {b.id!r} overlap: which one applies?")
+            if a.to_cost_centre == self.cost_centre:
+                raise ValueError(f"share {a.id!r} goes to the income's own cost centre {self.cost_centre}")
+        return self
+
+    def share_for(self, period: str) -> Share | None:
+        """The share in force on the first day of an invoice's period (`YYYY-MM`)."""
+        first = date(int(period[:4]), int(period[5:7]), 1)
+        return next((s for s in self.shares if s.in_force(first)), None)
+
+
+def revenue_postings(invoice: InvoiceIssued, revenue: Revenue, cost_centre: str | None = None) -> list[LedgerPosted]:
+    """The ledger postings of one invoice: its total as income of the health-care administration
+    (`cost_centre` overrides the rules' one), and the nämnd's share moved by an internal transfer:
+    out of that cost centre, into the nämnd's. Net days = days on the invoice − credited days."""
+    income_cc = cost_centre or revenue.cost_centre
+    number = invoice.invoice_number
+    out = [LedgerPosted(posting_id=f"billing:{number}", period=invoice.period, cost_centre=income_cc,
+                        account_group="revenue", amount=invoice.total,
+                        text=f"Utomlänsfaktura {number} till region {invoice.home_region}")]
+    share = revenue.share_for(invoice.period)
+    days = sum(line.quantity for line in invoice.lines) - len(invoice.credits)
+    if share is None or days == 0:
+        return out
+    amount = share.per_day * days
+    text = f"Intern överföring: {share.name}, {days} vårddygn à {share.per_day} kr, faktura {number}"
+    out.append(LedgerPosted(posting_id=f"billing:{number}:{share.id}:from", period=invoice.period,
+                            cost_centre=income_cc, account_group="revenue", amount=-amount, text=text))
+    out.append(LedgerPosted(posting_id=f"billing:{number}:{share.id}", period=invoice.period,
+                            cost_centre=share.to_cost_centre, account_group="revenue", amount=amount, text=text))
+    return out

@@ -27,7 +27,6 @@ from shared.contract.events import (
     CareDayRecorded,
     Envelope,
     InvoiceDrafted,
-    LedgerPosted,
     PeriodCloseRequested,
 )
 from shared.contract.topics import ALERTS_OPS, BILLING_DRAFTS, BILLING_INVOICES, FINANCE_POSTINGS
@@ -42,6 +41,7 @@ from .domain import (
     day_record,
     draft_invoices,
     issue_invoice,
+    revenue_postings,
     screen,
 )
 from .rules import BillingRules
@@ -134,12 +134,11 @@ def on_invoice_drafted(event: Envelope, *, deps: Deps) -> list[Emit]:
                   days=invoice.statistics["days_on_invoice"], credits=len(invoice.credits))
     outputs = [deps.emit(BILLING_INVOICES, invoice, key=invoice.home_region, cause=[invoice.invoice_number])]
     if deps.settings.billing_post_revenue:
-        posting = LedgerPosted(
-            posting_id=f"billing:{invoice.invoice_number}", period=invoice.period,
-            cost_centre=deps.settings.billing_cost_centre, account_group="revenue", amount=invoice.total,
-            text=f"Utomlänsfaktura {invoice.invoice_number} till region {invoice.home_region}")
-        outputs.append(deps.emit(FINANCE_POSTINGS, posting, key=posting.cost_centre,
-                                 cause=[invoice.invoice_number, "revenue"]))
+        for posting in revenue_postings(invoice, deps.rules.revenue, deps.settings.billing_cost_centre):
+            # the income posting keeps the cause it always had (same event id); transfers their own
+            cause = [invoice.invoice_number, "revenue" if posting.posting_id == f"billing:{invoice.invoice_number}"
+                     else posting.posting_id]
+            outputs.append(deps.emit(FINANCE_POSTINGS, posting, key=posting.cost_centre, cause=cause))
     return outputs
 
 

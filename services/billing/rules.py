@@ -22,7 +22,7 @@ from shared.contract.events import CareDayRecorded
 from shared.contract.events.types import CountyCode
 from shared.service.rules import DurableRules, RuleEvaluator, load_rules_file, require_unique
 
-from .domain import ALL_REGIONS, Agreement
+from .domain import ALL_REGIONS, Agreement, Revenue
 
 RULESET = "billing.agreements"
 
@@ -32,6 +32,7 @@ class BillingFile(BaseModel):
 
     care_region: CountyCode | None = None
     agreements: Annotated[list[Agreement], Field(min_length=1)]
+    revenue: Revenue
 
     @field_validator("agreements")
     @classmethod
@@ -71,6 +72,7 @@ class BillingRules:
     care_region: str
     agreements: tuple[Agreement, ...]
     engine: RuleEvaluator
+    revenue: Revenue
     _stretches: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -98,4 +100,4 @@ def load_billing_rules(path: Path | str, *, default_region: str, engine: Durable
     care_region = spec.care_region or default_region
     engine = engine or DurableRules()
     engine.add_ruleset(RULESET, [(a.id, condition(a, care_region)) for a in spec.agreements])
-    return BillingRules(care_region, tuple(spec.agreements), engine)
+    return BillingRules(care_region, tuple(spec.agreements), engine, spec.revenue)

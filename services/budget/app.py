@@ -22,7 +22,7 @@ def build_deps(runtime: Wiring, settings: Settings, *, rules: BudgetRules | None
         ledger=runtime.store("ledger", FINANCE_POSTINGS.partitions),
         totals=runtime.store("totals", BUDGET_CENTRES.partitions),
         rules=rules or load_budget_rules(settings.rules_dir / "budget_alerts.yaml"),  # bad file -> RulesFileError
-        clock=runtime.clock, log=runtime.log)
+        clock=runtime.clock, log=runtime.log, cost_centres=frozenset(settings.budget_cost_centres))
 
 
 def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:

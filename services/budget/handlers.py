@@ -112,17 +112,32 @@ class Deps:
     clock: Clock
     log: Any
     emit: Emitter | None = None
+    cost_centres: frozenset[str] | None = None
+    """The nämnd's own cost centres (PN_BUDGET_COST_CENTRES); None counts every one. A budget or
+    posting for another cost centre (the health-care administration's invoice income, its side of
+    an internal transfer) is not the nämnd's: not counted, not in the total, no alert."""
+
+
+def _own(cc: str, event: Envelope, deps: Deps) -> bool:
+    if deps.cost_centres is None or cc in deps.cost_centres:
+        return True
+    deps.log.debug("not_own_cost_centre", cost_centre=cc, event_id=event.id)
+    return False
 
 
 # -- ledger side (per cost centre) ---------------------------------------------------------------
 def on_budget_set(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     b: BudgetSet = event.data
+    if not _own(b.cost_centre, event, deps):
+        return []
     deps.ledger[f"b|{b.year}|{b.cost_centre}|{b.account_group}"] = [money_str(m) for m in b.monthly]
     return [_later(b.cost_centre, b.year, event, deps)]
 
 
 def on_posted(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     p: LedgerPosted = event.data
+    if not _own(p.cost_centre, event, deps):
+        return []
     cc, period, group, amount = p.cost_centre, p.period, p.account_group, money_str(p.amount)
     year = int(period[:4])
     record = f"{year}|{period}|{group}|{amount}"
@@ -339,7 +354,7 @@ def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period:
     assert deps.emit is not None
     figures = figures_of(fig)
     facts: dict[str, Any] = {**rule.facts(figures, months), "year": year, "period": period}
-    message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period))
+    message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period, ended=not holds))
     if holds:
         store[key] = {"raised_at": at.isoformat(), "period": period}
         data: Any = AlertRaised(alert_id=aid, rule_id=rule.id, severity=rule.severity, subject=subject,

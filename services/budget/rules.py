@@ -108,11 +108,15 @@ class AlertRule(BaseModel):
         p = self.params
         return facts(fig, min_abs=p.min_abs, pct=p.pct, ratio_pct=p.ratio_pct, months=months)
 
-    def render(self, fig: Figures, *, subject: str, year: int, period: str) -> dict[str, str]:
+    def render(self, fig: Figures, *, subject: str, year: int, period: str, ended: bool = False) -> dict[str, str]:
+        """The message; for a resolved alert it says the alert has ended ("Upphört", the word a
+        Swedish controller uses for an alert whose condition no longer holds: nothing says it was
+        acted on; a budget revision or a late posting ends it as well)."""
         values = {"subject": subject, "year": str(year), "period": period,
                   **{name: money_str(getattr(fig, name)) for name in FIELDS},
                   "forecast_gap": money_str(fig.forecast_run_rate - fig.annual_budget)}
-        return {"sv": self.message.sv.format(**values), "en": self.message.en.format(**values)}
+        sv, en = self.message.sv.format(**values), self.message.en.format(**values)
+        return {"sv": f"Upphört: {sv}", "en": f"Ended: {en}"} if ended else {"sv": sv, "en": en}
 
 
 class AlertRulesFile(BaseModel):

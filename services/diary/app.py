@@ -44,7 +44,7 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     numbering = runtime.processor(QUEUE_HANDLERS, deps, stores=[deps.registry])
     deps.emit = intake.emit  # both emitters are alike: source /pn/diary, the runtime's clock
     agents.register(runtime, intake=intake, numbering=numbering)
-    web.register(runtime, registry=deps.registry, prefix=settings.diary_prefix)
+    web.register(runtime, registry=deps.registry, prefix=settings.diary_prefix, directory=deps.directory)
     return deps
 
 

@@ -20,7 +20,10 @@ NEUTRAL_SUBJECTS = {
     ("in", "letter"): "Skrivelse från vårdgivare",
 }
 PRIVATE_SENDER = "Enskild"
-"""Counterpart of a complaint without a care unit: the complainant is a person, never named."""
+"""The sender of every complaint: the complainant (patient, närstående or ombud), a private person
+whose identity is confidential with the patient's health data (25 kap. 1 § OSL), so the public
+register names no one. The care provider complained about is not the sender: it receives the
+nämnd's letters, which name it as their recipient."""
 
 
 class Document(NamedTuple):
@@ -39,13 +42,14 @@ class Document(NamedTuple):
 
 
 def document_of(data: CaseOpened | LetterReceived | LetterCreated) -> Document:
-    """Every complaint is confidential (it is about a patient's care); a letter is when it says so.
+    """Every complaint is confidential (it is about a patient's care) and comes from the
+    complainant, registered masked as `PRIVATE_SENDER`; a letter is confidential when it says so.
     Letters name their care unit by HSA-id, which dispatch uses to find the registry address."""
     if isinstance(data, CaseOpened):
         categories = ", ".join([c.code for c in data.categories])
         return Document(
             key=f"complaint:{data.case_id}", document_id=data.case_id, kind="complaint", direction="in",
-            case_id=data.case_id, counterpart=data.care_provider or data.care_unit_hsa_id or PRIVATE_SENDER,
+            case_id=data.case_id, counterpart=PRIVATE_SENDER,
             subject=f"Klagomål ({categories})" if categories else "Klagomål", confidential=True)
     if isinstance(data, LetterReceived):
         return Document(

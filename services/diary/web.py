@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
+from shared.kernel.swedish_time import swedish_date
 from shared.service.state import Store
 from shared.web.gate import BadRequest, WebRequest, WebResponse, year_param
 
@@ -17,8 +19,13 @@ from .domain import diary_number, last_number
 
 PUBLIC_FIELDS = ("diary_number", "registered_at", "direction", "document_kind", "case_id", "counterpart",
                  "subject", "confidential", "confidentiality_ref")
-CSV_HEADER = ("diarienummer", "registrerad", "riktning", "handlingstyp", "ärende", "motpart", "ärendemening",
-              "sekretess", "sekretessgrund")
+CSV_HEADER = ("diarienummer", "datum", "riktning", "avsändare/mottagare", "ärendemening", "handlingstyp",
+              "ärende", "sekretess", "sekretessgrund", "registrerad")
+"""What a registrar reads in a register, in that order: number, date (Swedish), direction, sender
+or recipient, the (masked) heading, the kind of document; then the case, the secrecy marking and
+the exact registration time."""
+DIRECTIONS = {"in": "inkommande", "out": "utgående"}
+KINDS = {"complaint": "klagomål", "letter": "skrivelse"}
 
 
 def public_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -52,18 +59,28 @@ def _number_order(doc: dict[str, Any]) -> tuple[int, int]:
     return int(year), int(n)
 
 
-def export_csv(entries: list[dict[str, Any]]) -> bytes:
+def counterpart_name(counterpart: str, directory: Store | None) -> str:
+    """A letter's counterpart is a care unit's HSA-id: shown as the unit's name with the id when
+    the directory knows it. A complaint's is already the masked sender ("Enskild")."""
+    unit = directory.get(counterpart) if directory is not None else None
+    return f"{unit['name']} ({counterpart})" if unit and unit.get("name") else counterpart
+
+
+def export_csv(entries: list[dict[str, Any]], directory: Store | None = None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for e in entries:
-        writer.writerow([e["diary_number"], e["registered_at"], e["direction"], e["document_kind"], e["case_id"],
-                         e["counterpart"], e["subject"], "ja" if e["confidential"] else "nej",
-                         e.get("confidentiality_ref") or ""])
+        registered = datetime.fromisoformat(e["registered_at"].replace("Z", "+00:00"))
+        writer.writerow([e["diary_number"], swedish_date(registered).isoformat(),
+                         DIRECTIONS.get(e["direction"], e["direction"]), counterpart_name(e["counterpart"], directory),
+                         e["subject"], KINDS.get(e["document_kind"], e["document_kind"]), e["case_id"],
+                         "ja" if e["confidential"] else "nej", e.get("confidentiality_ref") or "",
+                         e["registered_at"]])
     return out.getvalue().encode("utf-8")
 
 
-def register(runtime: Any, *, registry: Store, prefix: str) -> None:
+def register(runtime: Any, *, registry: Store, prefix: str, directory: Store | None = None) -> None:
     async def get_entry(req: WebRequest) -> Any:
         year, n = year_param(req.params["year"]), req.params["n"]
         key = registry.get(f"number|{year}|{n}") if n.isdigit() else None
@@ -80,7 +97,7 @@ def register(runtime: Any, *, registry: Store, prefix: str) -> None:
 
     async def export(req: WebRequest) -> WebResponse:
         year = year_param(req.query.get("year"))
-        return WebResponse(200, content=export_csv(year_entries(registry, year)),
+        return WebResponse(200, content=export_csv(year_entries(registry, year), directory),
                            content_type="text/csv",  # UTF-8; aiohttp refuses a charset here
                            headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})
 

@@ -28,6 +28,10 @@ def build_deps(runtime: Wiring, settings: Settings, *, schedule: FeeSchedule | N
 def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     """Two processors (visits; books), their agents, the tick and the summary view."""
     deps = deps or build_deps(runtime, settings)
+    for version in deps.schedule.versions:
+        if version.example:  # the seeds give no amounts: say so until the region's decision is in
+            runtime.log.warning("fee_schedule_example_amounts", version=version.version,
+                                detail="replace the example amounts with the region's decided ones")
     # Each processor commits only its own store (its writes come from its topics' partitions).
     visits = runtime.processor(VISIT_HANDLERS, deps, stores=[deps.fees])
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.books])

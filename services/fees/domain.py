@@ -59,6 +59,9 @@ class ScheduleVersion(BaseModel):
 
     version: Annotated[str, Field(min_length=1, max_length=60)]
     decided: Annotated[str, Field(min_length=1, max_length=200)]
+    example: bool = False
+    """True when the amounts are example values, not the region's decided ones (the seeds name the
+    decision PN 2022/11 but give no amounts): the service warns at start-up until they are replaced."""
     effective_from: date
     claim_deadline_days: Annotated[int, Field(ge=1, le=3650)]
     rules: Annotated[list[FeeRule], Field(min_length=1)]
@@ -100,16 +103,28 @@ def version_for(versions: tuple[ScheduleVersion, ...], day: date) -> ScheduleVer
 
 
 def ineligible(visit: VisitReported, assignment: Assignment, deadline_days: int) -> tuple[str, str] | None:
-    """(reason, detail) when the visit earns nothing, else None."""
-    if visit.date < assignment.start_date:
-        return "outside_support_period", f"före uppdragets start {assignment.start_date}"
-    if assignment.care_ended_on is not None and visit.date > assignment.care_ended_on + AFTER_CARE:
-        return "outside_support_period", f"mer än 28 dagar efter vårdens slut {assignment.care_ended_on}"
-    if assignment.ended_on is not None and visit.date > assignment.ended_on:
-        return "outside_support_period", f"efter uppdragets slut {assignment.ended_on}"
+    """(reason, detail) when the visit earns nothing, else None. A training day is the support
+    person's, not the patient's: it is not bound to the assignment's support period (the
+    assignment only says whose training it was), only to the claim deadline."""
+    if visit.kind != "training":
+        outside = outside_support_period(visit.date, assignment)
+        if outside is not None:
+            return outside
     late = (visit.submitted_on - visit.date).days
     if late > deadline_days:
         return "claim_too_late", f"inrapporterad {late} dagar efter besöket (gräns {deadline_days})"
+    return None
+
+
+def outside_support_period(day: date, assignment: Assignment) -> tuple[str, str] | None:
+    """The support period: from the assignment's start to 4 weeks after discharge (LPT, LRV,
+    smittskyddslagen: the right to a stödperson lasts the compulsory care and 4 weeks after)."""
+    if day < assignment.start_date:
+        return "outside_support_period", f"före uppdragets start {assignment.start_date}"
+    if assignment.care_ended_on is not None and day > assignment.care_ended_on + AFTER_CARE:
+        return "outside_support_period", f"mer än 28 dagar efter vårdens slut {assignment.care_ended_on}"
+    if assignment.ended_on is not None and day > assignment.ended_on:
+        return "outside_support_period", f"efter uppdragets slut {assignment.ended_on}"
     return None
 
 
@@ -126,8 +141,12 @@ def facts(visit: VisitReported, first_in_week: bool) -> dict[str, str | bool]:
             "has_lost_income": bool(visit.lost_income) and visit.lost_income_certified}
 
 
-def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ...]) -> list[FeeLine]:
-    """One line per matching rule, in schedule order; each line rounded to öre half-up."""
+def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ...],
+              claimed_today: Decimal = ZERO) -> list[FeeLine]:
+    """One line per matching rule, in schedule order; each line rounded to öre half-up.
+
+    `per: claimed` pays the claim up to what is left of the rule's cap **for the day**:
+    `claimed_today` is what the support person's earlier claims of the same date were paid."""
     lines = []
     for rule in rules:
         if rule.id not in matched:
@@ -135,7 +154,7 @@ def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ..
         if rule.per == "km":
             quantity, unit_price = visit.travel_km or ZERO, rule.amount
         elif rule.per == "claimed":
-            quantity, unit_price = Decimal(1), min(visit.lost_income or ZERO, rule.amount)
+            quantity, unit_price = Decimal(1), max(ZERO, min(visit.lost_income or ZERO, rule.amount - claimed_today))
         else:
             quantity, unit_price = Decimal(1), rule.amount
         # built without re-validation: every value comes from a validated visit or schedule rule
@@ -143,6 +162,12 @@ def lines_for(visit: VisitReported, rules: list[FeeRule], matched: tuple[str, ..
                                              unit_price=unit_price, amount=round_ore(quantity * unit_price),
                                              taxable=rule.taxable))
     return lines
+
+
+def claimed(lines: list[FeeLine] | tuple[FeeLine, ...], rules: list[FeeRule]) -> Decimal:
+    """What the `per: claimed` lines pay (to add to the day's total)."""
+    capped = {r.id for r in rules if r.per == "claimed"}
+    return sum((line.amount for line in lines if line.code in capped), ZERO)
 
 
 def split(lines: list[FeeLine]) -> tuple[Decimal, Decimal]:

@@ -48,7 +48,7 @@ from shared.service.ports import Clock, Emit
 from shared.service.processor import Emitter
 from shared.service.state import Store
 
-from .domain import Assignment, ineligible, unpaid_until, week_of
+from .domain import Assignment, claimed, ineligible, unpaid_until, week_of
 from .rules import FeeSchedule
 from .settings import Settings
 
@@ -126,10 +126,17 @@ def decide(visit: VisitReported, content: str, assignment: Assignment, deps: Dep
         return [reject(visit, *reason, deps)]
     week_key = f"w|{visit.assignment_id}|{week_of(visit.date)}"
     owner = fees.get(week_key)
-    price = deps.schedule.price(version, visit, owner is None or owner == visit_id)
+    sp = assignment.support_person_id
+    # the lost-income cap is per day and support person: `l|<sp>|<date>` → paid so far that day
+    day_key = f"l|{sp}|{visit.date.isoformat()}"
+    claimed_today = Decimal(fees.get(day_key) or 0) if visit.lost_income else ZERO
+    price = deps.schedule.price(version, visit, owner is None or owner == visit_id, claimed_today)
     if price.first_in_week:
         fees[week_key] = visit_id
-    fee_id, sp = derive_id("fee", visit_id), assignment.support_person_id
+    paid = claimed(price.lines, version.rules)
+    if paid:
+        fees[day_key] = str(claimed_today + paid)
+    fee_id = derive_id("fee", visit_id)
     # built without re-validation (hot path): every value comes from the validated visit,
     # assignment and schedule; consumers validate it on read (tests/integration/test_fees.py)
     fee = trusted(FeeCalculated, {

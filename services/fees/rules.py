@@ -74,19 +74,21 @@ class FeeSchedule:
     def matching(self, version: ScheduleVersion, facts: dict[str, str | bool]) -> tuple[str, ...]:
         return self.engine.matching(ruleset_name(version), facts)
 
-    def price(self, version: ScheduleVersion, visit: VisitReported, first: bool) -> Price:
+    def price(self, version: ScheduleVersion, visit: VisitReported, first: bool,
+              claimed_today: Decimal = ZERO) -> Price:
         """The visit's price (domain.facts → engine → domain.lines_for), cached by everything it
         depends on: version, kind, first in week, travel_km and lost income exactly as written
-        (their text, so 8 and 8.0 km stay distinct quantities). Lines are frozen, shared safely."""
+        (their text, so 8 and 8.0 km stay distinct quantities), and the lost income already paid
+        to the support person for the day (the cap is per day). Lines are frozen, shared safely."""
         km, income = visit.travel_km, visit.lost_income
         key = (version.version, visit.kind, first and visit.kind in WEEKLY_KINDS,
                None if km is None else str(km), None if income is None else str(income),
-               visit.lost_income_certified)
+               visit.lost_income_certified, str(claimed_today) if income else None)
         price = self._prices.get(key)
         if price is None:
             visit_facts = facts(visit, first)
             matched = self.matching(version, visit_facts)
-            lines = lines_for(visit, version.rules, matched)
+            lines = lines_for(visit, version.rules, matched, claimed_today)
             taxable, tax_free = split(lines)
             total = taxable + tax_free
             price = Price(bool(visit_facts["first_in_week"]), tuple(matched), tuple(lines), taxable, tax_free,

@@ -39,6 +39,7 @@ from shared.contract.topics import (
     INTAKE_ACCEPTED,
     NOTIFICATIONS,
 )
+from shared.kernel.swedish_time import swedish_date, swedish_year
 from shared.service.ports import Clock, Emit
 from shared.service.state import Store
 
@@ -121,7 +122,7 @@ def contact_for(case_id: str, cases: Store) -> dict[str, str] | None:
 
 
 def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
-    """Resolve open spike alerts whose window has fallen back, as of the tick's own time."""
+    """Resolve open spike alerts whose window has fallen back, as of the tick's own Swedish date."""
     if event.data.service != "intake":
         return []
     at: datetime = event.data.at
@@ -130,7 +131,7 @@ def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
     for key, alert in deps.cases.get(OPEN_SPIKES, {}).items():
         if alert["alert_id"] in deps.resolved:
             continue
-        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}).get("days", {}), at.date(), policy)
+        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}).get("days", {}), swedish_date(at), policy)
         if is_spike(current, baseline, policy):
             continue
         deps.resolved[alert["alert_id"]] = at.isoformat()
@@ -153,8 +154,10 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     complaint = event.data
     # opened when the complaint was received (its own time, kept by stage 1), never in the future:
     # a replay or a backlog decides the same year and number as the first run
+    # the case year is the Swedish year of receipt (00:30 on 1 January in Sweden is next year's case)
     now = min(event.time, deps.clock.now())
-    sequence, case_id = next_case_id(now.year, cases.get(f"seq|{now.year}", 0),
+    year = swedish_year(now)
+    sequence, case_id = next_case_id(year, cases.get(f"seq|{year}", 0),
                                      lambda c: (cases.get(f"case|{c}") or {}).get("complaint_event_id"), event.id)
     unit = deps.directory.get(complaint.care_unit_hsa_id) if complaint.care_unit_hsa_id else None
     status = "none" if not complaint.care_unit_hsa_id else ("resolved" if unit else "unresolved")
@@ -179,7 +182,7 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     cases[f"case|{case_id}"] = {**case.model_dump(mode="json", exclude_none=True),
                                 "contact": {"channel": contact.channel, "recipient": contact.recipient}}
     cases[f"complaint|{event.id}"] = case_id
-    cases[f"seq|{now.year}"] = sequence
+    cases[f"seq|{year}"] = sequence
     deps.log.debug("case_opened", case_id=case_id, event_id=event.id, care_unit_status=status)
     return outputs
 
@@ -196,8 +199,8 @@ def _unknown_unit_alert(case: CaseOpened, now: datetime, deps: Deps) -> Emit:
 
 
 def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
-    """Count the case per unit and category on the complaint's own date (replays decide the same)."""
-    cases, policy, day = deps.cases, deps.rules.spike, event.time.date()
+    """Count the case per unit and category on the complaint's own Swedish date (replays decide the same)."""
+    cases, policy, day = deps.cases, deps.rules.spike, swedish_date(event.time)
     stored = cases.get(OPEN_SPIKES, {})
     open_alerts = stored  # copied before the first change
     outputs = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +30,10 @@ class CategoryRule(_Strict):
     code: Code
     label: Annotated[str, Field(min_length=1, max_length=100)]
     keywords: list[Stem] = []
+    yields_to: list[Code] = []
+    """Codes that take precedence: when one of them matches too, this one is dropped. For stems that
+    name the object of the care ("behandlingen", "operation") rather than what went wrong with it:
+    "information om behandlingen" is Information, "väntetiden till operation" Tillgänglighet."""
 
 
 class SpikePolicy(_Strict):
@@ -50,7 +54,13 @@ class CategoriesFile(_Strict):
     @field_validator("categories")
     @classmethod
     def _codes_unique(cls, categories: list[CategoryRule]) -> list[CategoryRule]:
-        return require_unique(categories, lambda c: c.code, "category codes")
+        require_unique(categories, lambda c: c.code, "category codes")
+        known = {c.code for c in categories}
+        for c in categories:
+            unknown = [y for y in c.yields_to if y not in known or y == c.code]
+            if unknown:
+                raise ValueError(f"category {c.code!r} yields to {', '.join(unknown)}: not another category of the file")
+        return categories
 
     @field_validator("fallback")
     @classmethod
@@ -72,13 +82,16 @@ class CategoryRules:
     pattern: re.Pattern[str] | None
     codes_by_stem: dict[str, frozenset[str]]
     spike: SpikePolicy
+    yields: dict[str, frozenset[str]] = field(default_factory=dict)
+    """code → the codes it yields to (`yields_to`), only for codes that yield."""
 
     def matching(self, text: str) -> list[str]:
-        """Codes whose stems occur at the start of a word in `text`, in file order (one pass)."""
+        """Codes whose stems occur at the start of a word in `text`, in file order (one pass), less
+        those that yield to another matching code."""
         if self.pattern is None:
             return []
         found = {code for stem in self.pattern.findall(text.casefold()) for code in self.codes_by_stem[stem]}
-        return [code for code in self.codes if code in found]
+        return [code for code in self.codes if code in found and not (self.yields.get(code, frozenset()) & found)]
 
 
 def compile_rules(spec: CategoriesFile) -> CategoryRules:
@@ -91,7 +104,8 @@ def compile_rules(spec: CategoriesFile) -> CategoryRules:
     codes_by_stem = {s: frozenset(c for p in stems if s.startswith(p) for c in stems[p]) for s in stems}
     pattern = re.compile(r"\b" + _trie(stems)) if stems else None
     return CategoryRules(spec.version, tuple(c.code for c in spec.categories), spec.fallback, pattern,
-                         codes_by_stem, spec.spike)
+                         codes_by_stem, spec.spike,
+                         {c.code: frozenset(c.yields_to) for c in spec.categories if c.yields_to})
 
 
 def _trie(stems: Iterable[str]) -> str:

@@ -2,7 +2,7 @@
 
 Starts the broker and every implemented service as separate processes, publishes the scenario
 (shared/apps/demo/scenario.py) step by step, waits for each service to catch up, closes the periods,
-lets the finance system book the rest of the seeded outcome, prints the summary, writes the
+lets the finance system book its fixed postings from the seed, prints the summary, writes the
 year's report when the report module exists, and stops every process it started.
 """
 
@@ -76,10 +76,10 @@ def _print_scenario(scenario: Any, only_topic: str | None = None) -> None:
     steps = list(scenario.steps())
     cases = [(f"PN-{scenario.year}-{i + 1:05d}", c.care_unit_hsa_id, at)
              for i, (at, c, _t) in enumerate(scenario.complaint_plan())]
-    steps += [scenario.letters_for(cases), scenario.closes(), scenario.advice()]
+    steps += [scenario.history(), scenario.letters_for(cases), scenario.closes(), scenario.advice()]
     from shared.apps.demo.runner import finance_step
 
-    steps += [finance_step(scenario, {})]
+    steps += [finance_step(scenario)]
     out = sys.stdout
     for step in steps:
         for topic, event in step.items:

@@ -71,7 +71,7 @@ EXAMPLES: dict[str, dict] = {
                         "severity": "warning", "subject": "6103", "message": {"sv": "Prognos underskott", "en": "Forecast deficit"},
                         "facts": {"forecast_run_rate": "-1200000.00"}, "raised_at": "2023-05-01T00:00:00Z"},
     "pn.alert.resolved": {"alert_id": "budget.forecast_deficit:6103:2023", "rule_id": "budget.forecast_deficit",
-                          "severity": "warning", "subject": "6103", "message": {"sv": "Åtgärdat", "en": "Resolved"},
+                          "severity": "warning", "subject": "6103", "message": {"sv": "Upphört: underskottet mot budget hittills i år är borta", "en": "Resolved: the year-to-date deficit is gone"},
                           "raised_at": "2023-05-01T00:00:00Z"},
     "pn.event.rejected": {"source_topic": "pn.care.days", "partition": 0, "offset": 7, "service": "billing",
                           "errors": [{"loc": ["data", "care_date"], "msg": "invalid date"}], "raw": "{}",

@@ -65,3 +65,15 @@ Money = Annotated[
 def to_ore(value: Decimal) -> int:
     """Integer öre, for rule engines that would otherwise see a float."""
     return int(round_ore(value) * 100)
+
+
+TKR = Decimal(1000)
+
+
+def to_tkr(value: Decimal) -> Decimal:
+    """Whole tkr (thousands of kronor), half away from zero, as the seed's tables round: 50,500 kr
+    is 51 tkr and −50,500 kr is −51 tkr (Decimal's ROUND_HALF_UP; never banker's rounding, which
+    would give 50 and −50). Each figure is rounded on its own, so a table's rounded rows need not
+    add up to its rounded total (the seed: personnel +279 and other +108 beside a total of +336,
+    and the gross costs' 387 = 3,900 − 3,514 + a rounding)."""
+    return (value / TKR).quantize(Decimal(1), rounding=ROUND_HALF_UP)

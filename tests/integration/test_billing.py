@@ -120,12 +120,19 @@ def test_the_log_names_invoices_but_no_patient(year, stack):
     assert f"pat-{year['tag']}" not in log
 
 
-async def test_each_invoice_posts_its_revenue(year, broker_settings):
+async def test_each_invoice_posts_its_income_to_the_administration_and_the_namnds_share(year, broker_settings):
     postings = {e.data.posting_id: e.data for e in events_of(await read_all(broker_settings, [FINANCE_POSTINGS]))
                 if e.type == "pn.ledger.posted" and e.data.posting_id.startswith(f"billing:PN-{YEAR}-")}
-    assert len(postings) == 24
-    assert sum((p.amount for p in postings.values()), Decimal(0)) == Decimal("1856040.00")
-    assert {(p.cost_centre, p.account_group) for p in postings.values()} == {("6102", "revenue")}
+    income = {pid: p for pid, p in postings.items() if ":pn-andel" not in pid}
+    assert len(income) == 24 and len(postings) == 24 * 3
+    assert sum((p.amount for p in income.values()), Decimal(0)) == Decimal("1856040.00")
+    assert {(p.cost_centre, p.account_group) for p in income.values()} == {("5100", "revenue")}
+    share = {p.cost_centre: Decimal(0) for p in postings.values()}
+    for p in postings.values():
+        if ":pn-andel" in p.posting_id:
+            share[p.cost_centre] += p.amount
+    # 15,467 days × 32.33 kr = 500,048.11 kr: the plan's 0.5 Mkr a year to the nämnd (6103)
+    assert share == {"5100": Decimal("-500048.11"), "6103": Decimal("500048.11")}
 
 
 async def test_summary_view_gives_days_and_amounts_per_home_region_and_month(year, stack):

@@ -10,13 +10,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from shared.apps.demo.scenario import Scenario, Step
-from shared.contract.events import Envelope, LedgerPosted, derive_id, make_event
+from shared.contract.events import Envelope, derive_id, make_event
 from shared.contract.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
 from shared.kafka.io import events_of, produce, read_all, wait_consumed
+from shared.kernel.swedish_time import swedish_year
 from shared.service.settings import PnSettings
 
 OUTPUT_TOPICS = ["pn.cases.opened", "pn.complaints.rejected", "pn.notifications", "pn.diary.entries",
@@ -71,20 +71,23 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
                        seeded_outcome: bool = True) -> None:
     """The demo's year: directory, complaints, letters, visits, care days, closes, corrections, economy.
 
-    With `seeded_outcome` the finance system books the rest of the seed's outcome (the demo);
-    without it only budgets are set, so the ledger holds exactly what fees and billing posted."""
+    With `seeded_outcome` the finance system books its fixed postings per account row from the
+    seed (shared/apps/demo/seed_jamtland.py; never derived from what the services booked), so the
+    outcome is what the services compute plus those; without it only budgets are set, so the
+    ledger holds exactly what fees and billing posted."""
     p = progress or Silent()
     reference, complaints, support, care = list(scenario.steps())
     await publish(settings, reference, p)
     await settle(settings, running, ("intake", "diary"), ["pn.reference.care-units"], p, "directory loaded")
     await publish(settings, complaints, p)
     await settle(settings, running, ("intake",), ["pn.complaints.submitted", "pn.intake.accepted"], p, "cases opened")
-    await publish(settings, scenario.letters_for(await opened_cases(settings)), p)
+    await publish(settings, scenario.letters_for(await opened_cases(settings, scenario.year)), p)
     await publish(settings, support, p)
     await publish(settings, scenario.advice(), p)  # read by the report only
     await publish(settings, care, p)
-    await settle(settings, running, ("diary", "fees", "billing"),
-                 ["pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
+    await publish(settings, scenario.history(), p)
+    await settle(settings, running, ("intake", "diary", "fees", "billing"),
+                 ["pn.complaints.submitted", "pn.intake.accepted", "pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
                   "pn.diary.entries", "pn.support.assignments", "pn.support.visits", "pn.care.days"],
                  p, "letters, visits and care days processed")
     await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
@@ -95,7 +98,7 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
     await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
     await publish(settings, january, p)
     await settle(settings, running, ("billing",), ["pn.commands", "pn.billing.drafts"], p, "January close")
-    economy = finance_step(scenario, await platform_postings(settings, scenario.year))
+    economy = finance_step(scenario)
     if not seeded_outcome:
         economy.items = [(t, e) for t, e in economy.items if t is FINANCE_BUDGETS]
     await publish(settings, economy, p)
@@ -104,51 +107,33 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
                  "status notifications")
 
 
-async def opened_cases(settings: PnSettings) -> list[tuple[str, str | None, datetime]]:
+async def opened_cases(settings: PnSettings, year: int | None = None) -> list[tuple[str, str | None, datetime]]:
+    """(case id, resolved HSA-id, opened at) of the cases opened (in `year`, Swedish time)."""
     events = events_of(await read_all(settings, ["pn.cases.opened"]))
     return [(e.data.case_id, e.data.care_unit_hsa_id if e.data.care_unit_status == "resolved" else None,
-             e.data.opened_at) for e in events]
+             e.data.opened_at) for e in events if year is None or swedish_year(e.data.opened_at) == year]
 
 
-async def platform_postings(settings: PnSettings, year: int) -> dict[tuple[str, str, str], Decimal]:
-    """What fees and billing booked on the ledger, per (period, cost centre, account group)."""
-    booked: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for e in events_of(await read_all(settings, ["pn.finance.postings"])):
-        if e.source.startswith("/pn/") and e.data.period.startswith(str(year)):
-            booked[(e.data.period, e.data.cost_centre, e.data.account_group)] += e.data.amount
-    return booked
-
-
-def finance_step(scenario: Scenario, platform: dict[tuple[str, str, str], Decimal]) -> Step:
-    """Budgets, and the finance system's postings: the seeded outcome less what the platform booked,
-    so the year ends on the seed's figures while fees and invoices flow through the ledger."""
+def finance_step(scenario: Scenario, _platform: object = None) -> Step:
+    """Budgets, and the finance system's own postings: fixed per account row from the seed
+    (`jamtland_2023(finance_only=True)`), never derived from what the platform booked. The rows
+    the platform books itself (the support persons' fees) are the fees service's; the nämnd's
+    share of the out-of-region invoices is billing's. So the year's outcome is what the services
+    compute plus these, and the summary sets it beside the seed's figures."""
     step = Step("budgets and ledger postings")
     try:
         from shared.apps.demo.seed_jamtland import jamtland_2023
     except ImportError:
         return step
-    platform = dict(platform)
-    budgets, postings = jamtland_2023(scenario.year)
+    budgets, postings = jamtland_2023(scenario.year, finance_only=True)
     now = datetime.now(UTC)
     for ev in budgets:
-        step.add(FINANCE_BUDGETS, ev if isinstance(ev, Envelope) else make_event(
+        step.add(FINANCE_BUDGETS, make_event(
             ev, source="/ekonomi/budget", time=now, id=derive_id("demo", ev.event_type, ev.model_dump_json())))
     for ev in postings:
-        data = ev.data if isinstance(ev, Envelope) else ev
-        booked = platform.pop((data.period, data.cost_centre, data.account_group), Decimal(0))
-        _post(step, f"{data.posting_id}-ek", data.period, data.cost_centre, data.account_group,
-              data.amount - booked, data.text, now)
-    for (period, cc, group), amount in platform.items():  # platform bookings outside the seeded split
-        _post(step, f"demo-{period}-{cc}-{group}-omforing", period, cc, group, -amount, "omföring", now)
+        step.add(FINANCE_POSTINGS, make_event(ev, source="/ekonomi/huvudbok", time=now,
+                                              id=derive_id("demo", "posting", ev.posting_id)))
     return step
-
-
-def _post(step: Step, posting_id: str, period: str, cc: str, group: str, amount: Decimal, text: str,
-          now: datetime) -> None:
-    data = LedgerPosted(posting_id=posting_id, period=period, cost_centre=cc, account_group=group,
-                        amount=amount, text=text)
-    step.add(FINANCE_POSTINGS, make_event(data, source="/ekonomi/huvudbok", time=now,
-                                          id=derive_id("demo", "posting", posting_id)))
 
 
 async def collect(settings: PnSettings, topics: list[str] | None = None) -> dict[str, list[Envelope]]:

@@ -1,9 +1,11 @@
 """The demo scenario: a year at a patientnämnd, generated deterministically from the seeds' figures.
 
-Figures (../shared/design/DOMAIN.md): 557 complaints (Jämtland 2023), half via 1177, top themes
-delaktighet, information, undersökning/bedömning, diagnos, bemötande; ~40 support persons with
-~1,365 visits (Dalarna 2022); 15,467 out-of-region compulsory-care days (Dalarna 2022); the
-Jämtland 2023 budget and outcome per cost centre. The scenario also injects what production sees:
+Figures (../shared/design/DOMAIN.md): exactly 557 complaints in the demo's year (Jämtland 2023)
+and the years before it in the log (2018–2022: 463, 474, 408, 545, 673), half via 1177, top
+themes delaktighet, information, undersökning/bedömning, diagnos, bemötande; ~40 support persons
+with ~1,365 visits (Dalarna 2022); 15,467 out-of-region inpatient care days under LPT/LRV
+(Dalarna 2022) and 13 outpatient patients of about 60 days each (not surcharged by default); the
+Jämtland 2023 budget and the finance system's fixed postings per account row. The scenario also injects what production sees:
 duplicates, invalid personnummer, a complaint spike at one unit, an unknown HSA-id, malformed
 messages. Everything is generated with a seeded RNG: the same arguments give the same events.
 """
@@ -85,7 +87,13 @@ TOWNS = ["Falun", "Borlänge", "Mora", "Ludvika", "Avesta", "Leksand"]
 HOME_REGIONS = [("21", 0.14), ("03", 0.46), ("01", 0.10), ("05", 0.08), ("13", 0.07), ("22", 0.06),
                 ("23", 0.05), ("24", 0.04)]
 CARE_DAYS_2022 = 15_467
+"""Vårddygn inom slutenvården (inpatient) of out-of-region compulsory-care patients, 2022."""
+OUTPATIENTS_2022, OUTPATIENT_DAYS = 13, 60
+"""13 out-of-region outpatients in 2022, "en uppskattning kan vara ca 60 dygn/pat" (handlingsplan)."""
 AGREEMENTS_FROM = date(2023, 7, 1)  # rules/billing.yaml's default agreements start here
+COMPLAINTS_PER_YEAR = {2018: 463, 2019: 474, 2020: 408, 2021: 545, 2022: 673, 2023: 557}
+"""Jämtland Härjedalen's complaints per year (verksamhetsberättelse 2023): the demo's year has the
+last figure, the years before it are in the log so the report's trend and previous year are real."""
 
 
 @dataclass
@@ -102,6 +110,7 @@ class Step:
 @dataclass
 class Expectations:
     complaints_valid: int = 0
+    complaints_history: int = 0
     complaints_invalid: int = 0
     complaints_duplicate: int = 0
     malformed: int = 0
@@ -136,10 +145,11 @@ class Scenario:
     def _day(self) -> date:
         return date(self.year, 1, 1) + timedelta(days=self.rng.randrange(365))
 
-    def _personnummer(self) -> str:
+    def _personnummer(self, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
         while True:
-            birth = date(1940, 1, 1) + timedelta(days=self.rng.randrange(365 * 65))
-            serial = f"{self.rng.randrange(1000):03d}"
+            birth = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
+            serial = f"{rng.randrange(1000):03d}"
             stem = birth.strftime("%y%m%d") + serial
             for digit in range(10):
                 if luhn_ok(stem + str(digit)):
@@ -171,10 +181,16 @@ class Scenario:
             step.add(CARE_UNITS, self._event(unit, "/hsa/sync", self._at(date(self.year, 1, 1), 6), unit.hsa_id))
         return step
 
+    def complaints_in(self, year: int) -> int:
+        """The seed's count for `year` (scaled); the demo's own year is 557 whatever it is called."""
+        return self._n(COMPLAINTS_PER_YEAR.get(year, COMPLAINTS_PER_YEAR[2023]) if year != self.year
+                       else COMPLAINTS_PER_YEAR[2023])
+
     def complaint_plan(self) -> list[tuple[datetime, ComplaintSubmitted, str]]:
-        """(time, complaint, theme) for the year's complaints, including the injected spike."""
+        """(time, complaint, theme) for the year's complaints, including the injected spike and
+        three complaints naming a unit the directory does not know: exactly 557 at scale 1."""
         plan = []
-        n = self._n(557)
+        n = self.complaints_in(self.year)
         spike_unit = self.units[3].hsa_id
         for i in range(n):
             theme = self.rng.choices(THEMES, [w for _, w, _ in THEMES])[0]
@@ -184,9 +200,29 @@ class Scenario:
                 theme = THEMES[4]
                 day = date(self.year, 10, 2) + timedelta(days=self.rng.randrange(14))
                 unit = spike_unit
+            elif i >= n - 3:  # a unit the directory does not know
+                unit = f"SE2321000180-{9900 + n - 1 - i}"
             plan.append((self._at(day), self._complaint(i, theme, unit), theme[0]))
         plan.sort(key=lambda p: p[0])
         return plan
+
+    def history_plan(self) -> list[tuple[datetime, ComplaintSubmitted]]:
+        """The complaints of the five years before the demo's (2018–2022 for 2023), at the seed's
+        counts: through intake and the diary like any complaint, so the log holds the trend."""
+        rng, out = random.Random(self.year * 7), []
+        for year in range(self.year - 5, self.year):
+            for i in range(self.complaints_in(year)):
+                theme = rng.choices(THEMES, [w for _, w, _ in THEMES])[0]
+                day = date(year, 1, 1) + timedelta(days=rng.randrange(365))
+                at = datetime.combine(day, time(rng.randint(8, 16), rng.randint(0, 59)), STOCKHOLM).astimezone(UTC)
+                channel = "1177" if year >= 2022 and rng.random() < 0.5 else rng.choice(["phone", "letter", "email"])
+                out.append((at, ComplaintSubmitted(
+                    channel=channel, external_ref=f"{channel}-{year}-{i:05d}" if channel in ("1177", "email") else None,
+                    region="20", patient=Patient(personnummer=self._personnummer(rng), name=f"Demo Patient {year}-{i}"),
+                    submitter=Submitter(role="patient", email=f"medborgare{year}{i}@example.se"),
+                    care_unit_hsa_id=rng.choice(self.units[:20]).hsa_id, description=rng.choice(theme[2]))))
+        out.sort(key=lambda p: p[0])
+        return out
 
     def _complaint(self, i: int, theme: tuple[str, float, list[str]], unit: str) -> ComplaintSubmitted:
         channel = self._pick(CHANNELS)
@@ -212,8 +248,8 @@ class Scenario:
         for i, (at, complaint, _theme) in enumerate(plan):
             step.add(COMPLAINTS_SUBMITTED, self._event(complaint, f"/{complaint.channel}/klagomal", at, "complaint", i))
         self.expect.complaints_valid = len(plan)
-        # production noise: the same 1177 submission delivered twice, invalid personnummer,
-        # a unit the directory does not know, and messages that are not events at all.
+        # production noise: the same 1177 submission delivered twice, invalid personnummer and
+        # messages that are not events at all (none of them a case: the year keeps its 557)
         dup = [(i, c) for i, (_, c, _) in enumerate(plan) if c.external_ref][:5]
         for i, complaint in dup:
             step.add(COMPLAINTS_SUBMITTED, self._event(complaint, f"/{complaint.channel}/klagomal", plan[i][0], "complaint", i))
@@ -223,14 +259,23 @@ class Scenario:
             bad = plan[k][1].model_copy(update={"patient": Patient(personnummer="19121212-1213"), "external_ref": None})
             step.add(COMPLAINTS_SUBMITTED, self._event(bad, "/phone/klagomal", plan[k][0], "invalid", k))
         self.expect.complaints_invalid = 6
-        for k in range(3):
-            odd = plan[-1 - k][1].model_copy(update={"care_unit_hsa_id": f"SE2321000180-{9900 + k}", "external_ref": None})
-            step.add(COMPLAINTS_SUBMITTED, self._event(odd, "/letter/klagomal", plan[-1 - k][0], "unknown-unit", k))
-        self.expect.complaints_valid += 3
-        self.expect.unknown_hsa = 3
+        self.expect.unknown_hsa = 3  # three of the plan's complaints
         step.add(COMPLAINTS_SUBMITTED, b'{"specversion": "1.0", "id": "broken-1", "type": "pn.complaint.submitted"')
         step.add(COMPLAINTS_SUBMITTED, b"\x00\x01 binary garbage from a misconfigured gateway")
         self.expect.malformed = 2
+        return step
+
+    def history(self) -> Step:
+        """The five years before the demo's, for the log (the report's trend and previous-year
+        columns). Published while the care days are processed, so intake and the diary take them
+        beside the other services' work instead of before it (the demo's runtime stays about what
+        it was); cases of an earlier year numbered after the demo year's are not counted again by
+        the spike signal (it counts in case order), so they change no alert."""
+        step = Step("complaints 2018–2022" if self.year == 2023 else "complaints of the five years before")
+        history = self.history_plan()
+        for i, (at, complaint) in enumerate(history):
+            step.add(COMPLAINTS_SUBMITTED, self._event(complaint, f"/{complaint.channel}/klagomal", at, "history", i))
+        self.expect.complaints_history = len(history)
         return step
 
     def letters_for(self, cases: list[tuple[str, str | None, datetime]]) -> Step:
@@ -297,16 +342,20 @@ class Scenario:
     def _care_days(self) -> Step:
         step = Step("care days")
         stays, made, total = 0, 0, self._n(CARE_DAYS_2022)
-        while made < total:
+        while made < total:  # the seed's 15,467 inpatient days under psychiatry's agreements
             stays += 1
             home = self._pick(HOME_REGIONS)
             length = min(self.rng.randint(5, 90), total - made)
             first = date(self.year, 1, 1) + timedelta(days=self.rng.randrange(365 - min(length, 364)))
-            basis = self.rng.choices(["LPT", "LRV", "SmL"], [0.75, 0.2, 0.05])[0]
-            form = "inpatient" if self.rng.random() < 0.97 else "outpatient"
-            made += self._stay(step, f"VT-{self.year}-{stays:05d}", home, first, length, basis, form)
+            basis = self.rng.choices(["LPT", "LRV"], [0.79, 0.21])[0]
+            made += self._stay(step, f"VT-{self.year}-{stays:05d}", home, first, length, basis, "inpatient")
         billable = [e for _t, e in step.items if isinstance(e, Envelope) and e.data.care_date >= AGREEMENTS_FROM]
         self.expect.care_days_billable = len(billable)
+        # the 13 outpatients (about 60 days each): recorded, not surcharged unless an agreement says so
+        for k in range(self._n(OUTPATIENTS_2022)):
+            first = date(self.year, 1, 1) + timedelta(days=self.rng.randrange(365 - OUTPATIENT_DAYS))
+            self._stay(step, f"VT-{self.year}-O{k:04d}", self._pick(HOME_REGIONS), first,
+                       self._n(OUTPATIENT_DAYS), "LPT", "outpatient")
         # voluntary care and in-region patients: recorded, never billed
         for k in range(self._n(40)):
             first = self._day()

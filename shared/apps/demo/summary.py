@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from shared.contract.events import Envelope
+from shared.kernel.money import to_tkr
+from shared.kernel.swedish_time import swedish_year
 
 MAIN_AREAS = {"kommunikation": "Kommunikation", "vard": "Vård och behandling",
               "organisation": "Organisation och tillgänglighet", "ekonomi": "Ekonomi",
@@ -14,9 +16,13 @@ MAIN_AREAS = {"kommunikation": "Kommunikation", "vard": "Vård och behandling",
 
 
 def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
-    """Pure: topic name → decoded events, to the figures the demo shows."""
-    cases = [e.data for e in events.get("pn.cases.opened", [])]
-    categories = Counter(c.categories[0].code if c.categories else "other" for c in cases)
+    """Pure: topic name → decoded events, to the figures the demo shows (the year's; the log also
+    holds the years before it, counted per year for the trend)."""
+    all_cases = [e.data for e in events.get("pn.cases.opened", [])]
+    per_year = Counter(swedish_year(c.opened_at) for c in all_cases)
+    cases = [c for c in all_cases if swedish_year(c.opened_at) == year]
+    own = f"PN-{year}-"
+    categories = Counter(c.categories[0].code if c.categories else "ovrigt" for c in cases)
     fees = [e.data for e in events.get("pn.fees.calculated", [])]
     payouts = [e.data for e in events.get("pn.fees.payouts", [])]
     invoices = [e.data for e in events.get("pn.billing.invoices", [])]
@@ -39,7 +45,7 @@ def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
     for name in ("pn.alerts.ops", "pn.alerts.budget"):
         for e in events.get(name, []):
             alerts["raised" if e.type == "pn.alert.raised" else "resolved"][e.data.rule_id] += 1
-    diary = [e.data for e in events.get("pn.diary.entries", [])]
+    diary = [e.data for e in events.get("pn.diary.entries", []) if e.data.case_id.startswith(own)]
     return {
         "cases": len(cases),
         "cases_by_channel": Counter(c.channel for c in cases),
@@ -47,7 +53,9 @@ def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
         "cases_by_main_area": Counter(MAIN_AREAS.get(code.split(".")[0], "Övrigt") for code in categories.elements()),
         "unresolved_units": sum(c.care_unit_status == "unresolved" for c in cases),
         "rejected": Counter(e.data.reason for e in events.get("pn.complaints.rejected", [])),
-        "notifications": Counter(e.data.template for e in events.get("pn.notifications", [])),
+        "notifications": Counter(e.data.template for e in events.get("pn.notifications", [])
+                                 if e.data.case_id.startswith(own)),
+        "cases_per_year": dict(sorted(per_year.items())),
         "diary_entries": len(diary),
         "diary_by_kind": Counter(f"{d.direction}/{d.document_kind}" for d in diary),
         "diary_confidential": sum(d.confidential for d in diary),
@@ -60,13 +68,59 @@ def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
         "support_persons": len({f.support_person_id for f in fees}),
         "invoices": dict(sorted(per_region.items())),
         "budget": dict(sorted(status.items())),
+        "economy": economy(status, events.get("pn.finance.postings", []), year),
         "alerts": alerts,
         "deadletters": Counter(e.data.source_topic for e in events.get("pn.deadletter", [])),
     }
 
 
+def economy(status: dict[str, Any], postings: list[Envelope], year: int) -> dict[str, Any]:
+    """The seed's figures beside the computed ones, per cost centre, and where each difference
+    comes from: the services' own postings (fees, the nämnd's share of the invoices) and the seed
+    rows the finance system leaves to them (shared/apps/demo/seed_jamtland.py)."""
+    try:
+        from shared.apps.demo.seed_jamtland import COST_CENTRES, PLATFORM_ROWS, ROWS, SEED_NET_TKR
+    except ImportError:
+        return {}
+    platform: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for e in postings:
+        if e.source.startswith("/pn/") and e.data.period.startswith(f"{year}-"):
+            platform[(e.data.cost_centre, e.data.account_group)] += e.data.amount
+    rows = []
+    for cc in [*COST_CENTRES, "total"]:
+        mine = [r for r in ROWS if cc in (r.cost_centre, "total")]
+        seed_outcome = sum((r.outcome for r in mine), Decimal(0))
+        seed_deviation = sum((r.deviation for r in mine), Decimal(0))
+        st = status.get(cc)
+        outcome = st.total.actual_ytd if st else Decimal(0)
+        deviation = st.total.deviation if st else Decimal(0)
+        why = []
+        for (pcc, group), amount in sorted(platform.items()):
+            if pcc in COST_CENTRES and cc in (pcc, "total"):
+                source = "fees service: arvoden" if group == "fees" else (
+                    "billing: the nämnd's share of the out-of-region invoices" if group == "revenue" else "platform")
+                why.append((f"{pcc} {group}", amount, source))
+        for r in mine:
+            if (r.cost_centre, r.group) in PLATFORM_ROWS:
+                why.append((f"{r.cost_centre} {r.group}", -r.outcome,
+                            f"the seed's {r.seed_row} (Jämtland), left to the platform"))
+        explained = sum((a for _, a, _ in why), Decimal(0))
+        rows.append({"cost_centre": cc, "name": COST_CENTRES.get(cc, "Patientnämnden totalt"),
+                     "seed_outcome": seed_outcome, "outcome": outcome, "seed_deviation": seed_deviation,
+                     "deviation": deviation, "difference": outcome - seed_outcome, "why": why,
+                     "unexplained": outcome - seed_outcome - explained})
+    outside = {cc: a for (cc, _g), a in platform.items() if cc not in COST_CENTRES}
+    return {"rows": rows, "previous_year_tkr": SEED_NET_TKR["previous_year"],
+            "outside": {cc: sum((a for c, a in outside.items() if c == cc), Decimal(0)) for cc in outside}}
+
+
 def _kr(value: Decimal) -> str:
     return f"{value:,.2f}".replace(",", " ")
+
+
+def _tkr(value: Decimal) -> str:
+    """Whole tkr, half away from zero as the seed rounds (shared.money.to_tkr)."""
+    return f"{to_tkr(value):,.0f}".replace(",", " ")
 
 
 def render(summary: dict[str, Any], console: Any) -> None:
@@ -84,6 +138,7 @@ def render(summary: dict[str, Any], console: Any) -> None:
     for code, n in summary["cases_by_category"].most_common():
         t.add_row(code, str(n), f"{100 * n / total:.1f} %")
     console.print(t)
+    console.print("cases per year (log): " + ", ".join(f"{y} {n}" for y, n in summary["cases_per_year"].items()))
     console.print("by channel: " + ", ".join(f"{k} {v}" for k, v in summary["cases_by_channel"].most_common())
                   + " · rejected: " + (", ".join(f"{k} {v}" for k, v in summary["rejected"].items()) or "none")
                   + " · notifications: " + ", ".join(f"{k} {v}" for k, v in summary["notifications"].items()))
@@ -106,9 +161,30 @@ def render(summary: dict[str, Any], console: Any) -> None:
               "annual budget")
     for cc, st in summary["budget"].items():
         f = st.total
-        t.add_row(cc, *(f"{v / 1000:,.0f}".replace(",", " ") for v in
-                        (f.budget_ytd, f.actual_ytd, f.deviation, f.forecast_run_rate, f.annual_budget)))
+        t.add_row(cc, *(_tkr(v) for v in (f.budget_ytd, f.actual_ytd, f.deviation, f.forecast_run_rate, f.annual_budget)))
     console.print(t)
+    eco = summary.get("economy") or {}
+    if eco:
+        t = table("Utfall (tkr): the seed's figure, the computed one and the difference", "cost centre",
+                  "seed outcome", "outcome", "difference", "seed deviation", "deviation")
+        for row in eco["rows"]:
+            t.add_row(row["cost_centre"], *(_tkr(row[k]) for k in (
+                "seed_outcome", "outcome", "difference", "seed_deviation", "deviation")))
+        console.print(t)
+        console.print("previous year's outcome (seed, Ack utfall fg år): "
+                      + f"{eco['previous_year_tkr']:,} tkr".replace(",", " "))
+        console.print("The finance system posts the seed's rows, fixed (shared/apps/demo/seed_jamtland.py); the "
+                      "difference is what the services booked, less the seed rows left to them:")
+        for row in eco["rows"]:
+            if row["cost_centre"] == "total":
+                continue
+            for what, amount, source in row["why"]:
+                console.print(f"  {what}: {_kr(amount)} kr — {source}")
+            if row["unexplained"]:
+                console.print(f"  {row['cost_centre']}: {_kr(row['unexplained'])} kr not explained by the platform's postings")
+        for cc, amount in sorted(eco["outside"].items()):
+            console.print(f"  {cc}: {_kr(amount)} kr invoice income of Hälso- och sjukvårdsförvaltningen, not the nämnd's"
+                          " (rules/billing.yaml `revenue`; not counted by the budget monitor)")
     t = table("Alerts", "rule", "raised", "resolved")
     for rule in sorted(set(summary["alerts"]["raised"]) | set(summary["alerts"]["resolved"])):
         t.add_row(rule, str(summary["alerts"]["raised"][rule]), str(summary["alerts"]["resolved"][rule]))

@@ -45,7 +45,8 @@ class VisitReported(EventData):
     assignment_id: Id
     support_person_id: Id
     date: date
-    kind: Literal["visit", "phone", "hearing"]
+    # "training": the support persons' one-day training (handlingsplan, insats 1); additive value
+    kind: Literal["visit", "phone", "hearing", "training"]
     travel_km: Annotated[Decimal | None, Field(ge=0, le=5000, decimal_places=1)] = None
     lost_income: Annotated[Money | None, Field(ge=0)] = None
     lost_income_certified: bool = False

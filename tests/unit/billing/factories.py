@@ -40,21 +40,21 @@ def partition_of(key: str, partitions: int = CARE_DAYS.partitions) -> int:
 
 
 def year_of_days(tag: str, year: int, billable: int, *, voluntary: int = 0, in_region: int = 0) -> list[Envelope]:
-    """`billable` days of LPT/LRV/SmL care for Gävleborg ("21") and Uppsala ("03") spread over the
+    """`billable` inpatient days of LPT/LRV care for Gävleborg ("21") and Uppsala ("03") spread over the
     year (one patient per stay, one day per patient and date), then voluntary and in-region days."""
     first, out = date(year, 1, 1), []
     days_in_year = (date(year + 1, 1, 1) - first).days
 
-    def stay(kind: str, n: int, home: str, basis: str | None) -> None:
+    def stay(kind: str, n: int, home: str, basis: str | None, form: str = "inpatient") -> None:
         s = f"{tag}-{kind}{n // days_in_year}"
         day = first + timedelta(days=n % days_in_year)
         out.append(event(CareDayRecorded(
             care_day_id=f"{s}-{day.isoformat()}", stay_id=s, patient_ref=f"pat-{s}", home_region=home,
-            care_region="20", care_date=day, form="inpatient" if n % 17 else "outpatient", legal_basis=basis,
+            care_region="20", care_date=day, form=form, legal_basis=basis,
             care_unit_hsa_id=HSA), id=f"ev-{s}-{day.isoformat()}"))
 
     for n in range(billable):
-        stay("B", n, "21" if (n // days_in_year) % 3 == 0 else "03", ("LPT", "LRV", "SmL")[n % 3])
+        stay("B", n, "21" if (n // days_in_year) % 3 == 0 else "03", ("LPT", "LRV")[n % 2])
     for n in range(voluntary):
         stay("V", n, "21", None)
     for n in range(in_region):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+import pytest
+from pydantic import ValidationError
+
+from services.billing.domain import Revenue
 from shared.contract.events import CareDayCancelled, PeriodCloseRequested
 from shared.contract.topics import (
     ALERTS_OPS,
@@ -118,14 +123,50 @@ async def test_a_corrected_day_after_a_cancel_is_not_a_duplicate(rules):
     assert invoice.data.lines[0].legal_basis == "LRV"
 
 
-async def test_each_invoice_posts_its_revenue_with_a_deterministic_posting_id(rules):
-    b = Billing(rules, billing_cost_centre="6102")
-    await b.record(care_day("21", "2024-03-01"))
+async def test_invoice_income_goes_to_the_health_care_administration_and_the_namnds_share_by_transfer(rules):
+    """Handlingsplan, insats 2: the ~1.9 Mkr "tillfaller Hälso- och sjukvårdsförvaltningen"; the
+    nämnd, which bears the support-person cost, gets its share (0.5 Mkr a year) by an internal
+    transfer under the effective-dated rule in rules/billing.yaml."""
+    b = Billing(rules)
+    await b.record(care_day("21", "2024-03-01"), care_day("21", "2024-03-02"))
     await b.close("2024-03")
-    (posting,) = b.on(FINANCE_POSTINGS)
-    assert (posting.data.posting_id, posting.data.period, posting.data.cost_centre, posting.data.account_group,
-            posting.data.amount) == ("billing:PN-2024-03-21", "2024-03", "6102", "revenue", Decimal("120.00"))
+    postings = [(p.data.posting_id, p.data.cost_centre, p.data.account_group, p.data.amount)
+                for p in b.on(FINANCE_POSTINGS)]
+    assert postings == [
+        ("billing:PN-2024-03-21", "5100", "revenue", Decimal("240.00")),
+        ("billing:PN-2024-03-21:pn-andel:from", "5100", "revenue", Decimal("-64.66")),
+        ("billing:PN-2024-03-21:pn-andel", "6103", "revenue", Decimal("64.66"))]
+    assert not any(cc in ("6101", "6102") for _, cc, _, _ in postings)  # never booked as the nämnd's income
 
+    await b.cancel(b.on(BILLING_INVOICES)[0].data.lines[0].care_day_ids[0])
+    await b.close("2024-04")  # the credit gives the share back at the same rate
+    assert [(p.data.posting_id, p.data.cost_centre, p.data.amount) for p in b.on(FINANCE_POSTINGS)[3:]] == [
+        ("billing:PN-2024-03-21-2", "5100", Decimal("-120.00")),
+        ("billing:PN-2024-03-21-2:pn-andel:from", "5100", Decimal("32.33")),
+        ("billing:PN-2024-03-21-2:pn-andel", "6103", Decimal("-32.33"))]
+
+
+async def test_no_share_before_its_rule_is_in_force_and_the_cost_centre_can_be_overridden(rules):
+    b = Billing(rules, billing_cost_centre="5999")
+    await b.record(care_day("21", "2023-07-01"))
+    await b.close("2023-07")
+    assert [p.data.cost_centre for p in b.on(FINANCE_POSTINGS)] == ["5999", "5999", "6103"]
+    early = rules.revenue.model_copy(update={"shares": [s.model_copy(update={"effective_from": date(2023, 8, 1)})
+                                                        for s in rules.revenue.shares]})
+    assert early.share_for("2023-07") is None and early.share_for("2023-08").to_cost_centre == "6103"
+
+
+def test_the_revenue_rule_refuses_overlapping_shares_and_a_share_to_its_own_cost_centre():
+    share = {"id": "a", "name": "x", "to_cost_centre": "6103", "per_day": "1.00", "effective_from": "2023-01-01"}
+    with pytest.raises(ValidationError, match="overlap"):
+        Revenue(cost_centre="5100", shares=[share, {**share, "id": "b", "effective_from": "2024-01-01"}])
+    with pytest.raises(ValidationError, match="own cost centre"):
+        Revenue(cost_centre="6103", shares=[share])
+    Revenue(cost_centre="5100", shares=[{**share, "effective_to": "2023-12-31"},
+                                        {**share, "id": "b", "effective_from": "2024-01-01"}])
+
+
+async def test_postings_can_be_switched_off(rules):
     quiet = Billing(rules, billing_post_revenue=False)
     await quiet.record(care_day("21", "2024-03-01"))
     assert len(await quiet.close("2024-03")) == 1 and quiet.on(FINANCE_POSTINGS) == []

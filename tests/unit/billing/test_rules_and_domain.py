@@ -53,6 +53,19 @@ def test_days_that_are_never_billed(rules, day, reason):
     assert decide(rules, day) == Decision(None, reason)
 
 
+@pytest.mark.parametrize(("basis", "form", "billed"), [
+    ("LPT", "inpatient", True), ("LRV", "inpatient", True),
+    ("SmL", "inpatient", False),  # not psychiatry's agreements: only where an agreement says so
+    ("LPT", "outpatient", False), ("LRV", "outpatient", False),  # no per-day statistic in the seed
+])
+@pytest.mark.parametrize("home", ["21", "03", "05"])
+def test_by_default_only_inpatient_lpt_and_lrv_days_are_surcharged(rules, home, basis, form, billed):
+    """Handlingsplan, insats 2: 15,467 vårddygn inom slutenvården under psychiatry's agreements."""
+    decision = decide(rules, care_day(home, "2024-03-01", basis, form))
+    assert (decision.agreement is not None) == billed
+    assert billed or decision.reason == NOT_COVERED
+
+
 FILTERED = """
 care_region: "20"
 agreements:
@@ -79,7 +92,9 @@ agreements:
     home_regions: "*"
     effective_from: 2023-07-01
     surcharge_per_day: "120.00"
+    legal_basis: [LPT, LRV, SmL]
     forms: [inpatient]
+revenue: {cost_centre: "5100"}
 """
 
 

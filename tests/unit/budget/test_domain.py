@@ -6,7 +6,13 @@ import pytest
 
 from services.budget.domain import Figures, centre_figures, group_figures, months_elapsed, total_of
 from services.budget.rules import load_budget_rules
-from shared.apps.demo.seed_jamtland import JAMTLAND_2023, jamtland_2023, monthly
+from shared.apps.demo.seed_jamtland import (
+    JAMTLAND_2023,
+    ROWS,
+    SEED_DEVIATION_TKR,
+    jamtland_2023,
+    monthly,
+)
 from shared.kernel.money import round_ore
 from shared.service.rules import RulesFileError
 
@@ -58,20 +64,30 @@ def test_jamtland_seed_rounds_to_every_figure_of_the_table():
     plan = {(b.cost_centre, b.account_group): sum(b.monthly) for b in budgets}
     dev = {k: actual[k] - plan[k] for k in JAMTLAND_2023}
     by_cc = {cc: sum(v for k, v in dev.items() if k[0] == cc) for cc in ("6101", "6102", "6103")}
-    assert {cc: tkr(v) for cc, v in by_cc.items()} == {"6101": 16, "6102": 260, "6103": 60}
+    assert {cc: tkr(v) for cc, v in by_cc.items()} | {"total": tkr(sum(by_cc.values()))} == SEED_DEVIATION_TKR
     assert tkr(sum(dev.values())) == 336
     assert tkr(sum(actual.values())) == -3164 and tkr(sum(plan.values())) == -3500
-    rows = {"revenue": ("revenue",), "personnel": ("personnel", "fees"), "other": ("other",)}
-    act = {r: sum(v for k, v in actual.items() if k[1] in gs) for r, gs in rows.items()}
-    bud = {r: sum(v for k, v in plan.items() if k[1] in gs) for r, gs in rows.items()}
-    assert (tkr(act["revenue"]), tkr(bud["revenue"]), tkr(act["revenue"] - bud["revenue"])) == (349, 400, -51)
-    assert (tkr(act["personnel"]), tkr(bud["personnel"]), tkr(act["personnel"] - bud["personnel"])) == (-3279, -3557, 279)
-    # the seed's "services" row (0 vs −10) is 6101 other; its "other" row is 6102 + 6103 other
-    assert (actual[("6101", "other")], plan[("6101", "other")]) == (0, D(-10000))
-    other_a, other_b = act["other"] - actual[("6101", "other")], bud["other"] - plan[("6101", "other")]
-    assert (tkr(other_a), tkr(other_b), tkr(other_a - other_b)) == (-235, -333, 98)
+    # the seed's rows: revenue, personnel (incl. the arvoden), services, other
+    row = {r.seed_row: r for r in ROWS}
+    rows = {"revenue": [r for r in ROWS if r.group == "revenue"],
+            "personnel": [r for r in ROWS if r.group in ("personnel", "fees")],
+            "services": [row["Verksamhetsanknutna tjänster"]],
+            "other": [r for r in ROWS if r.seed_row == "Övriga kostnader"]}
+    seed = {"revenue": (349, 400, -51), "personnel": (-3279, -3557, 279), "services": (0, -10, 10),
+            "other": (-235, -333, 98)}
+    for name, (outcome, budget, deviation) in seed.items():
+        o, b = sum(r.outcome for r in rows[name]), sum(r.budget for r in rows[name])
+        assert (tkr(o), tkr(b), tkr(o - b)) == (outcome, budget, deviation), name
+    # the text's deviations per cost centre and row, fixed (not back-solved from anything computed)
+    assert [(r.cost_centre, r.group, tkr(r.deviation)) for r in ROWS] == [
+        ("6101", "personnel", 0), ("6101", "other", 16), ("6102", "revenue", -51), ("6102", "personnel", 224),
+        ("6102", "other", 77), ("6102", "other", 10), ("6103", "fees", 55), ("6103", "other", 5)]
     assert {p.period for p in postings} == {f"2091-{m:02d}" for m in range(1, 13)}
     assert len({p.posting_id for p in postings}) == len(postings)
+    _, finance = jamtland_2023(2091, finance_only=True)
+    assert {(p.cost_centre, p.account_group) for p in finance} == {
+        ("6101", "personnel"), ("6101", "other"), ("6102", "revenue"), ("6102", "personnel"), ("6102", "other"),
+        ("6103", "other")}  # the arvoden are the fees service's postings
 
 
 # -- rules at their thresholds ------------------------------------------------------------------

@@ -30,8 +30,8 @@ async def test_jamtland_replay_gives_the_seed_deviations():
     assert dev == {"6101": 16, "6102": 260, "6103": 60, "total": 336}
     total = b.latest("total", 2091)
     assert total["period"] == "2091-12"
-    assert total["total"]["deviation"] == "335900.00" and total["total"]["actual_ytd"] == "-3164100.00"
-    assert total["account_groups"]["revenue"]["deviation"] == "-50600.00"
+    assert total["total"]["deviation"] == "335500.00" and total["total"]["actual_ytd"] == "-3164100.00"
+    assert total["account_groups"]["revenue"]["deviation"] == "-51000.00"
     # a full year: both forecasts are the outcome
     assert total["total"]["forecast_run_rate"] == total["total"]["forecast_budget_rest"] == "-3164100.00"
     # revenue 87 % of budget after month 12: the info alert is raised for 6102 revenue, nothing else at year end
@@ -97,6 +97,9 @@ async def test_fees_overrun_raises_forecast_deficit_once_and_a_budget_increase_r
     resolved = [e for e in b.alerts()[2:]]
     assert {e.data.rule_id for e in resolved} == {"budget.forecast_deficit", "budget.ytd_deficit"}
     assert all(e.type == "pn.alert.resolved" for e in resolved)
+    assert all(e.data.message.sv.startswith("Upphört: Kostnadsställe 6103") for e in resolved)  # not "åtgärdat"
+    assert all(e.data.message.en.startswith("Ended: ") for e in resolved)
+    assert not fd.data.message.sv.startswith("Upphört")
     assert {e.data.alert_id for e in resolved} == {e.data.alert_id for e in raised.values()}
     await b.feed(budget(2091, "6103", "fees", "-1300001"))
     assert len(b.alerts()) == 4
@@ -245,3 +248,19 @@ async def test_a_posting_moved_to_another_year_in_a_batch_refreshes_both_years()
     assert b.latest("6101", 2092)["total"]["actual_ytd"] == "-101.00"
     assert b.latest("total", 2091)["total"]["actual_ytd"] == "-5.00"
     assert b.latest("total", 2092)["total"]["actual_ytd"] == "-101.00"
+
+
+async def test_only_the_namnds_own_cost_centres_are_counted():
+    """Invoice income is the health-care administration's (rules/billing.yaml `revenue`): its
+    postings and budgets, and its side of the internal transfer, never reach the nämnd's figures."""
+    b = Budget()
+    await b.feed(budget(2091, "6103", "revenue", "0"), budget(2091, "6103", "fees", "-900000"),
+                 budget(2091, "5100", "revenue", "1900000"),
+                 posting("billing:PN-2091-01-21", "2091-01", "5100", "revenue", "120000"),
+                 posting("billing:PN-2091-01-21:pn-andel:from", "2091-01", "5100", "revenue", "-32330"),
+                 posting("billing:PN-2091-01-21:pn-andel", "2091-01", "6103", "revenue", "32330"),
+                 posting("fees:1", "2091-01", "6103", "fees", "-70000"))
+    assert {e.data.cost_centre for e in b.statuses()} == {"6103", "total"}
+    assert b.latest("total", 2091)["total"]["actual_ytd"] == "-37670.00"
+    assert b.latest("6103", 2091)["account_groups"]["revenue"]["actual_ytd"] == "32330.00"
+    assert not any("5100" in a.data.subject for a in b.alerts())

@@ -20,12 +20,14 @@ from .factories import SECRET, UNIT, case_opened, letter_in, letter_out
 AT = datetime(2023, 6, 1, 12, tzinfo=UTC)
 
 
-def test_every_complaint_is_confidential_with_a_neutral_subject_and_no_person_as_counterpart():
+def test_every_complaint_is_confidential_with_a_neutral_subject_and_the_masked_complainant_as_sender():
     doc = document_of(case_opened())
     entry = public_entry(doc, "PN 2023/1", AT)
     assert (doc.kind, doc.direction, doc.confidential) == ("complaint", "in", True)
+    # the sender of a complaint is the complainant, masked (25 kap. 1 § OSL), not the care provider
     assert (entry.subject, entry.confidentiality_ref, entry.counterpart) == (
-        "Klagomål avseende vård", OSL_REF, "Region Dalarna")
+        "Klagomål avseende vård", OSL_REF, PRIVATE_SENDER)
+    assert "Region Dalarna" not in entry.model_dump_json()
     no_unit = document_of(case_opened(care_unit_hsa_id=None, care_unit_status="none", care_provider=None))
     assert no_unit.counterpart == PRIVATE_SENDER
 

@@ -30,9 +30,31 @@ def test_public_view_never_carries_the_original_subject():
 def test_export_is_the_year_in_number_order_as_csv():
     rows = list(csv.reader(io.StringIO(export_csv(year_entries(_registry(), 2023)).decode())))
     assert rows[0][0] == "diarienummer"
-    assert [(r[0], r[6], r[7], r[8]) for r in rows[1:]] == [
+    assert [(r[0], r[4], r[7], r[8]) for r in rows[1:]] == [
         ("PN 2023/1", "Klagomål avseende vård", "ja", "25 kap. 1 § OSL"), ("PN 2023/2", "Begäran", "nej", "")]
     assert year_entries(_registry(), 2024) == []
+
+
+def test_the_register_shows_what_a_registrar_expects():
+    """Number, Swedish date, direction, sender or recipient, masked heading, document kind."""
+    registry = Store("registry")
+    entries = [("complaint:PN-2024-00001", "in", "complaint", "Enskild", "Klagomål avseende vård"),
+               ("out-letter:L1", "out", "letter", "SE2321000180-1001", "Skrivelse till vårdgivare")]
+    for n, (key, direction, kind, counterpart, subject) in enumerate(entries, start=1):
+        registry[f"number|2024|{n}"] = key
+        registry[f"doc|{key}"] = {
+            "diary_number": f"PN 2024/{n}", "registered_at": "2023-12-31T23:30:00Z", "direction": direction,
+            "document_kind": kind, "case_id": "PN-2024-00001", "counterpart": counterpart, "subject": subject,
+            "confidential": True, "confidentiality_ref": "25 kap. 1 § OSL", "original_subject": "hemligt"}
+    directory = Store("directory")
+    directory["SE2321000180-1001"] = {"name": "Vårdcentral Falun", "registry_address": "x"}
+    header, *rows = csv.reader(io.StringIO(export_csv(year_entries(registry, 2024), directory).decode()))
+    assert header[:6] == ["diarienummer", "datum", "riktning", "avsändare/mottagare", "ärendemening", "handlingstyp"]
+    assert [r[:6] for r in rows] == [
+        ["PN 2024/1", "2024-01-01", "inkommande", "Enskild", "Klagomål avseende vård", "klagomål"],
+        ["PN 2024/2", "2024-01-01", "utgående", "Vårdcentral Falun (SE2321000180-1001)", "Skrivelse till vårdgivare",
+         "skrivelse"]]
+    assert "hemligt" not in "".join(map(str, rows))
 
 
 def test_the_year_ends_at_its_highest_number_and_an_old_seq_key_is_only_a_hint():

@@ -101,3 +101,25 @@ def test_an_invalid_schedule_names_version_rule_and_line(tmp_path):
     assert "versions.0.rules.3 (version '2019', rule 'travel').when" in msg and "has_trave" in msg
     assert "versions.1.rules.3 (version 'PN 2022/11', rule 'travel').amount" in msg
     assert f"{bad}:{text.splitlines().index('        when: {has_travel: true}') + 1}:" in msg
+
+
+def test_the_shipped_schedule_says_its_amounts_are_examples_and_cites_no_other_regions_decision():
+    """The seeds name PN 2022/11 but give no amounts; the 2019 version's "RS 2018-10-31 §231" was
+    another region's decision (DOMAIN.md), not Dalarna's."""
+    text = (ROOT / "rules" / "fee_schedule.yaml").read_text(encoding="utf-8")
+    assert "EXAMPLE AMOUNTS" in text
+    for version in schedule().versions:
+        assert version.example, version.version
+        assert "2018-10-31" not in version.decided and "§231" not in version.decided and "3781" not in version.decided
+    assert "PN 2022/11" in schedule().version_for(date(2023, 1, 1)).decided
+
+
+def test_the_weekly_allowance_says_which_week_it_pays():
+    """"Per påbörjad vecka": every ISO week of the assignment with a visit or phone contact counts
+    whole, whatever its weekday; the description says so, and the rule's condition does it."""
+    for version in schedule().versions:
+        rule = next(r for r in version.rules if r.id == "expense_allowance")
+        assert rule.description == "Kostnadsersättning per påbörjad vecka med besök eller telefonkontakt"
+        assert rule.per == "week" and rule.when == {"kind": ["visit", "phone"], "first_in_week": True}
+    _, sunday = price(visit(day=date(2023, 3, 5)))  # a week started on its last day still counts whole
+    assert sunday["expense_allowance"].amount == Decimal("100.00")

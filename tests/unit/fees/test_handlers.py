@@ -148,3 +148,31 @@ async def test_an_end_date_arriving_after_a_priced_visit_applies_to_the_next_vis
     await fees.send(visit("v2", date(2023, 3, 29)), visit("v3", date(2023, 3, 30)))
     assert [e.data.visit_id for e in fees.fees()] == ["v1", "v2"]
     assert [(e.data.visit_id, e.data.reason) for e in fees.rejected()] == [("v3", "outside_support_period")]
+
+
+async def test_the_lost_income_cap_is_per_day_not_per_visit():
+    """Two hearings on one day, each with a certified claim of 1,000 kr: the day's cap (1,500 kr
+    under PN 2022/11) is paid once, over both; another day has its own cap."""
+    fees = Fees()
+    await fees.send(assigned(start=date(2023, 1, 1)),
+                    visit("h1", date(2023, 3, 1), kind="hearing", lost="1000.00", certified=True),
+                    visit("h2", date(2023, 3, 1), kind="hearing", lost="1000.00", certified=True),
+                    visit("h3", date(2023, 3, 1), kind="hearing", lost="1000.00", certified=True),
+                    visit("h4", date(2023, 3, 2), kind="hearing", lost="1000.00", certified=True))
+    lost = {e.data.visit_id: next(line.amount for line in e.data.lines if line.code == "lost_income")
+            for e in fees.fees()}
+    assert lost == {"h1": Decimal("1000.00"), "h2": Decimal("500.00"), "h3": Decimal("0.00"),
+                    "h4": Decimal("1000.00")}
+
+
+async def test_lost_income_for_the_one_day_training_can_be_claimed_outside_the_support_period():
+    """Handlingsplan, insats 1: the support persons get a one-day training; their certified lost
+    income for it is paid (capped per day), whether or not a patient is in care that day."""
+    fees = Fees()
+    await fees.send(assigned(start=date(2023, 5, 1)),
+                    visit("t1", date(2023, 4, 20), kind="training", lost="1800.00", certified=True, km="20.0"),
+                    visit("t2", date(2023, 4, 21), kind="training", lost="900.00", certified=False))
+    by_visit = {e.data.visit_id: e.data for e in fees.fees()}
+    assert [(line.code, line.amount) for line in by_visit["t1"].lines] == [
+        ("travel", Decimal("50.00")), ("lost_income", Decimal("1500.00"))]
+    assert by_visit["t2"].lines == [] and fees.rejected() == []  # no certificate: nothing to pay

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -131,14 +131,43 @@ async def test_notifications_never_carry_personnummer_names_or_description(intak
 
 
 # -- case numbering ------------------------------------------------------------------------------------
-async def test_numbers_are_per_year_of_receipt():
+async def test_numbers_are_per_swedish_year_of_receipt():
     intake = Intake(FixedClock(datetime(2024, 1, 2, 9, 0, tzinfo=UTC)))
-    new_years_eve = datetime(2023, 12, 31, 23, 59, tzinfo=UTC)
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a", time=new_years_eve)
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="b"), id="b", time=new_years_eve + timedelta(minutes=2))
-    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="c"), id="c", time=new_years_eve + timedelta(minutes=3))
+    last_minute = datetime(2023, 12, 31, 22, 59, tzinfo=UTC)  # 23:59 in Sweden
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a", time=last_minute)
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="b"), id="b", time=last_minute + timedelta(minutes=2))
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(external_ref="c"), id="c", time=last_minute + timedelta(minutes=3))
     assert [c.case_id for c in intake.on(CASES_OPENED)] == ["PN-2023-00001", "PN-2024-00001", "PN-2024-00002"]
-    assert intake.on(CASES_OPENED)[0].opened_at == new_years_eve  # opened when received, also in a backlog
+    assert intake.on(CASES_OPENED)[0].opened_at == last_minute  # opened when received, also in a backlog
+
+
+@pytest.mark.parametrize("sent", [
+    datetime(2023, 12, 31, 23, 30, tzinfo=UTC),  # 00:30 on New Year's Day in Sweden, sent in UTC
+    datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # the same instant in Swedish winter time
+    datetime(2023, 12, 31, 18, 30, tzinfo=timezone(timedelta(hours=-5))),  # the same instant from New York
+])
+async def test_a_complaint_at_half_past_midnight_on_new_years_day_in_sweden_gets_the_new_years_number(sent):
+    intake = Intake(FixedClock(datetime(2024, 1, 2, 9, 0, tzinfo=UTC)))
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(), id="ny", time=sent)
+    [case] = intake.on(CASES_OPENED)
+    assert case.case_id == "PN-2024-00001"
+    assert intake.deps.cases["seq|2024"] == 1 and "seq|2023" not in intake.deps.cases
+
+
+@pytest.mark.parametrize(("sent", "swedish_day"), [
+    (datetime(2023, 3, 25, 23, 30, tzinfo=UTC), "2023-03-26"),  # 00:30 CET, the night summer time starts
+    (datetime(2023, 3, 26, 21, 59, tzinfo=UTC), "2023-03-26"),  # 23:59 CEST
+    (datetime(2023, 3, 26, 22, 0, tzinfo=UTC), "2023-03-27"),  # 00:00 CEST
+    (datetime(2023, 10, 28, 22, 0, tzinfo=UTC), "2023-10-29"),  # 00:00 CEST, the night summer time ends
+    (datetime(2023, 10, 29, 22, 59, tzinfo=UTC), "2023-10-29"),  # 23:59 CET
+    (datetime(2023, 10, 29, 23, 0, tzinfo=UTC), "2023-10-30"),  # 00:00 CET
+])
+async def test_the_spike_signal_counts_a_complaint_on_its_swedish_date_across_daylight_saving(sent, swedish_day):
+    intake = Intake(FixedClock(datetime(2024, 1, 2, 9, 0, tzinfo=UTC)))
+    await intake.send(CARE_UNITS, care_unit())
+    await intake.send(COMPLAINTS_SUBMITTED, complaint(), id="d", time=sent)
+    tallies = [v for k, v in intake.deps.cases.items() if k.startswith("spike|")]
+    assert tallies and all(list(t["days"]) == [swedish_day] for t in tallies)
 
 
 async def test_a_complaint_dated_in_the_future_is_opened_now():

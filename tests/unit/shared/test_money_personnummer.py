@@ -82,3 +82,13 @@ def test_hsa_id_shape():
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**11, max_value=10**11, places=None))
 def test_the_wire_form_is_the_half_up_rounded_two_decimal_text(value):
     assert money_str(value) == f"{round_ore(value):.2f}"
+
+
+@pytest.mark.parametrize(("kr", "tkr"), [
+    ("50500", "51"), ("-50500", "-51"), ("49500", "50"), ("-49500", "-50"), ("50499.99", "50"),
+    ("335900", "336"), ("259900", "260"), ("-3164100", "-3164"), ("0.00", "0"), ("-499.99", "0"),
+])
+def test_tkr_rounds_half_away_from_zero_as_the_seed_does(kr, tkr):
+    from shared.kernel.money import to_tkr
+
+    assert to_tkr(Decimal(kr)) == Decimal(tkr)
