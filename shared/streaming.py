@@ -15,6 +15,8 @@ from typing import Any
 
 import faust
 
+from shared.kafka_client import compression_type
+
 from .auth import TokenRegistry
 from .batch_feed import BatchFeed
 from .changelog import TableChangelog
@@ -60,8 +62,28 @@ def _use_short_fetch_wait(ms: int) -> None:
     _fetch_wait_patched = True
 
 
+def _read_committed_only() -> None:
+    """faust reads `read_uncommitted` unless its own producer is transactional (exactly_once): make
+    every worker consumer read committed records only, so an upstream's aborted transaction
+    never takes effect (process-wide, idempotent; shared/kafka_client.py does the same for ours)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "_pn_read_committed", False):
+        return
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start() for its Fetcher
+        return consumer
+
+    _create_worker_consumer._pn_read_committed = True  # type: ignore[attr-defined]
+    driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+
+
 def make_faust_app(service: str, settings: PnSettings) -> faust.App:
     dev = settings.profile == "dev"
+    _read_committed_only()
     if settings.fetch_max_wait_ms is not None:
         _use_short_fetch_wait(settings.fetch_max_wait_ms)
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +108,7 @@ def make_faust_app(service: str, settings: PnSettings) -> faust.App:
         producer_max_batch_size=262_144,
         producer_max_request_size=4_194_304,
         producer_acks=-1,
+        producer_compression_type=compression_type(settings),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
         web_enabled=True,
