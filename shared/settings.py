@@ -64,6 +64,10 @@ class PnSettings(BaseSettings):
         None, ge=1, le=1500, description="how long a fetch may wait for data; default 10 in the dev "
         "profile (Tansu holds every fetch this long, shared/streaming.py), faust's 1500 in prod "
         "(Apache Kafka answers as soon as data is there)")
+    skip_offsets: str = Field(
+        "", description="`topic:partition:offset,...`: a worker that cannot read a record batch of "
+        "that partition below that offset skips to it instead of stalling the partition "
+        "(shared/stalled.py, docs/runbook.md); set it for a restart, then remove it")
     store: Literal["rocksdb", "memory"] = "rocksdb"
     rocksdb_write_buffer_mb: int = Field(
         4, ge=1, description="RocksDB memtable per table partition (faust's default is 64 MB × 3, "

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from shared.kafka_client import compression_type
+from shared.stalled import watch as watch_stalled
 
 from .auth import TokenRegistry
 from .batch_feed import BatchFeed
@@ -227,6 +228,7 @@ class ServiceRuntime:
         self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
+        self.stalled = watch_stalled(self.app, service, self.clock, settings.skip_offsets)
         self._add_basic_views()
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
@@ -372,8 +374,12 @@ class ServiceRuntime:
         @app.page("/health")
         async def health(self_view: Any, request: Any) -> Any:
             ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
+            stalled = self.stalled  # partitions the client cannot read past (shared/stalled.py)
+            ready = ready and not stalled
             metrics.ready.labels(service).set(1 if ready else 0)
-            body = {"service": service, "status": "ready" if ready else "recovering"}
+            body = {"service": service, "status": "ready" if ready else "stalled" if stalled else "recovering"}
+            if stalled:
+                body["stalled"] = stalled.as_list()
             return self_view.json(body, status=200 if ready else 503)
 
         @app.page("/metrics")
