@@ -149,8 +149,23 @@ async def stall(consumer: Any, exc: PartitionUnreadable) -> None:
     if consumer.app.topics.acks_enabled_for(tp.topic):
         await consumer._add_gap(tp, exc.offset, to - 1)
     consumer._read_offset[tp] = to - 1  # the loop adds no second gap for the record at `to`
-    await consumer._seek(tp, to)
+    await _seek_in_client_thread(consumer, tp, to)
     stalled.skipped(tp.topic, tp.partition, exc.offset, to, exc.cause)
+
+
+async def _seek_in_client_thread(consumer: Any, tp: Any, offset: int) -> None:
+    """aiokafka's seek in the thread whose event loop runs the client (faust's `_seek` calls it
+    from the app's thread, where the fetcher's wake-up future belongs to another loop)."""
+    thread = getattr(consumer, "_thread", None)
+    call_thread = getattr(thread, "call_thread", None)
+    if call_thread is None:
+        await consumer._seek(tp, offset)
+        return
+
+    async def seek() -> None:
+        thread._ensure_consumer().seek(tp, offset)
+
+    await call_thread(seek)
 
 
 async def _hand_over(consumer: Any, records: Any, feeds: dict[str, Any], since_yield: int) -> int:

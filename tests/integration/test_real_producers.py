@@ -39,6 +39,8 @@ from ..conftest import ROOT
 
 pytestmark = pytest.mark.broker
 TOPIC = FINANCE_POSTINGS.name
+STALLED, SKIPPED = 2, 3
+"""Partitions only the unreadable-batch test writes (the others write 0 and 1)."""
 
 
 class Probe:
@@ -80,7 +82,7 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PnSettings, 
     settings = PnSettings(kafka_bootstrap=broker.bootstrap, data_dir=tmp / "data")
     asyncio.run(ensure_topics(settings, [FINANCE_POSTINGS, ALERTS_OPS, DEADLETTER]))
     probe = Probe(settings, tmp / "probe.log")
-    probe.start()
+    probe.start(PN_SKIP_OFFSETS=f"{TOPIC}:{SKIPPED}:3")  # the corrupt batch at offsets 1-2 of partition 3
     yield settings, probe
     probe.stop()
     broker.stop()
@@ -111,7 +113,14 @@ async def _alerts(settings: PnSettings, ids: set[str]) -> list:
         text = b"".join(r.value or b"" for r in records).decode()
         return all(f'"probe:{i}"' in text for i in ids)
 
-    return events_of(await wait_for(settings, [ALERTS_OPS], seen, timeout=60))
+    try:
+        return events_of(await wait_for(settings, [ALERTS_OPS], seen, timeout=30))
+    except TimeoutError:
+        from shared.kafka_io import read_all
+
+        text = b"".join(r.value or b"" for r in await read_all(settings, [ALERTS_OPS])).decode()
+        missing = sorted(i for i in ids if f'"probe:{i}"' not in text)
+        raise AssertionError(f"no alert for {missing}") from None
 
 
 async def test_librdkafka_batches_of_every_codec_and_cloudevents_sdk_events_in_both_modes(own, unique):
@@ -122,7 +131,7 @@ async def test_librdkafka_batches_of_every_codec_and_cloudevents_sdk_events_in_b
         for i in range(3):
             pid = f"{unique}-{codec}-{i}"
             ids.add(pid)
-            producer.produce(TOPIC, _structured(pid), key=b"6101", headers=[("content-type", CONTENT_TYPE.encode())])
+            producer.produce(TOPIC, _structured(pid), key=b"6101", partition=i % 2, headers=[("content-type", CONTENT_TYPE.encode())])
         assert producer.flush(10) == 0
 
     producer = _librdkafka(settings, **{"compression.type": "lz4"})
@@ -130,7 +139,7 @@ async def test_librdkafka_batches_of_every_codec_and_cloudevents_sdk_events_in_b
     invalid = _sdk_event(f"{unique}-bad", {**json.loads(_posting(f"{unique}-bad").model_dump_json()), "period": "2023-13"})
     for message in (ce_kafka.to_binary_event(_sdk_event(f"{unique}-bin")), ce_kafka.to_structured_event(both),
                     ce_kafka.to_binary_event(both), ce_kafka.to_binary_event(invalid)):
-        producer.produce(TOPIC, message.value, key=b"6101", headers=list(message.headers.items()))
+        producer.produce(TOPIC, message.value, key=b"6101", partition=0, headers=list(message.headers.items()))
     assert producer.flush(10) == 0
 
     alerts = await _alerts(settings, ids | {f"{unique}-bin", f"{unique}-both"})
@@ -152,11 +161,11 @@ async def test_a_transactional_producer_s_committed_records_take_effect(own, uni
     producer = _librdkafka(settings, **{"transactional.id": f"tx-{unique}"})
     producer.init_transactions(10)
     producer.begin_transaction()
-    producer.produce(TOPIC, _structured(f"{unique}-aborted"), key=b"6101")
+    producer.produce(TOPIC, _structured(f"{unique}-aborted"), key=b"6101", partition=1)
     producer.flush(10)
     producer.abort_transaction(10)
     producer.begin_transaction()
-    producer.produce(TOPIC, _structured(f"{unique}-committed"), key=b"6101")
+    producer.produce(TOPIC, _structured(f"{unique}-committed"), key=b"6101", partition=1)
     producer.commit_transaction(10)
     del producer  # closes its connections
 
@@ -197,25 +206,28 @@ def _batch(values: list[bytes], *, corrupt: bool = False) -> bytes:
 
 async def test_an_unreadable_batch_stalls_its_partition_only_is_reported_and_skipped_when_allowed(own, unique):
     settings, probe = own
-    await _produce_raw(settings, 0, _batch([_structured(f"{unique}-before")]))
-    await _produce_raw(settings, 0, _batch([_structured(f"{unique}-lost1"), _structured(f"{unique}-lost2")],
-                                           corrupt=True))
-    await _produce_raw(settings, 0, _batch([_structured(f"{unique}-after")]))
-    await _produce_raw(settings, 1, _batch([_structured(f"{unique}-other")]))
+    for partition in (STALLED, SKIPPED):  # offsets 0, 1-2 (the corrupt batch), 3
+        await _produce_raw(settings, partition, _batch([_structured(f"{unique}-before{partition}")]))
+        await _produce_raw(settings, partition, _batch([_structured(f"{unique}-lost1"), _structured(f"{unique}-lost2")],
+                                                       corrupt=True))
+        await _produce_raw(settings, partition, _batch([_structured(f"{unique}-after{partition}")]))
+    await _produce_raw(settings, 0, _batch([_structured(f"{unique}-other")]))
 
     alerts = await wait_for(settings, [ALERTS_OPS], lambda rs: any(b"ops.partition_stalled" in (r.value or b"")
                                                                    for r in rs))
     [stalled] = [e.data for e in events_of(alerts) if e.data.rule_id == "ops.partition_stalled"]
-    assert stalled.severity == "critical" and stalled.facts["partition"] == 0 and stalled.facts["topic"] == TOPIC
-    await _alerts(settings, {f"{unique}-before", f"{unique}-other"})  # the rest goes on
+    assert stalled.severity == "critical" and (stalled.facts["topic"], stalled.facts["partition"]) == (TOPIC, STALLED)
+    assert (stalled.facts["offset"], stalled.facts["skip_to"]) == (1, 3)
+    assert f"PN_SKIP_OFFSETS={TOPIC}:{STALLED}:3" in stalled.message.en
+    # the rest goes on: what came before the batch, the other partitions, and past the allowed skip
+    alerts = await _alerts(settings, {f"{unique}-before{STALLED}", f"{unique}-before{SKIPPED}",
+                                      f"{unique}-after{SKIPPED}", f"{unique}-other"})
+    assert not any(f"{unique}-lost" in e.data.alert_id or f"{unique}-after{STALLED}" in e.data.alert_id
+                   for e in alerts)
+    assert b"partition_skipped" in probe.log.read_bytes()
     status, body = probe.health()
     assert status == 503 and body["status"] == "stalled"
-    [where] = body["stalled"]
-    assert (where["partition"], where["offset"]) == (0, stalled.facts["offset"]) and where["skip_to"] > where["offset"]
+    assert body["stalled"] == [{"topic": TOPIC, "partition": STALLED, "offset": 1, "skip_to": 3,
+                                "error": body["stalled"][0]["error"]}]
+    assert "CorruptRecord" in body["stalled"][0]["error"]
     assert probe.proc.poll() is None  # the worker did not crash
-
-    probe.stop()
-    probe.start(PN_SKIP_OFFSETS=f"{TOPIC}:0:{where['skip_to']}")  # healthy again: waits for /health 200
-    alerts = await _alerts(settings, {f"{unique}-after"})
-    assert not any(f"{unique}-lost" in e.data.alert_id for e in alerts)
-    assert b"partition_skipped" in probe.log.read_bytes()
