@@ -43,7 +43,10 @@ def asyncapi() -> dict:
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "patientnamnd event contract", "version": "1.0.0",
-                 "description": "Topics, keys and CloudEvents of the patientnämnd platform (see EVENTS.md)."},
+                 "description": "Topics, keys and CloudEvents of the patientnämnd platform (see EVENTS.md). "
+                                "Messages are shown in structured mode; every input topic also "
+                                "accepts the CloudEvents Kafka binding's binary mode (ce_* headers, "
+                                "the data as the value, content-type application/json)."},
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,
