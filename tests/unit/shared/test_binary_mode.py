@@ -77,3 +77,16 @@ def test_our_structured_records_and_legacy_records_without_headers_are_not_binar
     assert not is_binary([CONTENT_TYPE_HEADER, ("ce_id", b"x")])
     assert not is_binary([]) and not is_binary(None)
     assert not is_binary([("pn-replay-of", b"x")])
+
+
+def test_pn_tail_shows_a_binary_mode_record_as_its_structured_event(capsys):
+    from types import SimpleNamespace
+
+    from shared.cli import _print_record
+
+    sdk = kafka.to_binary_event(cloudevent(POSTING))
+    record = SimpleNamespace(topic=FINANCE_POSTINGS.name, partition=0, offset=3, value=sdk.value,
+                             headers=list(sdk.headers.items()))
+    _print_record(None, record, as_json=True)
+    shown = capsys.readouterr().out
+    assert '"id":"e1"' in shown and '"data":{"posting_id": "p1"' in shown
