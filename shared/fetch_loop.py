@@ -16,15 +16,18 @@ yield to the event loop every `YIELD_EVERY` records.
 Apps without feeds run faust's own loop unchanged.
 
 A partition the client cannot read past (a record batch it cannot decode, a corrupt record) does
-not crash the loop: aiokafka's `FetchResult.getall` is wrapped so that the error names its
-partition (`PartitionUnreadable`); the loop pauses that partition, marks it stalled and reports
-it (shared/stalled.py), and goes on with the others. Records read before the bad batch are
-delivered first.
+not crash the loop: aiokafka's `FetchResult.getall` is wrapped so that the error does not escape
+`fetched_records` (which would drop the records it had already taken of other partitions, past
+their positions: lost) but is kept, naming its partition (`PartitionUnreadable`). After handing
+over what was fetched, the loop pauses that partition, marks it stalled and reports it
+(shared/stalled.py), and goes on with the others. Records read before the bad batch are
+delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from aiokafka.consumer.fetcher import FetchResult
@@ -56,9 +59,13 @@ def install() -> None:
     FetchResult.getall = _getall  # type: ignore[method-assign]
 
 
+_unreadable: deque[PartitionUnreadable] = deque()
+"""Failures met by `_getall` in the client's thread, taken by the fetch loop (deque: thread-safe)."""
+
+
 def _getall(self: Any, max_records: int | None = None) -> list[Any]:
-    """aiokafka's `FetchResult.getall` (0.14.0), raising `PartitionUnreadable` for a record batch
-    it cannot unpack, after handing over the records read before it."""
+    """aiokafka's `FetchResult.getall` (0.14.0), keeping a `PartitionUnreadable` for a record batch
+    it cannot unpack instead of raising; returns the records read before it."""
     if not self.check_assignment(self._topic_partition) or not self.has_more():
         return []
     records = self._partition_records
@@ -71,13 +78,13 @@ def _getall(self: Any, max_records: int | None = None) -> list[Any]:
                 return taken
     except Exception as exc:
         # the iterator is dead: no more records from this fetch. Position moves to the failing
-        # batch; while the partition is paused the fetcher keeps this result and fetches nothing
-        # for it; resumed (a rebalance), it fetches the batch again and fails here again
+        # batch; the next fetch of the partition starts there and fails again, until the loop has
+        # paused the partition (then the fetcher keeps one result for it and fetches no more)
         self._update_position()
         self._partition_records = None
-        if taken:
-            return taken  # the error comes again with the next fetch
-        raise PartitionUnreadable(self._topic_partition, records.next_fetch_offset, _batch_end(exc), exc) from exc
+        _unreadable.append(PartitionUnreadable(self._topic_partition, records.next_fetch_offset,
+                                               _batch_end(exc), exc))
+        return taken
     self._update_position()
     self._partition_records = None
     return taken
@@ -128,10 +135,9 @@ async def _drain(consumer: Any, fetcher: Any, feeds: dict[str, Any]) -> None:
         await asyncio.sleep(0)  # getmany may return at once, again and again
         if consumer.should_stop:
             continue
-        try:
-            since_yield = await _hand_over(consumer, records, feeds, since_yield)
-        except PartitionUnreadable as exc:
-            await stall(consumer, exc)
+        since_yield = await _hand_over(consumer, records, feeds, since_yield)
+        while _unreadable:
+            await stall(consumer, _unreadable.popleft())
         diag.unset_flag(CONSUMER_FETCHING)
 
 
@@ -140,6 +146,8 @@ async def stall(consumer: Any, exc: PartitionUnreadable) -> None:
     operator allowed it (PN_SKIP_OFFSETS), seek past the batch instead: its offsets become a gap
     faust commits past, as it does for offsets a compacted topic no longer has."""
     tp = consumer._new_topicpartition(exc.tp.topic, exc.tp.partition)
+    if tp not in consumer.assignment():
+        return  # revoked meanwhile: its next owner meets the batch
     stalled = registry(consumer.app)
     to = stalled.allowed_skip(tp.topic, tp.partition, exc.offset)
     if to is None:

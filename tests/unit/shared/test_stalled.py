@@ -26,13 +26,14 @@ class Failing(Consumer):
 
     async def getmany(self, timeout: float) -> Any:
         self.round += 1
-        if self.round == self.fail_at:
-            if len(self.rounds) == 1:
-                self._stopped.set_ = True
+        if self.round == self.fail_at:  # as fetch_loop._getall keeps it, in the client's thread
             error = CorruptRecordException("Invalid CRC")
-            raise fetch_loop.PartitionUnreadable(TP("in", 1), 40, 43, error)
+            fetch_loop._unreadable.append(fetch_loop.PartitionUnreadable(TP("in", 1), 40, 43, error))
         async for item in super().getmany(timeout):
             yield item
+
+    def assignment(self) -> set[TP]:
+        return {TP("in", 0), TP("in", 1)}
 
     def _new_topicpartition(self, topic: str, partition: int) -> TP:
         return TP(topic, partition)
@@ -54,7 +55,7 @@ async def test_an_unreadable_partition_is_paused_reported_once_and_the_others_go
     registry(app).reporters.append(report)
     consumer = Failing(app, [[_record(0)], [_record(1)], [_record(2)]], fail_at=2)
     await _run(consumer)
-    assert [m.offset for m in feed._buffer] == [0, 1, 2]  # partition 0 after the failure too
+    assert [m.offset for m in feed._buffer] == [0, 1, 2]  # partition 0's records of that fetch and after
     assert consumer.paused == [TP("in", 1)] and not consumer.seeks
     [stalled] = reported
     assert (stalled.topic, stalled.partition, stalled.offset, stalled.skip_to) == ("in", 1, 40, 43)
@@ -122,3 +123,62 @@ def test_getall_hands_over_the_records_before_an_unreadable_batch():
     result._update_position = lambda: result.positions.append(result._partition_records.next_fetch_offset)
     assert fetch_loop._getall(result) == ["r5", "r6"]
     assert result.positions == [7] and result._partition_records is None  # the next fetch starts at the batch
+    [kept] = fetch_loop._unreadable
+    fetch_loop._unreadable.clear()
+    assert (kept.tp, kept.offset, kept.skip_to) == (tp, 7, None)
+    assert isinstance(kept.cause, CorruptRecordException)
+
+
+async def test_a_failure_of_a_partition_revoked_meanwhile_is_not_reported():
+    app, _feed = _setup()
+    consumer = Failing(app, [[_record(0)]], fail_at=1)
+    consumer.assignment = lambda: {TP("in", 0)}
+    await _run(consumer)
+    assert not consumer.paused and not registry(app)
+
+
+class _State:
+    def __init__(self, position: int) -> None:
+        self.paused, self.position = False, position
+
+    def consumed_to(self, offset: int) -> None:
+        self.position = offset
+
+
+class _Records:
+    """aiokafka's PartitionRecords as the fetcher sees it: `fail` raises after the good records."""
+
+    def __init__(self, offset: int, values: list[str], fail: bool = False) -> None:
+        self.next_fetch_offset, self.values, self.fail = offset, list(values), fail
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> str:
+        if self.values:
+            self.next_fetch_offset += 1
+            return self.values.pop(0)
+        if self.fail:
+            raise CorruptRecordException("Invalid CRC")
+        raise StopIteration
+
+
+async def test_aiokafka_s_fetched_records_keeps_the_other_partitions_records_when_one_is_unreadable(monkeypatch):
+    """Raised out of getall, the error left `fetched_records` with the records it had taken of
+    other partitions, whose positions had moved past them: lost."""
+    from aiokafka.consumer.fetcher import Fetcher, FetchResult
+
+    monkeypatch.setattr(FetchResult, "getall", fetch_loop._getall)
+    good, bad = TP("in", 0), TP("in", 1)
+    states = {good: _State(10), bad: _State(40)}
+    assignment = SimpleNamespace(active=True, state_value=states.__getitem__)
+    fetcher = SimpleNamespace(
+        _subscriptions=SimpleNamespace(reassignment_in_progress=False), _notify=lambda future: None,
+        _wait_consume_future=None, _records={
+            good: FetchResult(good, assignment=assignment, partition_records=_Records(10, ["a", "b"]), backoff=0),
+            bad: FetchResult(bad, assignment=assignment, partition_records=_Records(40, [], fail=True), backoff=0)})
+    drained = await Fetcher.fetched_records(fetcher, {good, bad}, timeout=0)
+    assert drained == {good: ["a", "b"]} and states[good].position == 12
+    [kept] = fetch_loop._unreadable
+    fetch_loop._unreadable.clear()
+    assert (kept.tp, kept.offset) == (bad, 40) and states[bad].position == 40
