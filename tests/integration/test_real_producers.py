@@ -53,8 +53,9 @@ class Probe:
     def start(self, **extra_env: str) -> None:
         env = {**os.environ, "PN_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
                "PN_DATA_DIR": str(self.settings.data_dir), "PYTHONPATH": str(ROOT), **extra_env}
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/integration/probe_service.py"), str(self.port)],
-                                     env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/integration/probe_service.py"),
+                                          str(self.port)], env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while self.health()[0] != 200:
             assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()[-3000:]
