@@ -95,6 +95,14 @@ def replay(letter_id: str, corrected: Path | None, bootstrap: str | None) -> Non
     letter = found[0].data
     raw = corrected.read_bytes().strip() if corrected else (
         base64.b64decode(letter.raw) if letter.raw_encoding == "base64" else letter.raw.encode())
+    if letter.raw_headers and not corrected:  # a binary-mode record: sent again structured
+        from shared.contract.events.binary_mode import NotCloudEvent, to_structured
+
+        try:
+            raw = to_structured([(k, v.encode()) for k, v in letter.raw_headers.items()], raw)
+        except NotCloudEvent as exc:
+            raise click.ClickException(f"still not a valid event for {letter.source_topic}: {exc} "
+                                       "(nothing sent; correct it and pass --file)") from None
     target = topic(letter.source_topic)
     try:
         event = decoder_for(target.event_types).validate_json(raw)

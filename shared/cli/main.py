@@ -357,7 +357,16 @@ async def _partitions(consumer: Any, name: str) -> set[int]:
 
 
 def _print_record(console: Any, record: Any, as_json: bool, lang: str = "sv") -> None:
-    text = record.value.decode("utf-8", "replace") if record.value else ""
+    value = record.value
+    if value and getattr(record, "headers", None):  # a CloudEvents binary-mode record: shown structured
+        from shared.contract.events.binary_mode import NotCloudEvent, is_binary, to_structured
+
+        if is_binary(record.headers):
+            try:
+                value = to_structured(record.headers, value)
+            except NotCloudEvent:
+                pass
+    text = value.decode("utf-8", "replace") if value else ""
     if as_json:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()

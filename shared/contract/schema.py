@@ -93,7 +93,9 @@ def asyncapi() -> dict:
                  "description": "Topics, keys, retention and CloudEvents of the patientnämnd platform (see "
                                 "EVENTS.md and docs/topics.md). retention.ms of the personal-data topics is "
                                 f"the default replay window ({DEFAULT_REPLAY_WINDOW_DAYS} days, "
-                                "PN_REPLAY_WINDOW_DAYS)."},
+                                "PN_REPLAY_WINDOW_DAYS). Messages are shown in structured mode; every input "
+                                "topic also accepts the CloudEvents Kafka binding's binary mode (ce_* "
+                                "headers, the data as the value, content-type application/json)."},
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,

@@ -110,6 +110,7 @@ def producer_kwargs(settings: PnSettings) -> dict[str, Any]:
         "enable_idempotence": bool(settings.enable_idempotence),
         "acks": "all",
         "linger_ms": int(settings.producer_linger_s * 1000),
+        "compression_type": compression_type(settings),
         "max_batch_size": 262_144,
         "max_request_size": 4_194_304,
         **security_kwargs(settings),
@@ -124,8 +125,16 @@ def consumer_kwargs(settings: PnSettings, group_id: str | None = None) -> dict[s
         "heartbeat_interval_ms": max(500, int((settings.session_timeout_s or 6) * 1000 / 6)),
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,
+        # records of an upstream's aborted Kafka transaction never take effect (and records of an
+        # open one wait for its commit); records written outside transactions are not affected
+        "isolation_level": "read_committed",
         **security_kwargs(settings),
     }
+
+
+def compression_type(settings: PnSettings) -> str | None:
+    """Our producers' compression.type (None: uncompressed), as aiokafka and faust take it."""
+    return None if settings.compression == "none" else settings.compression
 
 
 def admin_kwargs(settings: PnSettings) -> dict[str, Any]:

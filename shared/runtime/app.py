@@ -15,12 +15,13 @@ from typing import Any
 import faust
 
 from shared.contract.topics import Topic
-from shared.kafka.client import security_kwargs
+from shared.kafka.client import compression_type, security_kwargs
 from shared.runtime import hooks
 from shared.runtime.changelog import TableChangelog
 from shared.runtime.feed import BatchFeed, as_message
 from shared.runtime.publisher import FaustPublisher, SendPublisher
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
+from shared.runtime.stalled import watch as watch_stalled
 from shared.service.logging import fix_levels, get_logger
 from shared.service.metrics import Metrics
 from shared.service.ports import Clock, SystemClock
@@ -56,6 +57,8 @@ def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
     settings.data_dir_for(service).parent.mkdir(parents=True, exist_ok=True)
     use = hooks.enabled(settings.hooks_off_names)
     hooks.verify(use)  # before anything is built on faust's internals
+    if "read_committed" in use:
+        hooks.install_read_committed()
     if settings.fetch_max_wait_ms is not None and "short_fetch_wait" in use:
         hooks.install_fetch_wait(settings.fetch_max_wait_ms)
     if settings.exact_highwaters and "true_highwaters" in use:
@@ -79,6 +82,7 @@ def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
         producer_max_batch_size=262_144,
         producer_max_request_size=4_194_304,
         producer_acks=-1,
+        producer_compression_type=compression_type(settings),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
         web_enabled=True,
@@ -117,6 +121,7 @@ class ServiceRuntime:
         self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
+        self.stalled = watch_stalled(self.app, service, self.clock, settings.skip_offsets)
         self._add_basic_views()
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
@@ -261,8 +266,12 @@ class ServiceRuntime:
         @app.page("/health")
         async def health(self_view: Any, request: Any) -> Any:
             ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
+            stalled = self.stalled  # partitions the client cannot read past (shared/runtime/stalled.py)
+            ready = ready and not stalled
             metrics.ready.labels(service).set(1 if ready else 0)
-            body = {"service": service, "status": "ready" if ready else "recovering"}
+            body = {"service": service, "status": "ready" if ready else "stalled" if stalled else "recovering"}
+            if stalled:
+                body["stalled"] = stalled.as_list()
             return self_view.json(body, status=200 if ready else 503)
 
         @app.page("/metrics")

@@ -81,6 +81,26 @@ HOOKS: dict[str, Hook] = {h.name: h for h in (
              Private(CONSUMER_THREAD, "_create_worker_consumer", ("transport",)),
              Private("aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms"),
          )),
+    Hook("read_committed", "faust's worker consumers read committed records only, so an upstream's "
+         "aborted transaction never takes effect (faust reads uncommitted unless it is transactional "
+         "itself); correctness, not speed", (
+             Private(CONSUMER_THREAD, "_create_worker_consumer", ("transport",)),
+             Private("aiokafka:AIOKafkaConsumer", "_isolation_level"),
+         )),
+    Hook("unreadable_batch", "a record batch the client cannot unpack (corrupt, unknown codec) stalls "
+         "its partition only, reported, instead of crashing the worker in a loop and losing other "
+         "partitions' records (shared/runtime/fetch_loop.py `_getall`, `stall`; installed with "
+         "fetch_loop)", (
+             Private("aiokafka.consumer.fetcher:FetchResult", "getall", ("max_records",)),
+             Private("aiokafka.consumer.fetcher:FetchResult", "check_assignment", ("tp",)),
+             Private("aiokafka.consumer.fetcher:FetchResult", "has_more", ()),
+             Private("aiokafka.consumer.fetcher:FetchResult", "_update_position", ()),
+             Private("aiokafka.consumer.fetcher:FetchResult", "_partition_records"),
+             Private("aiokafka.consumer.fetcher:FetchResult", "_topic_partition"),
+             Private(CONSUMER, "_new_topicpartition", ("topic", "partition")),
+             Private(CONSUMER, "_seek", ("partition", "offset")),
+             Private(CONSUMER_THREAD, "_ensure_consumer", ()),
+         )),
     Hook("true_highwaters", "table recovery reads to the true end of a changelog on the dev "
          "broker (PN_EXACT_HIGHWATERS, opt-in; shared/runtime/highwaters.py)", (
              Private(CONSUMER_THREAD, "_highwaters", ("partitions",)),
@@ -187,8 +207,12 @@ def enabled(hooks_off: Iterable[str]) -> set[str]:
     unknown = off - HOOKS.keys()
     if unknown:
         raise HookMismatch(f"PN_HOOKS_OFF names unknown hooks {sorted(unknown)}; hooks: {sorted(HOOKS)}")
+    if "unreadable_batch" in off and "fetch_loop" not in off:
+        raise HookMismatch("unreadable_batch is installed with fetch_loop: turn fetch_loop off")
     if "batch_feed" in off:
         off.add("fetch_loop")  # the loop hands records to feeds: without feeds it has nothing to do
+    if "fetch_loop" in off:
+        off.add("unreadable_batch")
     return set(HOOKS) - off
 
 
@@ -203,6 +227,7 @@ def install_fetch_loop(drain: Callable[..., Any]) -> None:
         return
     from faust.transport.consumer import Consumer
 
+    faust_drain_messages()  # faust's own loop remembered before it is replaced (the fallback's)
     Consumer._drain_messages = drain  # type: ignore[method-assign]
     _installed.add("fetch_loop")
 
@@ -235,9 +260,14 @@ def current_event_var() -> Any:
     return _current_event
 
 
-def install_fetch_wait(ms: int) -> None:
-    """faust's worker consumers use `ms` as fetch_max_wait_ms (process-wide, once)."""
-    if "short_fetch_wait" in _installed:
+_worker_consumer_attrs: dict[str, Any] = {}
+
+
+def _set_on_worker_consumers(attr: str, value: Any) -> None:
+    """faust's worker consumers get `attr = value` before they start: aiokafka reads these when it
+    builds its Fetcher (AIOKafkaConsumerThread._create_worker_consumer, patched once)."""
+    _worker_consumer_attrs[attr] = value
+    if "worker_consumer" in _installed:
         return
     from faust.transport.drivers import aiokafka as driver
 
@@ -245,11 +275,32 @@ def install_fetch_wait(ms: int) -> None:
 
     def _create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = ms  # read by AIOKafkaConsumer.start() when it builds its Fetcher
+        for name, setting in _worker_consumer_attrs.items():
+            setattr(consumer, name, setting)
         return consumer
 
     driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
-    _installed.add("short_fetch_wait")
+    _installed.add("worker_consumer")
+
+
+def install_fetch_wait(ms: int) -> None:
+    """faust's worker consumers use `ms` as fetch_max_wait_ms."""
+    _set_on_worker_consumers("_fetch_max_wait_ms", ms)
+
+
+def install_read_committed() -> None:
+    """faust's worker consumers read committed records only (isolation.level=read_committed)."""
+    _set_on_worker_consumers("_isolation_level", "read_committed")
+
+
+def install_fetch_result_getall(getall: Callable[..., Any]) -> None:
+    """aiokafka's `FetchResult.getall` → `getall` (process-wide, once)."""
+    if "unreadable_batch" in _installed:
+        return
+    from aiokafka.consumer.fetcher import FetchResult
+
+    FetchResult.getall = getall  # type: ignore[method-assign]
+    _installed.add("unreadable_batch")
 
 
 def install_highwaters(true_ends: Callable[[Any], Any]) -> None:

@@ -32,6 +32,12 @@ from shared.contract.events import (
     emitted_event,
     make_event,
 )
+from shared.contract.events.binary_mode import (
+    NotCloudEvent,
+    cloudevent_headers,
+    is_binary,
+    to_structured,
+)
 from shared.contract.events.envelope import CONTENT_TYPE_HEADER, decoder_for
 from shared.contract.topics import BY_NAME, DEADLETTER, Topic
 from shared.service.logging import get_logger
@@ -283,12 +289,13 @@ class Processor:
     async def _process_one(self, message: Message, tag: tuple[int, int]) -> list[Emit]:
         topic = message.topic
         try:
-            event = self._decode(message)
+            event, value = self._decode(message)
         except _Rejected as rejected:
             return [self._dead_letter(message, rejected.errors)]
         # an input forwarded unchanged (intake's stage 1) goes on as the bytes it came in, not
-        # re-encoded: `_record` reuses the value of the event it encoded last
-        self._last_event, self._last_value = event, message.value
+        # re-encoded: `_record` reuses the value of the event it encoded last (for a binary-mode
+        # input: its structured form, since our outputs are structured)
+        self._last_event, self._last_value = event, value
         dedup_key = f"{topic}|{event.id}"
         seen = self._seen_by_topic.get(topic, self.seen)
         if seen is not None and dedup_key in seen:
@@ -314,7 +321,9 @@ class Processor:
             seen[dedup_key] = 1
         return list(outputs or ())
 
-    def _decode(self, message: Message) -> Envelope:
+    def _decode(self, message: Message) -> tuple[Envelope, bytes]:
+        """The event and its structured JSON bytes (a binary-mode record's are built from its
+        `ce_*` headers and value, shared/contract/events/binary_mode.py; then validated the same way)."""
         raw = message.value
         if raw is None:
             raise _Rejected([{"loc": [], "msg": "empty message (tombstone) on a non-compacted topic"}])
@@ -323,8 +332,14 @@ class Processor:
         decoder = self._decoders.get(message.topic)
         if decoder is None:
             raise _Rejected([{"loc": ["topic"], "msg": f"{self.service} does not consume {message.topic}"}])
+        headers = message.headers
+        if headers and headers[0] != CONTENT_TYPE_HEADER and is_binary(headers):
+            try:
+                raw = to_structured(headers, raw)
+            except NotCloudEvent as exc:
+                raise _Rejected([{"loc": ["headers"], "msg": str(exc)}]) from None
         try:
-            return decoder.validate_json(raw)
+            return decoder.validate_json(raw), raw
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             if first["type"] == "json_invalid":
@@ -348,7 +363,8 @@ class Processor:
         data = EventRejected(
             source_topic=message.topic, partition=message.partition, offset=message.offset,
             service=self.service, errors=errors[:50], raw=text, raw_encoding=encoding,
-            received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"))
+            received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"),
+            raw_headers=cloudevent_headers(message.headers) if is_binary(message.headers) else None)
         event_id = derive_id("/pn/deadletter", self.service, message.topic, message.partition, message.offset)
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)

@@ -49,6 +49,11 @@ class PnSettings(BaseSettings):
         "after an outage (shared/contract/topics.py DEFAULT_REPLAY_WINDOW_DAYS says why); the record is kept")
     batch_max: int = Field(500, ge=1, description="most records per processing batch (a batch is what has arrived)")
     producer_linger_s: float = 0.005
+    compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = Field(
+        "zstd", description="compression.type of our own producers (services, `pn publish`, replays); "
+        "our consumers read every codec whatever this says. zstd: of batches of 50+ events, ~0.14 of "
+        "the JSON's bytes at ~1.5 µs producer and ~0.5 µs consumer CPU per event (bench/compression.py, "
+        "bench/RESULTS.md)")
     standby_replicas: int = Field(
         0, ge=0, description="hot copies of each table partition kept by the other workers of a "
         "service (faust's default is 1, Kafka Streams' 0): a copy costs each worker the others' "
@@ -62,6 +67,10 @@ class PnSettings(BaseSettings):
     hooks_off: str = Field(
         "", description="comma-separated private hooks of faust/aiokafka to leave out (names in "
         "shared/runtime/hooks.py), for measuring what each buys; every one has a public fallback")
+    skip_offsets: str = Field(
+        "", description="`topic:partition:offset,...`: a worker that cannot read a record batch of "
+        "that partition below that offset skips to it instead of stalling the partition "
+        "(shared/runtime/stalled.py, docs/runbook.md); set it for a restart, then remove it")
     store: Literal["rocksdb", "memory"] = "rocksdb"
     rocksdb_write_buffer_mb: int = Field(
         4, ge=1, description="RocksDB memtable per table partition (faust's default is 64 MB × 3, "

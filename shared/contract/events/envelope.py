@@ -1,5 +1,7 @@
 """CloudEvents 1.0 envelope (structured JSON mode) and the event-type registry.
 
+(A binary-mode record is turned into this structured form first: shared/contract/events/binary_mode.py.)
+
 Every payload model subclasses `EventData` and names its `event_type`; `Envelope[Data]` wraps it.
 Decoding goes through one pydantic `TypeAdapter` per topic (a union discriminated by `type`), so
 a message is parsed and validated in a single pass in Rust, and a failure names the field.

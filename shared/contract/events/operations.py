@@ -68,6 +68,9 @@ class EventRejected(EventData):
     received_at: datetime
     # Additive: the replay trail (`pn deadletter replay`), when a dead letter is re-published.
     replay_of: str | None = None
+    # Additive: a CloudEvents binary-mode record's `ce_*` and `content-type` headers (its `raw` is
+    # then the data alone), so the dead letter holds the whole event.
+    raw_headers: dict[str, str] | None = None
 
 
 class Tick(EventData):

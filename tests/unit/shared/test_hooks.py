@@ -55,6 +55,9 @@ def test_the_pins_are_the_project_pins():
     import tomllib
     from pathlib import Path
 
+    from packaging.requirements import Requirement
+
     deps = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = {(r := Requirement(d)).name: str(r.specifier) for d in deps}
     for dist, version in hooks.PINNED.items():
-        assert f"{dist}=={version}" in deps
+        assert pins[dist] == f"=={version}"
