@@ -12,6 +12,7 @@ offsets.
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 import itertools
 import time
@@ -39,6 +40,10 @@ _batches = itertools.count(1)
 Handler = Callable[..., "list[Emit | Later] | Awaitable[list[Emit | Later]]"]
 MAX_VALUE_BYTES = 1_048_576
 """Tansu does not enforce max.message.bytes, so we do: larger values are dead-lettered."""
+DEADLETTER_RAW_MAX = 524_288
+"""Bytes of an original value a dead letter carries; beyond, the copy is cut and marked
+`raw_truncated` (its sha256 and size describe the whole). Keeps every dead letter buildable and
+sendable whatever arrived (issue 22: 1.2 MB of random bytes once stopped a partition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,20 +334,27 @@ class Processor:
             raise _Rejected([{"loc": [], "msg": f"invalid number: {type(exc).__name__}"}]) from None
 
     def _dead_letter(self, message: Message, errors: list[dict[str, Any]]) -> Emit:
+        """The dead letter of a record; never raises, whatever the record holds: if the full one
+        cannot be built, one without the raw copy (its sha256 and size still say what it was)."""
         self._count(self.metrics.dead_lettered, message.topic).inc()
         self.progress.dead_lettered += 1
         self.log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                          offset=message.offset, errors=[e["msg"][:200] for e in errors][:5])
         raw = message.value or b""
-        try:
-            text, encoding = raw.decode("utf-8"), None
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode(), "base64"
-        data = EventRejected(
-            source_topic=message.topic, partition=message.partition, offset=message.offset,
-            service=self.service, errors=errors[:50], raw=text, raw_encoding=encoding,
-            received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"))
         event_id = derive_id("/pn/deadletter", self.service, message.topic, message.partition, message.offset)
+        common = dict(source_topic=message.topic, partition=message.partition, offset=message.offset,
+                      service=self.service, raw_size=len(raw), raw_sha256=hashlib.sha256(raw).hexdigest(),
+                      received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"))
+        try:
+            text, encoding, truncated = raw_copy(raw)
+            data = EventRejected(errors=[_bounded(e) for e in errors[:50]], raw=text, raw_encoding=encoding,
+                                 raw_truncated=truncated, **common)
+        except Exception as exc:  # noqa: BLE001 - the last resort must not fail the batch
+            self.log.error("dead_letter_fallback", topic=message.topic, partition=message.partition,
+                           offset=message.offset, error=type(exc).__name__)
+            data = EventRejected(errors=[{"loc": [], "msg": f"unprocessable record ({type(exc).__name__} "
+                                          "building its dead letter); raw copy omitted"}],
+                                 raw="", raw_truncated=True, **common)
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)
 
@@ -362,6 +374,28 @@ class Processor:
             return list(await publish(records) or ())
         pending = [self.publisher.send(*record[:4]) for record in records]
         return [await fut for fut in pending]  # in order; each completes when the broker has the record
+
+
+def raw_copy(raw: bytes, limit: int = DEADLETTER_RAW_MAX) -> tuple[str, str | None, bool]:
+    """(text, encoding, truncated): UTF-8 as is, anything else base64, at most `limit` bytes of
+    the original (a UTF-8 cut falls on a character boundary)."""
+    truncated = len(raw) > limit
+    head = raw[:limit] if truncated else raw
+    try:
+        return head.decode("utf-8"), None, truncated
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(head) - 3:  # only the cut character is incomplete
+            try:
+                return head[:exc.start].decode("utf-8"), None, True
+            except UnicodeDecodeError:
+                pass
+    return base64.b64encode(head).decode(), "base64", truncated
+
+
+def _bounded(error: dict[str, Any]) -> dict[str, Any]:
+    """An error detail as the dead letter carries it: message and location bounded."""
+    return {"loc": [p if isinstance(p, int) else str(p)[:200] for p in error.get("loc", [])][:20],
+            "msg": str(error.get("msg", ""))[:1000]}
 
 
 def _header(message: Message, name: str) -> str | None:

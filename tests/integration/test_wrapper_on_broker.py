@@ -97,3 +97,23 @@ async def test_deadletter_list_and_replay_of_a_corrected_message(settings, probe
     assert done.returncode == 0, done.stderr
     alerts = await wait_for(settings, [ALERTS_OPS], lambda rs: any(f"probe:{unique}-fix" in (r.value or b"").decode() for r in rs))
     assert any(e.data.alert_id == f"probe:{unique}-fix" for e in events_of(alerts))
+
+
+async def test_an_oversized_poison_record_is_dead_lettered_and_the_records_behind_it_take_effect(settings, probe, unique):
+    """Issue 22: 1.2 MB of random bytes stopped the partition silently (the dead letter itself
+    failed). It must end on pn.deadletter, truncated, with its sha256 and size; what follows goes on."""
+    import hashlib
+
+    huge = os.urandom(1_200_000)
+    after = [_posting(f"{unique}-after-{i}") for i in range(3)]
+    await produce(settings, FINANCE_POSTINGS, [huge], keys=[unique.encode()])
+    await produce(settings, FINANCE_POSTINGS, after, keys=[unique.encode()] * 3)  # same partition as the poison
+    wanted = {f"probe:{unique}-after-{i}" for i in range(3)}
+    alerts = await wait_for(settings, [ALERTS_OPS],
+                            lambda rs: wanted <= {e.data.alert_id for e in events_of(rs) if e.type == "pn.alert.raised"},
+                            timeout=60)
+    assert wanted <= {e.data.alert_id for e in events_of(alerts) if e.type == "pn.alert.raised"}
+    digest = hashlib.sha256(huge).hexdigest()
+    letters = await wait_for(settings, [DEADLETTER], lambda rs: any(digest.encode() in (r.value or b"") for r in rs))
+    [letter] = [e.data for e in events_of(letters) if e.data.raw_sha256 == digest]
+    assert letter.raw_truncated and letter.raw_size == 1_200_000 and letter.service == "probe"
