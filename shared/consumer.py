@@ -173,19 +173,29 @@ class Processor:
         later: dict[object, list[tuple[tuple[int, int], Later]]] = {}
         started = time.time()
         self._count_by_topic(self.metrics.events_in, (m.topic for m in messages))
-        for index, message in enumerate(messages):
-            tag = (batch, index)
-            for store in self.stores:
-                store.begin(tag)
-            for out in await self._process_one(message, tag):
-                if isinstance(out, Later):
-                    later.setdefault(out.key, []).append((tag, out))
-                else:
-                    records.append(self._record(out))
-        for (tag, work), message in ((entries[-1], messages[entries[-1][0][1]]) for entries in later.values()):
-            for out in self._run_later(work, tag, message):
-                records.append(self._record(out))
         tags = [(batch, index) for index in range(len(messages))]
+        try:
+            for index, message in enumerate(messages):
+                tag = tags[index]
+                for store in self.stores:
+                    store.begin(tag)
+                for out in await self._process_one(message, tag):
+                    if isinstance(out, Later):
+                        later.setdefault(out.key, []).append((tag, out))
+                    else:
+                        records.append(self._record(out))
+            for (tag, work), message in ((entries[-1], messages[entries[-1][0][1]]) for entries in later.values()):
+                for out in self._run_later(work, tag, message):
+                    records.append(self._record(out))
+        except BaseException:
+            # an output that cannot be encoded (a bug) fails the batch before its writes are
+            # collected: they are abandoned here, or the batch taken again would find its own
+            # seen ids and skip its events (issue 22: lost within the process)
+            self._last_event, self._last_value = None, b""
+            for store in self.stores:
+                for tag in tags:
+                    store.rollback(tag)
+            raise
         outputs = len(records)
         self._count_by_topic(self.metrics.events_out, (r[0] for r in records))
         changes = [(store, store.collect(tags)) for store in self.stores]

@@ -10,12 +10,23 @@ import sys
 
 from shared.events import AlertMessage, AlertRaised
 from shared.logging import configure
+from shared.ports import Emit
 from shared.settings import PnSettings
 from shared.streaming import ServiceRuntime, run_worker
 from shared.topics import ALERTS_OPS, FINANCE_POSTINGS
 
 
+class _Unpublishable(Emit):
+    """An output that cannot be encoded: its batch raises (a bug or an unpublishable output),
+    which is how the readiness tests crash the agent on purpose."""
+
+    def value(self) -> bytes:
+        raise RuntimeError("this output cannot be encoded")
+
+
 def on_posted(event, *, deps):
+    if event.data.text == "crash-agent":
+        return [_Unpublishable(ALERTS_OPS, None, event.model_copy())]  # a new event: encoded, so it raises
     deps.store[event.data.posting_id] = str(event.data.amount)
     alert = AlertRaised(alert_id=f"probe:{event.data.posting_id}", rule_id="probe.posting", severity="info",
                         subject=event.data.cost_centre, message=AlertMessage(sv="bokförd", en="posted"),

@@ -515,3 +515,32 @@ async def test_a_large_text_record_keeps_a_utf8_prefix_and_a_small_one_is_whole(
     assert big_dead.data.raw_sha256 == hashlib.sha256(big).hexdigest()
     assert small_dead.data.raw == "not json" and not small_dead.data.raw_truncated
     assert small_dead.data.raw_size == len(small) and small_dead.data.raw_sha256 == hashlib.sha256(small).hexdigest()
+
+
+async def test_a_batch_failing_before_its_publish_leaves_no_staged_write_so_taking_it_again_processes_it():
+    """Issue 22: an output that could not be encoded failed the batch before its writes were
+    collected; its seen ids stayed staged and the batch, taken again, skipped its own events."""
+    from shared.ports import Emit
+
+    class Unencodable(Emit):
+        def value(self) -> bytes:
+            raise RuntimeError("cannot encode")
+
+    fail = [True]
+
+    def handler(event, *, deps):
+        deps.postings[event.data.posting_id] = "x"
+        if event.data.text == "bad-output" and fail[0]:
+            return [Unencodable(ALERTS_OPS, None, event.model_copy())]
+        return on_posted(event, deps=deps)
+
+    proc, deps = make()
+    proc.handlers["pn.ledger.posted"] = handler
+    batch = [message(FINANCE_POSTINGS, posting("a1"), id="ea1"),
+             message(FINANCE_POSTINGS, posting("a2", text="bad-output"), id="ea2")]
+    with pytest.raises(RuntimeError):
+        await proc.process_batch(batch)
+    assert proc.publisher.sent == [] and deps.postings.table == {} and deps.postings.pending() == 0
+    fail[0] = False
+    await proc.process_batch(batch)
+    assert sorted(e.data.alert_id for e in proc.publisher.on(ALERTS_OPS)) == ["a1", "a2"]
