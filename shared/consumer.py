@@ -124,6 +124,10 @@ class Processor:
         self.clock = clock
         self.seen = seen if seen is not None else Store("seen")
         self._seen_by_topic: dict[str, Store | None] = {}
+        self._ids_by_topic: dict[str, Store] = {}
+        self.on_reused: dict[str, Callable[[Envelope, Any], list[Emit]]] = {}
+        """Per event type: the business rejection of an event whose id was used before with other
+        content (e.g. on `pn.fees.rejected`); types without one are dead-lettered."""
         self.stores = [*stores, self.seen]
         self.metrics = metrics or Metrics(service)
         self.emit = Emitter(service, clock)
@@ -156,6 +160,17 @@ class Processor:
         for t in topics:
             self._seen_by_topic[t.name] = store
         if store is not None and all(store is not s for s in self.stores):
+            self.stores.append(store)
+
+    def guard_ids(self, topics: Sequence[Topic], store: Store) -> None:
+        """For topics consumed without seen ids (`use_seen_store(..., None)`): remember each
+        event id's content digest in `store`, only to refuse an id used again with other content
+        (issue 22: a visit sent under another visit's id was paid). A known id with the same
+        content is still handed to the idempotent handler, never skipped on the digest's word, so
+        a digest that outlived its event's effects (a crash between two changelogs) loses nothing."""
+        for t in topics:
+            self._ids_by_topic[t.name] = store
+        if all(store is not s for s in self.stores):
             self.stores.append(store)
 
     # -- public ------------------------------------------------------------------------------
@@ -299,13 +314,25 @@ class Processor:
         self._last_event, self._last_value = event, message.value
         dedup_key = f"{topic}|{event.id}"
         seen = self._seen_by_topic.get(topic, self.seen)
-        if seen is not None and dedup_key in seen:
-            self._count(self.metrics.duplicates, topic).inc()
-            return []
+        guard = self._ids_by_topic.get(topic) if seen is None else None
+        digest = known = None
+        if seen is not None:
+            known = seen.get(dedup_key)
+            if known is not None:
+                if not isinstance(known, str) or known == content_digest(event):  # 1: stored before digests
+                    self._count(self.metrics.duplicates, topic).inc()
+                    return []
+                return self._refuse_reused(message, event)
+            digest = content_digest(event)
+        elif guard is not None:
+            digest = content_digest(event)
+            known = guard.get(dedup_key)
+            if known is not None and known != digest:
+                return self._refuse_reused(message, event)
         handler = self.handlers.get(event.type)
         if handler is None:  # a type of this topic that this service does not act on
             if seen is not None:
-                seen[dedup_key] = 1
+                seen[dedup_key] = digest
             return []
         try:
             result = handler(event, deps=self.deps)
@@ -319,8 +346,22 @@ class Processor:
             return [self._dead_letter(message, [{"loc": ["handler", event.type],
                                                  "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
         if seen is not None:
-            seen[dedup_key] = 1
+            seen[dedup_key] = digest
+        elif guard is not None and known is None:
+            guard[dedup_key] = digest
         return list(outputs or ())
+
+    def _refuse_reused(self, message: Message, event: Envelope) -> list[Emit]:
+        """An id seen before with other content: the first event's effect stands; this one is
+        refused with a reason (the service's business rejection for its type, or a dead letter)."""
+        self.log.warning("event_id_reused", topic=message.topic, partition=message.partition,
+                         offset=message.offset, event_id=event.id, event_type=event.type)
+        reject = self.on_reused.get(event.type)
+        if reject is not None:
+            return list(reject(event, self.deps))
+        return [self._dead_letter(message, [{"loc": ["id"], "msg": (
+            f"{REUSED_ID}: event id {event.id[:200]} was used before with other content; the first "
+            "event with this id took effect, this one is refused (send new content under a new id)")}])]
 
     def _decode(self, message: Message) -> Envelope:
         raw = message.value
@@ -406,6 +447,17 @@ def _bounded(error: dict[str, Any]) -> dict[str, Any]:
     """An error detail as the dead letter carries it: message and location bounded."""
     return {"loc": [p if isinstance(p, int) else str(p)[:200] for p in error.get("loc", [])][:20],
             "msg": str(error.get("msg", ""))[:1000]}
+
+
+REUSED_ID = "event_id_reused"
+"""Reason code of an event refused because its id was used before with other content."""
+
+
+def content_digest(event: Envelope) -> str:
+    """What "the same event" means for an id: its type and data (not its envelope's time or
+    source), as a short hash kept beside the id instead of the content itself."""
+    data = event.data.__pydantic_serializer__.to_json(event.data)
+    return hashlib.blake2b(event.type.encode() + b"\0" + data, digest_size=12).hexdigest()
 
 
 def _header(message: Message, name: str) -> str | None:

@@ -252,7 +252,9 @@ class ServiceRuntime:
         """Register one agent feeding batches of these topics to the processor.
 
         `idempotent=True`: the handlers of these topics make a second delivery of an event a
-        no-op by their own state (see Processor.use_seen_store): no seen-id write per event.
+        no-op by their own state (see Processor.use_seen_store): no seen-id write per event. The
+        ids of their public topics are kept with a digest of their content in `ids-p<n>`, only
+        to refuse an id used again with other content (Processor.guard_ids, issue 22).
         `seen_in=store`: keep the seen ids in the processor's own (single) store instead of the
         shared seen store. Both then share one changelog partition, where an id comes after the
         writes of the event it marks: a kill -9 during a batch's publish can keep the writes
@@ -266,6 +268,13 @@ class ServiceRuntime:
             raise ValueError("topics consumed by one agent must have the same partition count")
         if idempotent:
             proc.use_seen_store(topics, None)
+            public = [t for t in topics if not t.internal]  # internal ids are ours, derived from their cause
+            if public:
+                name = f"ids-p{public[0].partitions}"
+                if name in self.stores and all(self.stores[name] is not s for s in proc.stores):
+                    name = f"{name}-{self._agents + 1}"  # a store has one owning processor
+                ids = self.stores[name] if name in self.stores else self.store(name, public[0].partitions)
+                proc.guard_ids(public, ids)
         elif seen_in is not None:
             proc.use_seen_store(topics, seen_in)
         else:

@@ -8,7 +8,7 @@ from shared.streaming import ServiceRuntime
 from shared.topics import COMMANDS, SUPPORT_VISITS
 
 from . import agents, web
-from .handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
+from .handlers import BOOK_HANDLERS, REUSED_HANDLERS, VISIT_HANDLERS, Deps
 from .rules import load_schedule
 from .settings import Settings
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings) -> faust.App:
         settings=settings, clock=runtime.clock, log=runtime.log)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     visits = runtime.processor(VISIT_HANDLERS, deps, stores=[deps.fees])
+    visits.on_reused = REUSED_HANDLERS  # an id reused with other content: a business rejection
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.books])
     deps.emit = visits.emit  # both emitters are alike: source /pn/fees, the runtime's clock
     agents.register(runtime, visits=visits, books=books)

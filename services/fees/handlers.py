@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.consumer import Emitter
+from shared.consumer import REUSED_ID, Emitter, content_digest
 from shared.events import (
     Envelope,
     FeeCalculated,
@@ -152,6 +152,15 @@ def reject(visit: VisitReported, reason: str, detail: str, deps: Deps, content: 
     data = FeeRejected(visit_id=visit.visit_id, reason=reason, detail=detail,
                        support_person_id=visit.support_person_id)
     return deps.emit(FEES_REJECTED, data, key=visit.support_person_id, cause=[visit.visit_id, reason, content])
+
+
+def on_reused_visit(event: Envelope, deps: Deps) -> list[Emit]:
+    """A visit under an event id used before with other content (the Processor's id guard):
+    refused, never paid; the first event with that id stands (issue 22)."""
+    visit: VisitReported = event.data
+    detail = (f"Händelse-id {event.id[:100]} har redan använts för ett annat innehåll; besöket betalas inte "
+              "under det. Skicka det med ett nytt id.")
+    return [reject(visit, REUSED_ID, detail, deps, content=f"{event.id}|{content_digest(event)}")]
 
 
 # -- assignments ------------------------------------------------------------------------------
@@ -303,4 +312,6 @@ VISIT_HANDLERS = {
     VisitReported.event_type: on_visit_reported,
     Tick.event_type: on_tick,
 }
+REUSED_HANDLERS = {VisitReported.event_type: on_reused_visit}
+"""Business rejections of an event id reused with other content (Processor.on_reused)."""
 BOOK_HANDLERS = {PeriodCloseRequested.event_type: on_close_requested, FeePayout.event_type: on_payout_drafted}

@@ -9,7 +9,7 @@ from shared.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TIC
 
 from . import agents, web
 from .domain import AttachmentPolicy
-from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
+from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, REUSED_HANDLERS, Deps
 from .rules import load_category_rules
 from .settings import Settings
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> faust.App:
         clock=runtime.clock, log=runtime.log)
     # Each processor commits only its own stores (their writes come from its topics' partitions).
     intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs, deps.directory, deps.resolved])
+    intake.on_reused = REUSED_HANDLERS  # an id reused with other content: a business rejection
     cases = runtime.processor(CASE_HANDLERS, deps, stores=[deps.cases])
     deps.emit = intake.emit  # both emitters are alike: source /pn/intake, the runtime's clock
     agents.register(runtime, intake=intake, cases=cases)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.consumer import REUSED_ID, content_digest
 from shared.events import (
     AlertMessage,
     AlertRaised,
@@ -72,6 +73,15 @@ class Deps:
     clock: Clock
     log: Any
     emit: Any = None  # the Processor's Emitter, set by create_app
+
+
+def on_reused_complaint(event: Any, deps: Deps) -> list[Emit]:
+    """A complaint under an event id used before with other content (the Processor's id guard):
+    refused with a reason code, no second case; the first complaint with that id stands (issue 22)."""
+    data = ComplaintRejected(reason=REUSED_ID, detail=(
+        f"Händelse-id {event.id[:100]} har redan använts för ett annat klagomål; skicka det med ett nytt id."),
+        complaint_event_id=event.id)
+    return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id, cause=[event.id, REUSED_ID, content_digest(event)])]
 
 
 # -- stage 1: is it a complaint, and is it new? -------------------------------------------------------
@@ -244,4 +254,6 @@ INTAKE_HANDLERS = {
     "pn.diary.registered": on_diary_registered,
     "pn.tick": on_tick,
 }
+REUSED_HANDLERS = {"pn.complaint.submitted": on_reused_complaint}
+"""Business rejections of an event id reused with other content (Processor.on_reused)."""
 CASE_HANDLERS = {"pn.complaint.submitted": on_accepted}

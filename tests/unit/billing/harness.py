@@ -25,6 +25,7 @@ class Billing:
         common = {"service": "billing", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.days = Processor(handlers=DAY_HANDLERS, stores=[self.deps.days], **common)
         self.days.use_seen_store([CARE_DAYS], None)  # as agents.py: idempotent by the day facts
+        self.days.guard_ids([CARE_DAYS], Store("ids-p4"))  # as ServiceRuntime.consume(idempotent=True)
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.invoices], **common)
         self.deps.emit = self.days.emit
 

@@ -39,6 +39,7 @@ class Budget:
         self.ledger = Processor(handlers=LEDGER_HANDLERS, stores=[self.deps.ledger], **common)
         self.centres = Processor(handlers=CENTRE_HANDLERS, stores=[self.deps.totals], **common)
         self.ledger.use_seen_store([FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS], None)  # as agents.py
+        self.ledger.guard_ids([FINANCE_BUDGETS, FINANCE_POSTINGS], Store("ids-p4"))  # as ServiceRuntime.consume
         self.centres.use_seen_store([BUDGET_CENTRES], None)
         self.deps.emit = self.ledger.emit
         self._fed = 0

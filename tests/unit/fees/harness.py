@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.fees.handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
+from services.fees.handlers import BOOK_HANDLERS, REUSED_HANDLERS, VISIT_HANDLERS, Deps
 from services.fees.rules import FeeSchedule, load_schedule
 from services.fees.settings import Settings
 from shared.consumer import Processor
@@ -44,6 +44,8 @@ class Fees:
         common = {"service": "fees", "deps": self.deps, "publisher": self.publisher, "clock": self.clock}
         self.visits = Processor(handlers=VISIT_HANDLERS, stores=[self.deps.fees], **common)
         self.visits.use_seen_store([SUPPORT_ASSIGNMENTS, SUPPORT_VISITS, TICKS], None)  # as agents.py
+        self.visits.guard_ids([SUPPORT_ASSIGNMENTS, SUPPORT_VISITS], Store("ids-p4"))  # as ServiceRuntime.consume
+        self.visits.on_reused = REUSED_HANDLERS  # as app.py
         self.books = Processor(handlers=BOOK_HANDLERS, stores=[self.deps.books], **common)
         self.deps.emit = self.visits.emit
         self._drafts_delivered = 0

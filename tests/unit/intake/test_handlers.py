@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.intake.domain import AttachmentPolicy
-from services.intake.handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
+from services.intake.handlers import CASE_HANDLERS, INTAKE_HANDLERS, REUSED_HANDLERS, Deps
 from services.intake.rules import load_category_rules
 from shared.consumer import Message, Processor
 from shared.events import Tick, encode, make_event
@@ -47,6 +47,7 @@ class Intake:
                                 clock=self.clock, stores=[self.deps.refs, self.deps.directory, self.deps.resolved])
         self.stage2 = Processor(service="intake", handlers=CASE_HANDLERS, deps=self.deps, publisher=self.publisher,
                                 clock=self.clock, stores=[self.deps.cases])
+        self.stage1.on_reused = REUSED_HANDLERS  # as app.py
         self.deps.emit = self.stage1.emit
         self._forwarded = 0
         self.accepted_offset = 0
