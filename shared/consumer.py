@@ -358,7 +358,10 @@ class Processor:
                          offset=message.offset, event_id=event.id, event_type=event.type)
         reject = self.on_reused.get(event.type)
         if reject is not None:
-            return list(reject(event, self.deps))
+            try:
+                return list(reject(event, self.deps))
+            except Exception as exc:  # a bug in the rejection: the dead letter below says why
+                self.log.error("reused_rejection_failed", topic=message.topic, error=type(exc).__name__)
         return [self._dead_letter(message, [{"loc": ["id"], "msg": (
             f"{REUSED_ID}: event id {event.id[:200]} was used before with other content; the first "
             "event with this id took effect, this one is refused (send new content under a new id)")}])]
