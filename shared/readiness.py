@@ -30,6 +30,7 @@ class _Partition:
     position: int | None = None  # next offset to process
     end: int | None = None  # the broker's end offset, last measured
     moved_at: float = 0.0  # when the position last changed (or the partition was first seen)
+    behind_since: float | None = None  # when a measurement first found records behind the position
 
 
 @dataclass(frozen=True)
@@ -83,18 +84,26 @@ class Readiness:
         for key in list(self._partitions):
             if key not in ends:
                 del self._partitions[key]
+        now = self.clock()
         for key, end in ends.items():
             p = self._partition(*key)
             p.end = end
             committed = positions.get(key)
             if committed is not None and (p.position is None or committed > p.position):
                 self._advance(p, committed)
+            if p.position is not None and end > p.position:
+                if p.behind_since is None:  # records arrived at an idle partition: its clock starts now
+                    p.behind_since = now
+            else:
+                p.behind_since = None
 
     def flow_paused(self) -> None:
         """A rebalance or recovery: positions may not move meanwhile, that is no stall."""
         now = self.clock()
         for p in self._partitions.values():
             p.moved_at = now
+            if p.behind_since is not None:
+                p.behind_since = now
 
     # -- answers -------------------------------------------------------------------------------
     def lag(self) -> dict[tuple[str, int], int]:
@@ -116,7 +125,7 @@ class Readiness:
             f"behind for {now - p.moved_at:.0f} s"
             for (topic, partition), p in sorted(self._partitions.items())
             if p.end is not None and p.position is not None and p.end > p.position
-            and now - p.moved_at >= self.stall_after_s)
+            and now - max(p.moved_at, p.behind_since if p.behind_since is not None else now) >= self.stall_after_s)
         if stalled:
             return Verdict(False, "stalled", stalled)
         for name, check in self._checks.items():

@@ -6,6 +6,7 @@ tests can see the wrapper's whole path on the real broker: decode, dead-letter, 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from shared.events import AlertMessage, AlertRaised
@@ -24,7 +25,9 @@ class _Unpublishable(Emit):
         raise RuntimeError("this output cannot be encoded")
 
 
-def on_posted(event, *, deps):
+async def on_posted(event, *, deps):
+    if event.data.text.startswith("hang "):  # a partition that stops moving without a crash
+        await asyncio.sleep(float(event.data.text.split()[1]))
     if event.data.text == "crash-agent":
         return [_Unpublishable(ALERTS_OPS, None, event.model_copy())]  # a new event: encoded, so it raises
     deps.store[event.data.posting_id] = str(event.data.amount)

@@ -138,7 +138,8 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
 async def test_a_poison_record_never_stops_a_partition_and_a_crashed_agent_is_never_silent(settings, tmp_path, unique):
     """Issue 22, on one probe worker. First an oversized poison record (1.2 MB of random bytes)
     is dead-lettered and the records behind it take effect (it once made the dead letter fail and
-    stopped the partition). Then a batch that raises (an output that cannot be encoded): a crashed
+    stopped the partition). Then a record whose handling takes 5 s: /health 503 `stalled` while
+    the partition stands with a record behind it, 200 again when it moves. Then a batch that raises (an output that cannot be encoded): a crashed
     agent once left /health 200, pn_ready 1 and pn_consumer_lag 0. Now: 503 `agent_crashed`, the
     lag measured from the broker on a timer shows the records behind it, and after
     PN_AGENT_MAX_RESTARTS failed batches in a row the worker exits non-zero."""
@@ -147,10 +148,25 @@ async def test_a_poison_record_never_stops_a_partition_and_a_crashed_agent_is_ne
 
     from shared.streaming import EXIT_AGENT_FAILED
 
-    proc, port = _start_probe(settings, tmp_path, PN_AGENT_MAX_RESTARTS="4", PN_LAG_EVERY_S="0.5",
+    proc, port = _start_probe(settings, tmp_path, PN_AGENT_MAX_RESTARTS="4", PN_LAG_EVERY_S="0.5", PN_STALL_AFTER_S="1.5",
                                 PYTHONUNBUFFERED="1")
     try:
         await _oversized_poison_then_valid_records(settings, unique)
+        # a record whose handling takes 5 s: the partition stands still with a record behind it
+        hang = make_event(LedgerPosted(posting_id=f"{unique}-hang", period="2023-01", cost_centre="6101",
+                                       account_group="other", amount="-1.00", text="hang 5"),
+                          source="/test", time=datetime.now(UTC), id=f"ev-{unique}-hang")
+        await produce(settings, FINANCE_POSTINGS, [hang, _posting(f"{unique}-after-hang")], keys=[unique.encode()] * 2)
+        stalled, deadline = None, time.monotonic() + 30
+        while stalled is None and time.monotonic() < deadline:
+            status, body = _get(port, "/health")
+            if status == 503 and json.loads(body)["status"] == "stalled":
+                stalled = json.loads(body)
+            time.sleep(0.1)
+        assert stalled is not None and "pn.finance.postings[" in stalled["reasons"][0], stalled
+        await wait_for(settings, [ALERTS_OPS], lambda rs: any(f"probe:{unique}-after-hang" in (r.value or b"").decode()
+                                                              for r in rs))
+        assert _get(port, "/health")[0] == 200  # moving again: ready
         key = f"{unique}-crash".encode()
         await produce(settings, FINANCE_POSTINGS, [_posting(f"{unique}-first")], keys=[key])
         await wait_for(settings, [ALERTS_OPS], lambda rs: any(f"probe:{unique}-first" in (r.value or b"").decode() for r in rs))

@@ -81,3 +81,15 @@ def test_a_plugged_in_check_makes_it_not_ready_with_its_own_status():
     v = r.verdict()
     assert (v.ready, v.status, v.reasons) == (False, "undecodable_batch", (problem[0],))
     assert v.body("billing") == {"service": "billing", "status": "undecodable_batch", "reasons": [problem[0]]}
+
+
+def test_records_arriving_at_a_long_idle_partition_are_not_a_stall_at_once():
+    clock = Clock()
+    r = Readiness(stall_after_s=10, clock=clock)
+    r.processed("t", 0, 4)
+    r.measured({("t", 0): 5}, {})
+    clock.t += 3600  # idle for an hour
+    r.measured({("t", 0): 8}, {})  # three records arrive
+    assert r.verdict().ready
+    clock.t += 11
+    assert r.verdict().status == "stalled"
