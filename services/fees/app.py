@@ -9,7 +9,7 @@ from shared.runtime.app import ServiceRuntime
 from shared.service.wiring import Wiring
 
 from . import agents, web
-from .handlers import BOOK_HANDLERS, VISIT_HANDLERS, Deps
+from .handlers import BOOK_HANDLERS, REUSED_HANDLERS, VISIT_HANDLERS, Deps
 from .rules import FeeSchedule, load_schedule
 from .settings import Settings
 from .spec import SPEC
@@ -34,6 +34,7 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
                                 detail="replace the example amounts with the region's decided ones")
     # Each processor commits only its own store (its writes come from its topics' partitions).
     visits = runtime.processor(VISIT_HANDLERS, deps, stores=[deps.fees])
+    visits.on_reused = REUSED_HANDLERS  # an id reused with other content: a business rejection
     books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.books])
     deps.emit = visits.emit  # both emitters are alike: source /pn/fees, the runtime's clock
     agents.register(runtime, visits=visits, books=books)

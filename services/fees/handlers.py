@@ -45,7 +45,7 @@ from shared.contract.topics import (
 )
 from shared.kernel.money import ZERO
 from shared.service.ports import Clock, Emit
-from shared.service.processor import Emitter
+from shared.service.processor import REUSED_ID, Emitter, content_digest
 from shared.service.state import Store
 
 from .domain import Assignment, claimed, ineligible, unpaid_until, week_of
@@ -159,6 +159,15 @@ def reject(visit: VisitReported, reason: str, detail: str, deps: Deps, content: 
     data = FeeRejected(visit_id=visit.visit_id, reason=reason, detail=detail,
                        support_person_id=visit.support_person_id)
     return deps.emit(FEES_REJECTED, data, key=visit.support_person_id, cause=[visit.visit_id, reason, content])
+
+
+def on_reused_visit(event: Envelope, deps: Deps) -> list[Emit]:
+    """A visit under an event id used before with other content (the Processor's id guard):
+    refused, never paid; the first event with that id stands (issue 22)."""
+    visit: VisitReported = event.data
+    detail = (f"Händelse-id {event.id[:100]} har redan använts för ett annat innehåll; besöket betalas inte "
+              "under det. Skicka det med ett nytt id.")
+    return [reject(visit, REUSED_ID, detail, deps, content=f"{event.id}|{content_digest(event)}")]
 
 
 # -- assignments ------------------------------------------------------------------------------
@@ -310,4 +319,6 @@ VISIT_HANDLERS = {
     VisitReported.event_type: on_visit_reported,
     Tick.event_type: on_tick,
 }
+REUSED_HANDLERS = {VisitReported.event_type: on_reused_visit}
+"""Business rejections of an event id reused with other content (Processor.on_reused)."""
 BOOK_HANDLERS = {PeriodCloseRequested.event_type: on_close_requested, FeePayout.event_type: on_payout_drafted}

@@ -10,7 +10,7 @@ from shared.service.wiring import Wiring
 
 from . import agents, web
 from .domain import AttachmentPolicy
-from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, Deps
+from .handlers import CASE_HANDLERS, INTAKE_HANDLERS, REUSED_HANDLERS, Deps
 from .rules import CategoryRules, load_category_rules
 from .settings import Settings
 from .spec import SPEC
@@ -35,6 +35,7 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own stores (their writes come from its topics' partitions).
     intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs, deps.directory, deps.resolved])
+    intake.on_reused = REUSED_HANDLERS  # an id reused with other content: a business rejection
     cases = runtime.processor(CASE_HANDLERS, deps, stores=[deps.cases])
     deps.emit = intake.emit  # both emitters are alike: source /pn/intake, the runtime's clock
     agents.register(runtime, intake=intake, cases=cases)

@@ -41,6 +41,7 @@ from shared.contract.topics import (
 )
 from shared.kernel.swedish_time import swedish_date, swedish_year
 from shared.service.ports import Clock, Emit
+from shared.service.processor import REUSED_ID, content_digest
 from shared.service.state import Store
 
 from .domain import (
@@ -73,6 +74,15 @@ class Deps:
     clock: Clock
     log: Any
     emit: Any = None  # the Processor's Emitter, set by create_app
+
+
+def on_reused_complaint(event: Any, deps: Deps) -> list[Emit]:
+    """A complaint under an event id used before with other content (the Processor's id guard):
+    refused with a reason code, no second case; the first complaint with that id stands (issue 22)."""
+    data = ComplaintRejected(reason=REUSED_ID, detail=(
+        f"Händelse-id {event.id[:100]} har redan använts för ett annat klagomål; skicka det med ett nytt id."),
+        complaint_event_id=event.id)
+    return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id, cause=[event.id, REUSED_ID, content_digest(event)])]
 
 
 # -- stage 1: is it a complaint, and is it new? -------------------------------------------------------
@@ -247,4 +257,6 @@ INTAKE_HANDLERS = {
     "pn.diary.registered": on_diary_registered,
     "pn.tick": on_tick,
 }
+REUSED_HANDLERS = {"pn.complaint.submitted": on_reused_complaint}
+"""Business rejections of an event id reused with other content (Processor.on_reused)."""
 CASE_HANDLERS = {"pn.complaint.submitted": on_accepted}

@@ -93,6 +93,10 @@ def replay(letter_id: str, corrected: Path | None, bootstrap: str | None) -> Non
     if not found:
         raise click.ClickException(f"no dead letter with id {letter_id}")
     letter = found[0].data
+    if letter.raw_truncated and not corrected:
+        raise click.ClickException(f"dead letter {letter_id} holds only the first part of a {letter.raw_size}-byte "
+                                   f"record (sha256 {letter.raw_sha256}); nothing sent: pass --file with the "
+                                   "corrected event")
     raw = corrected.read_bytes().strip() if corrected else (
         base64.b64decode(letter.raw) if letter.raw_encoding == "base64" else letter.raw.encode())
     if letter.raw_headers and not corrected:  # a binary-mode record: sent again structured

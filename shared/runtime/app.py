@@ -7,7 +7,10 @@ shared/runtime/feed.py; tables; worker start) live here and there, so faust can 
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -26,6 +29,7 @@ from shared.service.logging import fix_levels, get_logger
 from shared.service.metrics import Metrics
 from shared.service.ports import Clock, SystemClock
 from shared.service.processor import Handler, Processor
+from shared.service.readiness import Readiness
 from shared.service.settings import PnSettings
 from shared.service.spec import ServiceSpec
 from shared.service.state import Store
@@ -121,8 +125,13 @@ class ServiceRuntime:
         self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
+        self.readiness = Readiness(stall_after_s=settings.stall_after_s)
+        """What /health answers (shared/service/readiness.py); other modules plug checks in with add_check."""
+        self._fed: set[str] = set()
         self.stalled = watch_stalled(self.app, service, self.clock, settings.skip_offsets)
+        self.readiness.add_check("stalled", self.stalled.reason)  # batches the client cannot read
         self._add_basic_views()
+        self.app.timer(settings.lag_every_s)(self._measure_lag)
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
     # -- state ---------------------------------------------------------------------------------
@@ -136,9 +145,6 @@ class ServiceRuntime:
         store = Store(name, table, changelog=changelog, cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
-
-    def _shared_store(self, name: str, partitions: int) -> Store:
-        return self.stores[name] if name in self.stores else self.store(name, partitions)
 
     def _rocksdb_options(self) -> dict[str, int] | None:
         """Memtables per table partition (each partition is its own DB; the block cache and the
@@ -164,36 +170,105 @@ class ServiceRuntime:
 
     def consume(self, *topics: Topic, processor: Processor | None = None, idempotent: bool = False,
                 seen_in: Store | None = None) -> None:
-        """Register one agent feeding batches of these topics to the processor (seen ids: see
-        shared/service/wiring.py `attach_seen_store`)."""
+        """Register one agent feeding batches of these topics to the processor (seen ids and the
+        guard of reused ids: shared/service/wiring.py `attach_seen_store`)."""
         proc = processor or self._processor
         if proc is None:
             raise RuntimeError("create the processor before registering agents")
-        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in, shared_store=self._shared_store)
+        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in, stores=self.stores,
+                          new_store=self.store)
         channel = self.app.topic(*(t.name for t in topics), key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw",
                                  partitions=topics[0].partitions)
         self._agents += 1
+        name = f"pn-{self.service}.{'+'.join(t.name for t in topics)}"
+        self._fed.update(t.name for t in topics)
+        readiness = self.readiness
+        lag = partial(_record_lag, self.app, self.metrics.lag, self.service, offsets=self.metrics.offset)
+
+        def on_batch(batch: Sequence[Any]) -> None:
+            readiness.agent_ok(name)
+            for m in batch:
+                readiness.processed(m.topic, m.partition, m.offset)
+            lag(batch)
+
         if "batch_feed" in self.hooks:
             feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
                              fetch_loop_hook="fetch_loop" in self.hooks,
-                             before_batch=self._after_rebalance,
-                             on_batch=partial(_record_lag, self.app, self.metrics.lag, self.service,
-                                              offsets=self.metrics.offset))
+                             before_batch=self._after_rebalance, on_batch=on_batch)
+            supervised = partial(self._supervised, name, feed)
 
             async def agent(stream: Any) -> None:
-                await feed.run(stream)
+                await supervised(stream)
         else:  # faust's own per-record path: what the feed is measured against
             async def agent(stream: Any) -> None:
                 async for event in stream.events():
                     self._after_rebalance()
                     await proc.process_batch([as_message(event.message)], None)
-                    _record_lag(self.app, self.metrics.lag, self.service, [event.message],
-                                offsets=self.metrics.offset)
+                    on_batch([event.message])
 
         agent.__name__ = f"{self.service}_agent_{self._agents}"
         agent.__qualname__ = agent.__name__
-        self.app.agent(channel, name=f"pn-{self.service}.{'+'.join(t.name for t in topics)}")(agent)
+        self.app.agent(channel, name=name)(agent)
+
+    async def _supervised(self, name: str, feed: BatchFeed, stream: Any) -> None:
+        """Run the feed; a batch that raises (its outputs could not be published after the
+        publisher's retries, or a bug) is never silent: /health says agent_crashed, the feed is
+        run again after a back-off (the failed batch is taken again), and after
+        `PN_AGENT_MAX_RESTARTS` failures in a row the process exits non-zero, so its supervisor
+        (compose, systemd, `pn up`) restarts it and an operator sees the restarts (issue 22).
+        faust's own agent supervisor would restart it without a trace in /health."""
+        while True:
+            try:
+                await feed.run(stream)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures = self.readiness.agent_crashed(name, exc)
+                self.metrics.ready.labels(self.service).set(0)
+                self.log.error("agent_crashed", agent=name, error=type(exc).__name__, failures=failures,
+                               max_restarts=self.settings.agent_max_restarts)
+                if failures >= self.settings.agent_max_restarts:
+                    self.log.critical("agent_gave_up", agent=name, failures=failures, exit_code=EXIT_AGENT_FAILED)
+                    _exit(EXIT_AGENT_FAILED)
+                await asyncio.sleep(min(0.5 * 2 ** (failures - 1), 30.0))
+
+    async def _measure_lag(self) -> None:
+        """Lag of the fed partitions from the broker's end offsets, on a timer (not only after a
+        processed batch, which a stopped partition never has): for pn_consumer_lag and the stall
+        check of /health. The end is the larger of the broker's answer (ListOffsets; on the dev
+        broker corrected by PN_EXACT_HIGHWATERS) and the last fetch response's high watermark."""
+        app = self.app
+        if app.rebalancing or not _recovered(app):
+            self.readiness.flow_paused()
+            return
+        try:
+            tps = [tp for tp in app.consumer.assignment() if tp.topic in self._fed]
+            ends = await _end_offsets(app, tps) if tps else {}
+        except Exception as exc:  # broker unreachable or consumer not started: measured next time
+            self.log.warning("lag_unmeasured", error=type(exc).__name__)
+            return
+        measured, positions = {}, {}
+        committed = getattr(app.consumer, "_committed_offset", {})  # faust's record of its commits
+        for tp in tps:
+            candidates = [ends.get(tp)]
+            try:
+                candidates.append(app.consumer.highwater(tp))
+            except Exception:  # noqa: BLE001 - no fetch answer yet
+                pass
+            known = [e for e in candidates if isinstance(e, int) and e >= 0]
+            if known:
+                measured[(tp.topic, tp.partition)] = max(known)
+                positions[(tp.topic, tp.partition)] = committed.get(tp)
+        self.readiness.measured(measured, positions)
+        for (topic, partition), behind in self.readiness.lag().items():
+            self.metrics.lag.labels(self.service, topic, str(partition)).set(behind)
+        self.metrics.ready.labels(self.service).set(1 if self._verdict().ready else 0)
+
+    def _verdict(self) -> Any:
+        app = self.app
+        recovering = bool(app.tables) and not (app.rebalancing is False and _recovered(app))
+        return self.readiness.verdict(recovering=recovering)
 
     def _after_rebalance(self) -> None:
         """On the first batch of a new consumer generation, every store forgets its cached values:
@@ -265,20 +340,43 @@ class ServiceRuntime:
 
         @app.page("/health")
         async def health(self_view: Any, request: Any) -> Any:
-            ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
-            stalled = self.stalled  # partitions the client cannot read past (shared/runtime/stalled.py)
-            ready = ready and not stalled
-            metrics.ready.labels(service).set(1 if ready else 0)
-            body = {"service": service, "status": "ready" if ready else "stalled" if stalled else "recovering"}
-            if stalled:
-                body["stalled"] = stalled.as_list()
-            return self_view.json(body, status=200 if ready else 503)
+            verdict = self._verdict()  # shared/service/readiness.py; docs/runbook.md says what each status means
+            metrics.ready.labels(service).set(1 if verdict.ready else 0)
+            body = verdict.body(service)
+            if self.stalled:  # partitions the client cannot read past (shared/runtime/stalled.py)
+                body["stalled"] = self.stalled.as_list()
+            return self_view.json(body, status=200 if verdict.ready else 503)
 
         @app.page("/metrics")
         async def prom(self_view: Any, request: Any) -> Any:
             ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
             metrics.ready.labels(service).set(1 if ready else 0)  # scraped here, not only on /health
             return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+async def _end_offsets(app: faust.App, tps: Sequence[Any]) -> Mapping[Any, int]:
+    """The broker's end offsets (ListOffsets) through faust's consumer thread, not through
+    `consumer.highwaters`, which PN_EXACT_HIGHWATERS makes read the partitions with a consumer
+    of its own (~1 s a call here): too dear for a timer. On the dev broker this reads low by up
+    to a batch; the caller takes the larger of it and the fetched high watermark."""
+    thread = app.consumer._thread  # noqa: SLF001 - faust's consumer thread owns the aiokafka client
+    client = thread._ensure_consumer()  # noqa: SLF001
+    return await thread.call_thread(client.end_offsets, list(tps))
+
+
+EXIT_AGENT_FAILED = 70
+"""Exit status of a worker whose agent failed PN_AGENT_MAX_RESTARTS batches in a row (EX_SOFTWARE)."""
+
+
+def _exit(code: int) -> None:
+    """Leave now, with `code`: a clean shutdown would wait for the failed batch's records, which
+    are still unacknowledged. Committed offsets and changelogs make this as safe as kill -9."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - nothing more to do
+            pass
+    os._exit(code)
 
 
 def _recovered(app: faust.App) -> bool:

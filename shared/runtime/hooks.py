@@ -128,6 +128,14 @@ HOOKS: dict[str, Hook] = {h.name: h for h in (
              Private(PRODUCER, "_partition", ("topic", "partition", "key", "value",
                                               "serialized_key", "serialized_value")),
          )),
+    Hook("broker_lag", "lag measured from the broker's end offsets on a timer, through faust's "
+         "consumer thread (ListOffsets, not faust's highwaters, which PN_EXACT_HIGHWATERS makes read "
+         "the partitions), and faust's record of its commits (shared/runtime/app.py `_measure_lag`); "
+         "/health's stall check needs it", (
+             Private("faust.transport.drivers.aiokafka:Consumer", "_thread"),
+             Private(CONSUMER_THREAD, "_ensure_consumer", ()),
+             Private(CONSUMER, "_committed_offset"),
+         )),
     Hook("metadata_refresh", "tools wait for a new topic's partitions (aiokafka has no public "
          "call to refresh metadata; shared/kafka/io.py `refresh_metadata`, used by the tools)", (
              Private(CLIENT, "force_metadata_update", ()),

@@ -69,6 +69,13 @@ class StalledRegistry:
     def __contains__(self, tp: tuple[str, int]) -> bool:
         return (tp[0], tp[1]) in self._by_tp
 
+    def reason(self) -> str | None:
+        """For /health (shared/service/readiness.py `add_check`): why the worker is not ready, or None."""
+        if not self:
+            return None
+        return "; ".join(f"{s['topic']}[{s['partition']}] cannot be read at offset {s['offset']} ({s['error']})"
+                         for s in self.as_list())
+
     def as_list(self) -> list[dict[str, Any]]:
         """For `/health`: every stalled partition with the offsets an operator needs."""
         return [{k: v for k, v in asdict(s).items() if k != "since"} for s in self._by_tp.values()]

@@ -12,6 +12,7 @@ offsets.
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 import itertools
 import time
@@ -52,6 +53,10 @@ _batches = itertools.count(1)
 Handler = Callable[..., "list[Emit | Later] | Awaitable[list[Emit | Later]]"]
 MAX_VALUE_BYTES = 1_048_576
 """Tansu does not enforce max.message.bytes, so we do: larger values are dead-lettered."""
+DEADLETTER_RAW_MAX = 524_288
+"""Bytes of an original value a dead letter carries; beyond, the copy is cut and marked
+`raw_truncated` (its sha256 and size describe the whole). Keeps every dead letter buildable and
+sendable whatever arrived (issue 22: 1.2 MB of random bytes once stopped a partition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,10 @@ class Processor:
         self.clock = clock
         self.seen = seen if seen is not None else Store("seen")
         self._seen_by_topic: dict[str, Store | None] = {}
+        self._ids_by_topic: dict[str, Store] = {}
+        self.on_reused: dict[str, Callable[[Envelope, Any], list[Emit]]] = {}
+        """Per event type: the business rejection of an event whose id was used before with other
+        content (e.g. on `pn.fees.rejected`); types without one are dead-lettered."""
         self.stores = [*stores, self.seen]
         self.metrics = metrics or Metrics(service)
         self.emit = Emitter(service, clock)
@@ -166,6 +175,17 @@ class Processor:
         if store is not None and all(store is not s for s in self.stores):
             self.stores.append(store)
 
+    def guard_ids(self, topics: Sequence[Topic], store: Store) -> None:
+        """For topics consumed without seen ids (`use_seen_store(..., None)`): remember each
+        event id's content digest in `store`, only to refuse an id used again with other content
+        (issue 22: a visit sent under another visit's id was paid). A known id with the same
+        content is still handed to the idempotent handler, never skipped on the digest's word, so
+        a digest that outlived its event's effects (a crash between two changelogs) loses nothing."""
+        for t in topics:
+            self._ids_by_topic[t.name] = store
+        if all(store is not s for s in self.stores):
+            self.stores.append(store)
+
     # -- public ------------------------------------------------------------------------------
     async def process_batch(
         self, messages: Sequence[Message],
@@ -181,19 +201,29 @@ class Processor:
         later: dict[object, list[tuple[tuple[int, int], Later]]] = {}
         started = time.time()
         self._count_by_topic(self.metrics.events_in, (m.topic for m in messages))
-        for index, message in enumerate(messages):
-            tag = (batch, index)
-            for store in self.stores:
-                store.begin(tag)
-            for out in await self._process_one(message, tag):
-                if isinstance(out, Later):
-                    later.setdefault(out.key, []).append((tag, out))
-                else:
-                    records.append(self._record(out))
-        for (tag, work), message in ((entries[-1], messages[entries[-1][0][1]]) for entries in later.values()):
-            for out in self._run_later(work, tag, message):
-                records.append(self._record(out))
         tags = [(batch, index) for index in range(len(messages))]
+        try:
+            for index, message in enumerate(messages):
+                tag = tags[index]
+                for store in self.stores:
+                    store.begin(tag)
+                for out in await self._process_one(message, tag):
+                    if isinstance(out, Later):
+                        later.setdefault(out.key, []).append((tag, out))
+                    else:
+                        records.append(self._record(out))
+            for (tag, work), message in ((entries[-1], messages[entries[-1][0][1]]) for entries in later.values()):
+                for out in self._run_later(work, tag, message):
+                    records.append(self._record(out))
+        except BaseException:
+            # an output that cannot be encoded (a bug) fails the batch before its writes are
+            # collected: they are abandoned here, or the batch taken again would find its own
+            # seen ids and skip its events (issue 22: lost within the process)
+            self._last_event, self._last_value = None, b""
+            for store in self.stores:
+                for tag in tags:
+                    store.rollback(tag)
+            raise
         outputs = len(records)
         self._count_by_topic(self.metrics.events_out, (r[0] for r in records))
         changes = [(store, store.collect(tags)) for store in self.stores]
@@ -298,13 +328,25 @@ class Processor:
         self._last_event, self._last_value = event, value
         dedup_key = f"{topic}|{event.id}"
         seen = self._seen_by_topic.get(topic, self.seen)
-        if seen is not None and dedup_key in seen:
-            self._count(self.metrics.duplicates, topic).inc()
-            return []
+        guard = self._ids_by_topic.get(topic) if seen is None else None
+        digest = known = None
+        if seen is not None:
+            known = seen.get(dedup_key)
+            if known is not None:
+                if not isinstance(known, str) or known == content_digest(event):  # 1: stored before digests
+                    self._count(self.metrics.duplicates, topic).inc()
+                    return []
+                return self._refuse_reused(message, event)
+            digest = content_digest(event)
+        elif guard is not None:
+            digest = content_digest(event)
+            known = guard.get(dedup_key)
+            if known is not None and known != digest:
+                return self._refuse_reused(message, event)
         handler = self.handlers.get(event.type)
         if handler is None:  # a type of this topic that this service does not act on
             if seen is not None:
-                seen[dedup_key] = 1
+                seen[dedup_key] = digest
             return []
         try:
             result = handler(event, deps=self.deps)
@@ -318,8 +360,25 @@ class Processor:
             return [self._dead_letter(message, [{"loc": ["handler", event.type],
                                                  "msg": f"{type(exc).__name__}: {_safe(exc)}"}])]
         if seen is not None:
-            seen[dedup_key] = 1
+            seen[dedup_key] = digest
+        elif guard is not None and known is None:
+            guard[dedup_key] = digest
         return list(outputs or ())
+
+    def _refuse_reused(self, message: Message, event: Envelope) -> list[Emit]:
+        """An id seen before with other content: the first event's effect stands; this one is
+        refused with a reason (the service's business rejection for its type, or a dead letter)."""
+        self.log.warning("event_id_reused", topic=message.topic, partition=message.partition,
+                         offset=message.offset, event_id=event.id, event_type=event.type)
+        reject = self.on_reused.get(event.type)
+        if reject is not None:
+            try:
+                return list(reject(event, self.deps))
+            except Exception as exc:  # a bug in the rejection: the dead letter below says why
+                self.log.error("reused_rejection_failed", topic=message.topic, error=type(exc).__name__)
+        return [self._dead_letter(message, [{"loc": ["id"], "msg": (
+            f"{REUSED_ID}: event id {event.id[:200]} was used before with other content; the first "
+            "event with this id took effect, this one is refused (send new content under a new id)")}])]
 
     def _decode(self, message: Message) -> tuple[Envelope, bytes]:
         """The event and its structured JSON bytes (a binary-mode record's are built from its
@@ -351,21 +410,28 @@ class Processor:
             raise _Rejected([{"loc": [], "msg": f"invalid number: {type(exc).__name__}"}]) from None
 
     def _dead_letter(self, message: Message, errors: list[dict[str, Any]]) -> Emit:
+        """The dead letter of a record; never raises, whatever the record holds: if the full one
+        cannot be built, one without the raw copy (its sha256 and size still say what it was)."""
         self._count(self.metrics.dead_lettered, message.topic).inc()
         self.progress.dead_lettered += 1
         self.log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                          offset=message.offset, errors=[e["msg"][:200] for e in errors][:5])
         raw = message.value or b""
-        try:
-            text, encoding = raw.decode("utf-8"), None
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode(), "base64"
-        data = EventRejected(
-            source_topic=message.topic, partition=message.partition, offset=message.offset,
-            service=self.service, errors=errors[:50], raw=text, raw_encoding=encoding,
-            received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"),
-            raw_headers=cloudevent_headers(message.headers) if is_binary(message.headers) else None)
         event_id = derive_id("/pn/deadletter", self.service, message.topic, message.partition, message.offset)
+        common = dict(source_topic=message.topic, partition=message.partition, offset=message.offset,
+                      service=self.service, raw_size=len(raw), raw_sha256=hashlib.sha256(raw).hexdigest(),
+                      received_at=self.clock.now(), replay_of=_header(message, "pn-replay-of"),
+                      raw_headers=cloudevent_headers(message.headers) if is_binary(message.headers) else None)
+        try:
+            text, encoding, truncated = raw_copy(raw)
+            data = EventRejected(errors=[_bounded(e) for e in errors[:50]], raw=text, raw_encoding=encoding,
+                                 raw_truncated=truncated, **common)
+        except Exception as exc:  # noqa: BLE001 - the last resort must not fail the batch
+            self.log.error("dead_letter_fallback", topic=message.topic, partition=message.partition,
+                           offset=message.offset, error=type(exc).__name__)
+            data = EventRejected(errors=[{"loc": [], "msg": f"unprocessable record ({type(exc).__name__} "
+                                          "building its dead letter); raw copy omitted"}],
+                                 raw="", raw_truncated=True, **common)
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)
 
@@ -385,6 +451,39 @@ class Processor:
             return list(await publish(records) or ())
         pending = [self.publisher.send(*record[:4]) for record in records]
         return [await fut for fut in pending]  # in order; each completes when the broker has the record
+
+
+def raw_copy(raw: bytes, limit: int = DEADLETTER_RAW_MAX) -> tuple[str, str | None, bool]:
+    """(text, encoding, truncated): UTF-8 as is, anything else base64, at most `limit` bytes of
+    the original (a UTF-8 cut falls on a character boundary)."""
+    truncated = len(raw) > limit
+    head = raw[:limit] if truncated else raw
+    try:
+        return head.decode("utf-8"), None, truncated
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(head) - 3:  # only the cut character is incomplete
+            try:
+                return head[:exc.start].decode("utf-8"), None, True
+            except UnicodeDecodeError:
+                pass
+    return base64.b64encode(head).decode(), "base64", truncated
+
+
+def _bounded(error: dict[str, Any]) -> dict[str, Any]:
+    """An error detail as the dead letter carries it: message and location bounded."""
+    return {"loc": [p if isinstance(p, int) else str(p)[:200] for p in error.get("loc", [])][:20],
+            "msg": str(error.get("msg", ""))[:1000]}
+
+
+REUSED_ID = "event_id_reused"
+"""Reason code of an event refused because its id was used before with other content."""
+
+
+def content_digest(event: Envelope) -> str:
+    """What "the same event" means for an id: its type and data (not its envelope's time or
+    source), as a short hash kept beside the id instead of the content itself."""
+    data = event.data.__pydantic_serializer__.to_json(event.data)
+    return hashlib.blake2b(event.type.encode() + b"\0" + data, digest_size=12).hexdigest()
 
 
 def _header(message: Message, name: str) -> str | None:

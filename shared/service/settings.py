@@ -88,6 +88,15 @@ class PnSettings(BaseSettings):
     store_cache_entries: int = Field(
         20_000, ge=0, description="committed table values each store keeps in memory for reads "
         "(0: every read goes to RocksDB); cleared on a rebalance")
+    lag_every_s: float = Field(
+        10.0, gt=0, description="how often each worker measures its consumer lag from the broker "
+        "(pn_consumer_lag, and the stall check of /health: shared/service/readiness.py)")
+    stall_after_s: float = Field(
+        120.0, gt=0, description="/health answers 503 `stalled` when a partition has records behind "
+        "it and has not moved for this long")
+    agent_max_restarts: int = Field(
+        5, ge=1, description="failed batches in a row after which a worker exits non-zero (compose "
+        "restarts it); before, the agent is restarted with a back-off and /health says agent_crashed")
     exact_highwaters: bool | None = Field(
         None, description="correct the dev broker's low end offsets in faust's table recovery "
         "(shared/runtime/highwaters.py); default on in the dev profile (Tansu), off in prod (Apache Kafka)")

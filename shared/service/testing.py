@@ -121,8 +121,8 @@ class InMemoryRuntime:
         from shared.service.wiring import attach_seen_store
 
         proc = processor or self._processor
-        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in,
-                          shared_store=lambda name, n: self.stores.get(name) or self.store(name, n))
+        attach_seen_store(proc, topics, idempotent=idempotent, seen_in=seen_in, stores=self.stores,
+                          new_store=self.store)
         for topic in topics:
             self.feeds[topic.name] = proc
 

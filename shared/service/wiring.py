@@ -43,22 +43,35 @@ class Wiring(Protocol):
 
 
 def attach_seen_store(processor: Processor, topics: Sequence[Topic], *, idempotent: bool,
-                      seen_in: Store | None, shared_store: Callable[[str, int], Store]) -> None:
-    """Where the processor remembers the ids of these topics' events.
+                      seen_in: Store | None, stores: Mapping[str, Store],
+                      new_store: Callable[[str, int], Store]) -> None:
+    """Where the processor remembers the ids of these topics' events (`stores`: the worker's
+    stores by name; `new_store(name, partitions)` makes one).
 
     `idempotent=True`: the handlers of these topics make a second delivery of an event a no-op by
-    their own state (see Processor.use_seen_store): no seen-id write per event.
+    their own state (see Processor.use_seen_store): no seen id is stored to skip an event. The ids
+    of their public topics are kept with a digest of their content in `ids-p<n>`, only to refuse
+    an id used again with other content (Processor.guard_ids; internal ids are ours, derived from
+    their cause).
     `seen_in=store`: keep the seen ids in the processor's own (single) store instead of the shared
     seen store. Both then share one changelog partition, where an id comes after the writes of the
     event it marks: a kill -9 during a batch's publish can keep the writes without the id (the
     event is done again) but never the id without the writes (the event would be skipped with its
     effect lost). For handlers whose facts are "the latest value".
-    Otherwise the worker's one seen store per partition count (`shared_store(name, partitions)`)."""
+    Otherwise the worker's one seen store per partition count, `seen-p<n>`."""
     if len({t.partitions for t in topics}) != 1:
         raise ValueError("topics consumed by one agent must have the same partition count")
+    partitions = topics[0].partitions
     if idempotent:
         processor.use_seen_store(topics, None)
+        public = [t for t in topics if not t.internal]
+        if public:
+            name = f"ids-p{partitions}"
+            if name in stores and all(stores[name] is not s for s in processor.stores):
+                name = f"{name}-{sum(n.startswith(name) for n in stores) + 1}"  # a store has one owning processor
+            processor.guard_ids(public, stores[name] if name in stores else new_store(name, partitions))
     elif seen_in is not None:
         processor.use_seen_store(topics, seen_in)
     else:
-        processor.use_seen_store(topics, shared_store(f"seen-p{topics[0].partitions}", topics[0].partitions))
+        name = f"seen-p{partitions}"
+        processor.use_seen_store(topics, stores[name] if name in stores else new_store(name, partitions))

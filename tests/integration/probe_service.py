@@ -6,17 +6,31 @@ tests can see the wrapper's whole path on the real broker: decode, dead-letter, 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from shared.contract.events import AlertMessage, AlertRaised
 from shared.contract.topics import ALERTS_OPS, FINANCE_POSTINGS
 from shared.runtime.app import ServiceRuntime, run_worker
 from shared.service.logging import configure
+from shared.service.ports import Emit
 from shared.service.settings import PnSettings
 from shared.service.spec import ServiceSpec
 
 
-def on_posted(event, *, deps):
+class _Unpublishable(Emit):
+    """An output that cannot be encoded: its batch raises (a bug or an unpublishable output),
+    which is how the readiness tests crash the agent on purpose."""
+
+    def value(self) -> bytes:
+        raise RuntimeError("this output cannot be encoded")
+
+
+async def on_posted(event, *, deps):
+    if event.data.text.startswith("hang "):  # a partition that stops moving without a crash
+        await asyncio.sleep(float(event.data.text.split()[1]))
+    if event.data.text == "crash-agent":
+        return [_Unpublishable(ALERTS_OPS, None, event.model_copy())]  # a new event: encoded, so it raises
     deps.store[event.data.posting_id] = str(event.data.amount)
     alert = AlertRaised(alert_id=f"probe:{event.data.posting_id}", rule_id="probe.posting", severity="info",
                         subject=event.data.cost_centre, message=AlertMessage(sv="bokförd", en="posted"),

@@ -46,6 +46,7 @@ from ..unit.billing.factories import care_day
 from ..unit.diary.factories import case_opened, letter_in, letter_out
 from ..unit.intake.factories import care_unit, complaint, personnummer
 from .fuzz_messages import BAD, CONSUMERS, HAS_BUDGET, HAS_FEES, Bad, examples, http_bodies, huge
+from .fuzz_poison import Plan, build, problems
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 2026
@@ -80,6 +81,8 @@ class FuzzResult:
     secrets: list[str] = field(default_factory=list)
     seconds: float = 0.0
     discarded: int = 0
+    poison: Plan | None = None  # issue 22: oversized poison, valid records behind it, reused ids
+    kafka_sent: int = 0  # every record the fuzzer produced
 
 
 def decodes(topic: str, value: bytes) -> bool:
@@ -219,6 +222,8 @@ def run_fuzz(work_dir: Path) -> FuzzResult:
         asyncio.run(_produce(broker.bootstrap, [Sent("unit", CARE_UNITS.name, encode(_event(u, f"{tag}-u-{u.hsa_id}")))
                                                  for u in units], [u.hsa_id.encode() for u in units]))
         asyncio.run(_produce(broker.bootstrap, [s for s, _ in mixed], [k for _, k in mixed]))
+        poison = build(tag, SEED + 22)
+        asyncio.run(_produce(broker.bootstrap, poison.records, [r.key for r in poison.records]))
 
         # HTTP: bad bodies (hypothesis) and valid complaints
         port = stack.processes["intake"].web_port
@@ -252,10 +257,13 @@ def run_fuzz(work_dir: Path) -> FuzzResult:
             stored = {key_of(r.key) for r in records[BILLING_CHANGELOG]}
             refused = {data_of(r.value).get("complaint_event_id") for r in records[COMPLAINTS_REJECTED.name]}
             return (expected_dead <= dead and complaints <= opened and documents <= entries and days <= stored
-                    and set(rejected) <= refused | {k for k in rejected if _dead_for(records, rejected[k])})
+                    and set(rejected) <= refused | {k for k in rejected if _dead_for(records, rejected[k])}
+                    and not problems(poison, records, data_of, key_of))
 
-        records = asyncio.run(_collect(broker.bootstrap, [DEADLETTER.name, CASES_OPENED.name, DIARY_ENTRIES.name,
-                                                          COMPLAINTS_REJECTED.name, BILLING_CHANGELOG], done, 60))
+        collected = [DEADLETTER.name, CASES_OPENED.name, DIARY_ENTRIES.name, COMPLAINTS_REJECTED.name, BILLING_CHANGELOG,
+                     *(["pn.fees.calculated", "pn.fees.rejected"] if HAS_FEES else []),
+                     *(["pn.budget.status"] if HAS_BUDGET else [])]
+        records = asyncio.run(_collect(broker.bootstrap, collected, done, 90))
         alive = {n: p.alive() for n, p in stack.processes.items()}
         pids_after = {n: (p.proc.pid if p.proc else None) for n, p in stack.processes.items()}
     finally:
@@ -265,7 +273,8 @@ def run_fuzz(work_dir: Path) -> FuzzResult:
                       valid_days=days, http_bad=http_bad, http_valid=http_valid, records=records,
                       pids_before=pids_before, pids_after=pids_after, alive_after=alive,
                       log_paths=sorted((work_dir / "logs").glob("*.log")), secrets=secrets,
-                      seconds=time.monotonic() - started, discarded=discarded)
+                      seconds=time.monotonic() - started, discarded=discarded, poison=poison,
+                      kafka_sent=len(units) + len(mixed) + len(poison.records))
 
 
 def data_of(value: bytes | None) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import pytest
 from shared.contract.topics import CASES_OPENED, COMPLAINTS_REJECTED, DEADLETTER, DIARY_ENTRIES
 
 from .fuzz_messages import CONSUMERS, HAS_BUDGET, HAS_FEES
-from .fuzz_run import BILLING_CHANGELOG, N_BAD, data_of, key_of
+from .fuzz_poison import problems
+from .fuzz_run import BILLING_CHANGELOG, N_BAD, SERVICES, data_of, key_of
 
 pytestmark = pytest.mark.broker
 
@@ -82,8 +83,44 @@ def test_no_service_died_or_restarted(fuzz_run):
 
 
 def test_no_agent_crashed(fuzz_run):
-    """faust restarts a crashed agent inside a live process (same pid), dropping the rest of its
-    batch: a crash is a failure even when every process is alive."""
+    """A crashed agent is restarted inside a live process (same pid; shared/runtime/app.py logs
+    `agent_crashed`): a crash is a failure even when every process is alive."""
     crashes = [(p.name, line[:160]) for p in fuzz_run.log_paths
-               for line in p.read_text("utf-8", "replace").splitlines() if "Crashed reason=" in line]
+               for line in p.read_text("utf-8", "replace").splitlines()
+               if "Crashed reason=" in line or "agent_crashed" in line]
     assert not crashes, crashes[:3]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_poison_record_on_each_input_topic_is_dead_lettered_and_the_records_behind_it_take_effect(fuzz_run, service):
+    """Issue 22, per service, on every input topic it consumes: an oversized poison record (1.2 MB
+    of random bytes) ends on pn.deadletter truncated with its sha256 and size; the valid record
+    behind it on the same partition takes effect exactly once; the same event id sent again with
+    other content is refused with reason `event_id_reused` and takes no effect."""
+    assert fuzz_run.poison is not None
+    found = problems(fuzz_run.poison, fuzz_run.records, data_of, key_of)
+    assert not found.get(service), found.get(service)
+    topics = {r.topic for r in fuzz_run.poison.of("oversized") if service in CONSUMERS[r.topic]}
+    assert topics == {t for t, consumers in CONSUMERS.items() if service in consumers}
+
+
+def test_counts_lost_and_duplicated(fuzz_run):
+    """The figures docs/security.md reports: every valid message had its effect (none lost), none
+    twice (none duplicated), every bad one was dead-lettered by each consumer of its topic."""
+    opened = Counter(d.get("complaint_event_id") for d in _data(fuzz_run.records, CASES_OPENED.name))
+    lost = len(fuzz_run.valid_complaints - set(opened))
+    duplicated = sum(1 for e in fuzz_run.valid_complaints if opened[e] > 1)
+    entries = Counter((d.get("case_id"), d.get("direction"), d.get("document_kind"))
+                      for d in _data(fuzz_run.records, DIARY_ENTRIES.name))
+    lost += len(fuzz_run.valid_documents - set(entries))
+    duplicated += sum(1 for doc in fuzz_run.valid_documents if entries[doc] > 1)
+    stored = {key_of(r.key) for r in fuzz_run.records[BILLING_CHANGELOG]}
+    lost += len(fuzz_run.valid_days - stored)
+    plan = fuzz_run.poison
+    letters = [d for d in _data(fuzz_run.records, DEADLETTER.name) if "service" in d]
+    print(f"\nFUZZ COUNTS: bad {len(fuzz_run.bad)}, issue-22 records {len(plan.records)} "
+          f"(oversized {len(plan.of('oversized'))}, valid behind them {len(plan.of('valid'))}, "
+          f"reused ids {len(plan.of('reused'))}), Kafka records in all {fuzz_run.kafka_sent}, "
+          f"http {len(fuzz_run.http_bad) + len(fuzz_run.http_valid)}, dead letters {len(letters)}, "
+          f"lost {lost}, duplicated {duplicated}, seconds {fuzz_run.seconds:.0f}")
+    assert lost == 0 and duplicated == 0

@@ -55,7 +55,9 @@ class ErrorDetail(Part):
 
 class EventRejected(EventData):
     event_type = "pn.event.rejected"
-    # `raw` carries the original value whole (up to the 1 MiB input limit, base64 when binary).
+    # `raw` carries the original value (base64 when binary), whole up to 512 KiB; a larger value
+    # is cut to its first 512 KiB (`raw_truncated`), and `raw_sha256`/`raw_size` always describe
+    # the whole original, so a dead letter can be built for any record (issue 22).
     model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=1_500_000)
 
     source_topic: str
@@ -71,6 +73,11 @@ class EventRejected(EventData):
     # Additive: a CloudEvents binary-mode record's `ce_*` and `content-type` headers (its `raw` is
     # then the data alone), so the dead letter holds the whole event.
     raw_headers: dict[str, str] | None = None
+    # Additive (issue 22): the original value's size in bytes and sha256 (hex), and whether `raw`
+    # holds only its beginning.
+    raw_size: int | None = None
+    raw_sha256: Annotated[str | None, Field(max_length=64)] = None
+    raw_truncated: bool = False
 
 
 class Tick(EventData):

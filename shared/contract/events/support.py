@@ -81,7 +81,9 @@ class FeeRejected(EventData):
     event_type = "pn.fee.rejected"
 
     visit_id: Id
-    reason: Literal["no_assignment", "outside_support_period", "claim_too_late", "duplicate_visit"]
+    # Additive (issue 22): `event_id_reused`, a visit sent under an event id used before with other content.
+    reason: Literal["no_assignment", "outside_support_period", "claim_too_late", "duplicate_visit",
+                    "event_id_reused"]
     detail: Text
     support_person_id: Id | None = None
 

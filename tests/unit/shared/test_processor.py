@@ -475,3 +475,72 @@ async def test_an_input_forwarded_unchanged_goes_on_as_the_bytes_it_came_in():
     await proc.process_batch([Message(FINANCE_POSTINGS.name, 0, 0, None, raw)])
     [sent] = proc.publisher.sent
     assert sent.topic == ALERTS_OPS.name and sent.value == raw
+
+
+async def test_a_record_too_large_for_its_dead_letter_is_dead_lettered_truncated_and_the_next_is_processed():
+    """Issue 22: 1.2 MB of random bytes made building the dead letter fail; the error escaped the
+    batch and stopped the partition. The raw copy is truncated, marked so, with sha256 and size."""
+    import hashlib
+    import os
+
+    from shared.service.processor import DEADLETTER_RAW_MAX
+
+    proc, deps = make()
+    huge = os.urandom(1_200_000)
+    await proc.process_batch([Message(FINANCE_POSTINGS.name, 0, 7, None, huge),
+                              message(FINANCE_POSTINGS, posting("after-huge"), id="e-after")])
+    [dead] = proc.publisher.on(DEADLETTER)
+    assert dead.data.raw_truncated is True
+    assert dead.data.raw_size == 1_200_000
+    assert dead.data.raw_sha256 == hashlib.sha256(huge).hexdigest()
+    assert dead.data.raw_encoding == "base64"
+    kept = base64.b64decode(dead.data.raw)
+    assert 0 < len(kept) <= DEADLETTER_RAW_MAX and huge.startswith(kept)
+    assert deps.postings.table == {"after-huge": "-1.00"}
+
+
+async def test_a_large_text_record_keeps_a_utf8_prefix_and_a_small_one_is_whole():
+    import hashlib
+
+    from shared.service.processor import DEADLETTER_RAW_MAX
+
+    proc, _ = make()
+    big = ("å" * 700_000).encode()  # 1.4 MB of valid UTF-8, not JSON
+    small = b"not json"
+    await proc.process_batch([Message(FINANCE_POSTINGS.name, 0, 8, None, big),
+                              Message(FINANCE_POSTINGS.name, 0, 9, None, small)])
+    big_dead, small_dead = proc.publisher.on(DEADLETTER)
+    assert big_dead.data.raw_truncated and big_dead.data.raw_encoding is None
+    assert big.startswith(big_dead.data.raw.encode()) and len(big_dead.data.raw.encode()) <= DEADLETTER_RAW_MAX
+    assert big_dead.data.raw_sha256 == hashlib.sha256(big).hexdigest()
+    assert small_dead.data.raw == "not json" and not small_dead.data.raw_truncated
+    assert small_dead.data.raw_size == len(small) and small_dead.data.raw_sha256 == hashlib.sha256(small).hexdigest()
+
+
+async def test_a_batch_failing_before_its_publish_leaves_no_staged_write_so_taking_it_again_processes_it():
+    """Issue 22: an output that could not be encoded failed the batch before its writes were
+    collected; its seen ids stayed staged and the batch, taken again, skipped its own events."""
+    from shared.service.ports import Emit
+
+    class Unencodable(Emit):
+        def value(self) -> bytes:
+            raise RuntimeError("cannot encode")
+
+    fail = [True]
+
+    def handler(event, *, deps):
+        deps.postings[event.data.posting_id] = "x"
+        if event.data.text == "bad-output" and fail[0]:
+            return [Unencodable(ALERTS_OPS, None, event.model_copy())]
+        return on_posted(event, deps=deps)
+
+    proc, deps = make()
+    proc.handlers["pn.ledger.posted"] = handler
+    batch = [message(FINANCE_POSTINGS, posting("a1"), id="ea1"),
+             message(FINANCE_POSTINGS, posting("a2", text="bad-output"), id="ea2")]
+    with pytest.raises(RuntimeError):
+        await proc.process_batch(batch)
+    assert proc.publisher.sent == [] and deps.postings.table == {} and deps.postings.pending() == 0
+    fail[0] = False
+    await proc.process_batch(batch)
+    assert sorted(e.data.alert_id for e in proc.publisher.on(ALERTS_OPS)) == ["a1", "a2"]

@@ -1,6 +1,8 @@
-"""A partition the client cannot read past (shared/stalled.py, shared/fetch_loop.py), without a
-broker: the loop pauses it and goes on, or skips it where PN_SKIP_OFFSETS allows. The real
-client on the real broker: tests/integration/test_real_producers.py."""
+"""A partition the client cannot read past (shared/runtime/stalled.py, shared/runtime/fetch_loop.py), without a
+broker: the loop pauses it and goes on, or skips it where PN_SKIP_OFFSETS allows. On faust's own objects
+(tests/unit/shared/test_fetch_loop.py): its consumer keeps the read offsets, gaps, acks and paused
+partitions; its consumer thread holds an aiokafka client that is never started. The real client on the
+real broker: tests/integration/test_real_producers.py."""
 
 from __future__ import annotations
 
@@ -8,55 +10,106 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CorruptRecordException
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 
-from shared import fetch_loop
-from shared.stalled import alert_for, parse_skips, registry
+from shared.runtime import fetch_loop
+from shared.runtime.feed import BatchFeed
+from shared.runtime.stalled import alert_for, parse_skips, registry
 
-from .test_fetch_loop import Consumer, _record, _run, _setup
+from .test_batch_feed import committable, drain, record, subscribe
+from .test_fetch_loop import ScriptedConsumer, _fetch, _setup
 
 
-class Failing(Consumer):
-    """Fetches: the records of `rounds`; `fail_at` round raises for partition ("in", 1)."""
+class RecordingClient(AIOKafkaConsumer):
+    """aiokafka's consumer as faust's consumer thread holds it, never started: its assignment is aiokafka's
+    own (`assign`, manual, as no group coordinator runs without a broker). Only `seek` is recorded: aiokafka's
+    hands it to the Fetcher that `start()` makes, which connects to the broker."""
 
-    def __init__(self, app: Any, rounds: list, fail_at: int, **kw: Any) -> None:
-        super().__init__(app, rounds, **kw)
-        self.fail_at, self.round, self.paused, self.seeks = fail_at, 0, [], []
+    def __init__(self) -> None:
+        super().__init__(bootstrap_servers="127.0.0.1:1")
+        self.seeks: list[tuple[Any, int]] = []
+
+    def seek(self, partition: Any, offset: int) -> None:
+        self.seeks.append((partition, offset))
+
+
+class UnstartedClientThread(AIOKafkaConsumerThread):
+    """faust's consumer thread, never started (starting it starts the aiokafka client, which connects).
+    Only `call_thread` differs: what faust would queue for the client's thread (fetch_loop's seek) runs
+    here, on the test's loop, as there is no such thread."""
+
+    async def call_thread(self, fun: Any, *args: Any, **kwargs: Any) -> Any:
+        return await fun(*args, **kwargs)
+
+
+class StallingConsumer(ScriptedConsumer):
+    """The scripted consumer whose `fail_at`-th fetch also meets an unreadable batch of ("in", 1) at 40
+    (the next batch at 43), reported as fetch_loop._getall reports it in the client's thread: in
+    fetch_loop._unreadable. `assignment()` and `pause_partitions` are faust's own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_at, self.round = 0, 0
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return UnstartedClientThread(self, loop=self.loop, beacon=self.beacon)
 
     async def getmany(self, timeout: float) -> Any:
         self.round += 1
-        if self.round == self.fail_at:  # as fetch_loop._getall keeps it, in the client's thread
+        if self.round == self.fail_at:
             error = CorruptRecordException("Invalid CRC")
             fetch_loop._unreadable.append(fetch_loop.PartitionUnreadable(TP("in", 1), 40, 43, error))
         async for item in super().getmany(timeout):
             yield item
 
-    def assignment(self) -> set[TP]:
-        return {TP("in", 0), TP("in", 1)}
 
-    def _new_topicpartition(self, topic: str, partition: int) -> TP:
-        return TP(topic, partition)
+async def _stalling(fail_at: int, assigned: tuple[int, ...] = (0, 1),
+                    ) -> tuple[faust.App, BatchFeed, StallingConsumer]:
+    """An app whose consumer fails at its `fail_at`-th fetch; "in" (a topic with acks) subscribed with
+    partitions 0 and 1 and its client assigned `assigned` of them."""
+    app, feed = _setup()
+    app.transport.Consumer = StallingConsumer  # app.consumer is built on first use, after this
+    consumer = app.consumer
+    assert isinstance(consumer, StallingConsumer)
+    consumer.fail_at = fail_at
+    await subscribe(app, "in", partitions=(0, 1))
+    client = RecordingClient()
+    client.assign([TopicPartition("in", p) for p in assigned])
+    consumer._thread._consumer = client  # as the thread's on_start does, after starting the client
+    # the first step of faust's Consumer.on_partitions_assigned (the rest chains the app's rebalance, which
+    # needs the broker): the partitions its fetcher asks for
+    consumer._set_active_tps(consumer.assignment())
+    return app, feed, consumer
 
-    def pause_partitions(self, tps: Any) -> None:
-        self.paused.extend(tps)
 
-    async def _seek(self, tp: Any, offset: int) -> None:
-        self.seeks.append((tp, offset))
+async def _run(app: faust.App, *fetches: list[ConsumerMessage]) -> list[tuple[Any, int]]:
+    """The fetch loop over `fetches`; returns the seeks made on the client, which is then closed."""
+    client = app.consumer._thread._consumer
+    try:
+        await _fetch(app, *fetches)
+    finally:
+        await client.stop()
+    return client.seeks
 
 
 async def test_an_unreadable_partition_is_paused_reported_once_and_the_others_go_on():
-    app, feed = _setup()
+    app, feed, consumer = await _stalling(fail_at=2)
     reported = []
 
     async def report(stalled: Any) -> None:
         reported.append(stalled)
 
     registry(app).reporters.append(report)
-    consumer = Failing(app, [[_record(0)], [_record(1)], [_record(2)]], fail_at=2)
-    await _run(consumer)
+    seeks = await _run(app, [record(app, 0)], [record(app, 1)], [record(app, 2)])
     assert [m.offset for m in feed._buffer] == [0, 1, 2]  # partition 0's records of that fetch and after
-    assert consumer.paused == [TP("in", 1)] and not consumer.seeks
+    assert not seeks
+    # faust's own pause: the partition leaves the active ones its fetcher asks the broker for
+    assert consumer._paused_partitions == {TP("in", 1)} and consumer._get_active_partitions() == {TP("in", 0)}
     [stalled] = reported
     assert (stalled.topic, stalled.partition, stalled.offset, stalled.skip_to) == ("in", 1, 40, 43)
     assert registry(app).as_list() == [{"topic": "in", "partition": 1, "offset": 40, "skip_to": 43,
@@ -67,25 +120,28 @@ async def test_an_unreadable_partition_is_paused_reported_once_and_the_others_go
 
 
 async def test_an_allowed_skip_seeks_past_the_batch_and_leaves_a_gap_faust_commits_past():
-    app, _feed = _setup()
+    app, feed, consumer = await _stalling(fail_at=1)
     registry(app).skips = parse_skips("other:1:99, in:1:43")
-    consumer = Failing(app, [[_record(0)], [_record(1)]], fail_at=1, acks=True)
-    await _run(consumer)
-    assert consumer.seeks == [(TP("in", 1), 43)] and not consumer.paused
-    assert consumer.gaps == [(40, 42)] and consumer._read_offset[TP("in", 1)] == 42
+    bad = TP("in", 1)
+    seeks = await _run(app, [record(app, 0)], [record(app, 43, partition=1)])
+    assert seeks == [(bad, 43)] and not consumer._paused_partitions  # in the client's thread
+    # faust's gap for the skipped batch; the read offset says the record at 43 adds no second one
+    assert [(i.begin, i.end) for i in consumer._gap[bad]] == [(40, 43)]  # the end excluded
+    assert consumer._read_offset[bad] == 43  # 42 after the skip, then the record at 43 was read
     assert not registry(app)
+    await drain(feed)
+    assert committable(app, "in", 1) == {bad: 44}  # past the gap, as faust commits
 
 
 async def test_a_skip_below_the_failing_offset_does_not_apply():
-    app, _feed = _setup()
+    app, _feed, consumer = await _stalling(fail_at=1)
     registry(app).skips = {("in", 1): 40}
-    consumer = Failing(app, [[_record(0)], [_record(1)]], fail_at=1)
-    await _run(consumer)
-    assert consumer.paused == [TP("in", 1)] and not consumer.seeks
+    seeks = await _run(app, [record(app, 0)], [record(app, 1)])
+    assert consumer._paused_partitions == {TP("in", 1)} and not seeks
 
 
 def test_the_alert_has_a_stable_id_and_says_how_to_skip():
-    from shared.stalled import StalledPartition
+    from shared.runtime.stalled import StalledPartition
 
     stalled = StalledPartition("pn.care.days", 2, 1234, 1240, "UnsupportedCodecError: lz4", 0.0)
     now = datetime(2026, 12, 6, tzinfo=UTC)
@@ -130,11 +186,9 @@ def test_getall_hands_over_the_records_before_an_unreadable_batch():
 
 
 async def test_a_failure_of_a_partition_revoked_meanwhile_is_not_reported():
-    app, _feed = _setup()
-    consumer = Failing(app, [[_record(0)]], fail_at=1)
-    consumer.assignment = lambda: {TP("in", 0)}
-    await _run(consumer)
-    assert not consumer.paused and not registry(app)
+    app, _feed, consumer = await _stalling(fail_at=1, assigned=(0,))  # ("in", 1) is no longer the client's
+    seeks = await _run(app, [record(app, 0)])
+    assert not consumer._paused_partitions and not seeks and not registry(app)
 
 
 class _State:
