@@ -3,25 +3,28 @@ so a worker's RocksDB memory does not grow with its tables × partitions."""
 
 from __future__ import annotations
 
+import itertools
 import os
-from types import SimpleNamespace
 
-from faust.stores.rocksdb import RocksDBOptions
+import faust
 
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 
 MB = 1024 * 1024
+_apps = itertools.count()
 
 
-def faust_table() -> SimpleNamespace:
-    """What share_memory reads of a faust table: its store's RocksDB options, as faust builds them."""
-    options = RocksDBOptions(write_buffer_size=4 * MB, max_write_buffer_number=2, use_rocksdict=True)
-    return SimpleNamespace(data=SimpleNamespace(rocksdb_options=options))
+def faust_table(tmp_path, store: str = "rocksdb://") -> faust.Table:
+    """A real faust table (its app never started: no broker), with faust's own store and options."""
+    app = faust.App(f"t{next(_apps)}", broker="kafka://127.0.0.1:1", store=store, datadir=str(tmp_path),
+                    autodiscover=False)
+    return app.Table("facts", partitions=4, default=None,
+                     options={"write_buffer_size": 4 * MB, "max_write_buffer_number": 2})
 
 
 def test_partitions_of_several_tables_share_one_bounded_budget(tmp_path):
     budget = MemoryBudget(8)
-    tables = [faust_table(), faust_table()]
+    tables = [faust_table(tmp_path), faust_table(tmp_path)]
     for table in tables:
         share_memory(table, budget)
     dbs = [table.data.rocksdb_options.open(tmp_path / f"{n}-{p}") for n, table in enumerate(tables) for p in range(4)]
@@ -40,8 +43,8 @@ def test_partitions_of_several_tables_share_one_bounded_budget(tmp_path):
         db.close()
 
 
-def test_the_in_memory_store_is_left_alone():
-    table = SimpleNamespace(data=SimpleNamespace())
+def test_the_in_memory_store_is_left_alone(tmp_path):
+    table = faust_table(tmp_path, store="memory://")
     share_memory(table, MemoryBudget(4))
     assert not hasattr(table.data, "rocksdb_options")
 
