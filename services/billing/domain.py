@@ -1,5 +1,7 @@
-"""Billing decisions, pure: is a vårddygn billable and under which agreement; what a close drafts;
-what invoice a draft becomes. No I/O, clock, logging or faust here.
+"""Billing decisions, pure: is a vårddygn new, the same day again or a duplicate, and what the
+duplicate alert says; is it billable and under which agreement; which periods a close covers and
+what it drafts; what invoice a draft becomes; where its income is posted. No I/O, clock, logging
+or faust here: handlers.py reads the stores, calls these, and writes and emits what they decide.
 
 Precedence of agreements (DOMAIN.md): a mellanlänsavtal between the two regions beats the
 sjukvårdsregion's agreement, which beats Riksavtalet. The rules engine says which agreements
@@ -9,15 +11,17 @@ match a day; `choose` applies the precedence, so every invoice line names exactl
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contract.events import (
+    AlertMessage,
+    AlertRaised,
     CareDayRecorded,
     InvoiceCredit,
     InvoiceDrafted,
@@ -25,10 +29,13 @@ from shared.contract.events import (
     InvoiceIssued,
     InvoiceLine,
     LedgerPosted,
+    PeriodCloseRequested,
 )
 from shared.contract.events.types import CostCentre, CountyCode, LegalBasis
 from shared.kernel.money import ZERO, Money
 
+SERVICE = "billing"
+"""The `service` of the `pn.period.close_requested` commands that are ours (fees has the others)."""
 KINDS = ("mellanlansavtal", "sjukvardsregion", "riksavtalet")
 """Agreement kinds in order of precedence: the first matching kind wins."""
 ALL_REGIONS = "*"
@@ -127,6 +134,53 @@ def choose(day: CareDayRecorded, matched: Sequence[Agreement], agreements: Seque
     return Decision(None, BEFORE_AGREEMENT if later else NOT_COVERED)
 
 
+def decide_day(day: CareDayRecorded, care_region: str, agreements: Sequence[Agreement],
+               matching: Callable[[CareDayRecorded], Sequence[Agreement]]) -> Decision:
+    """Which agreement prices a day, or why it is not billed (docs/billing.md, "Which agreement
+    prices a day"): first the reasons no agreement changes (`screen`: another care region, our
+    own region, voluntary care); else the matching agreement of highest precedence (`choose`).
+    `matching` is the rules engine's answer for the day (BillingRules.matching); it is asked only
+    when the agreements decide."""
+    reason = screen(day, care_region)
+    return Decision(None, reason) if reason else choose(day, matching(day), agreements)
+
+
+# -- a recorded day next to the one kept for its patient and date -------------------------------
+NEW = "new"              # first for its patient and date, or a correction after a cancel: decide it
+AGAIN = "again"          # the same care_day_id again: counted once, nothing changes
+DUPLICATE = "duplicate"  # another care_day_id for the same patient and date: billed once, alerted
+Arrival = Literal["new", "again", "duplicate"]
+
+DUPLICATE_RULE = "billing.duplicate_care_day"
+"""The rule id of the duplicate alert on `pn.alerts.ops`."""
+
+
+def arrival(care_day_id: str, kept_id: str | None, *, kept_cancelled: bool) -> Arrival:
+    """What a recorded vårddygn is, given the care_day_id already kept for its patient and date
+    (docs/billing.md, "Care days"): the same care_day_id again counts once (`AGAIN`); another id
+    while the kept day stands is a duplicate (`DUPLICATE`: billed once, alerted); a new day after
+    the kept one was cancelled is a correction, decided like a first day (`NEW`)."""
+    if kept_id is None:
+        return NEW
+    if kept_id == care_day_id:
+        return AGAIN
+    return NEW if kept_cancelled else DUPLICATE
+
+
+def duplicate_alert(day: CareDayRecorded, kept_id: str, raised_at: datetime) -> AlertRaised:
+    """The warning that a care day has the same patient and date as the kept one: both ids, the
+    date and the home region in `facts`, never the patient reference (docs/billing.md)."""
+    return AlertRaised(
+        alert_id=f"{DUPLICATE_RULE}:{day.care_day_id}", rule_id=DUPLICATE_RULE, severity="warning",
+        subject=day.care_day_id,
+        message=AlertMessage(
+            sv=f"Vårddygn {day.care_day_id} har samma patient och datum som {kept_id}; det faktureras en gång.",
+            en=f"Care day {day.care_day_id} has the same patient and date as {kept_id}; it is billed once."),
+        facts={"care_day_id": day.care_day_id, "kept_care_day_id": kept_id,
+               "care_date": day.care_date.isoformat(), "home_region": day.home_region},
+        raised_at=raised_at)
+
+
 # -- the day as stored, and the close -----------------------------------------------------------
 def day_record(day: CareDayRecorded, decision: Decision) -> dict[str, Any]:
     """What the billing keeps of a vårddygn: no patient data beyond the key it is stored under."""
@@ -145,6 +199,16 @@ class Billed:
     home_region: str
     price: Decimal
     credited_by: str | None = None
+
+
+def closed_periods(closed: Iterable[str], command: PeriodCloseRequested) -> list[str] | None:
+    """The closed periods after a close request, sorted: those closed before and the one asked
+    for. A close drafts all of them, so days arriving after their month's close go on a
+    supplementary invoice at the next close, whichever period it is for (docs/billing.md,
+    "Invoices"). None when the request is another service's (the command is shared with fees)."""
+    if command.service != SERVICE:
+        return None
+    return sorted({*closed, command.period})
 
 
 def billed_index(issued: Iterable[Mapping[str, Any]]) -> dict[str, Billed]:
@@ -304,13 +368,18 @@ class Revenue(BaseModel):
         return next((s for s in self.shares if s.in_force(first)), None)
 
 
+def income_posting_id(invoice_number: str) -> str:
+    """`billing:<invoice number>`: the posting of an invoice's total as income (docs/billing.md)."""
+    return f"billing:{invoice_number}"
+
+
 def revenue_postings(invoice: InvoiceIssued, revenue: Revenue, cost_centre: str | None = None) -> list[LedgerPosted]:
     """The ledger postings of one invoice: its total as income of the health-care administration
     (`cost_centre` overrides the rules' one), and the nämnd's share moved by an internal transfer:
     out of that cost centre, into the nämnd's. Net days = days on the invoice − credited days."""
     income_cc = cost_centre or revenue.cost_centre
     number = invoice.invoice_number
-    out = [LedgerPosted(posting_id=f"billing:{number}", period=invoice.period, cost_centre=income_cc,
+    out = [LedgerPosted(posting_id=income_posting_id(number), period=invoice.period, cost_centre=income_cc,
                         account_group="revenue", amount=invoice.total,
                         text=f"Utomlänsfaktura {number} till region {invoice.home_region}")]
     share = revenue.share_for(invoice.period)
@@ -319,8 +388,8 @@ def revenue_postings(invoice: InvoiceIssued, revenue: Revenue, cost_centre: str 
         return out
     amount = share.per_day * days
     text = f"Intern överföring: {share.name}, {days} vårddygn à {share.per_day} kr, faktura {number}"
-    out.append(LedgerPosted(posting_id=f"billing:{number}:{share.id}:from", period=invoice.period,
+    out.append(LedgerPosted(posting_id=f"{income_posting_id(number)}:{share.id}:from", period=invoice.period,
                             cost_centre=income_cc, account_group="revenue", amount=-amount, text=text))
-    out.append(LedgerPosted(posting_id=f"billing:{number}:{share.id}", period=invoice.period,
+    out.append(LedgerPosted(posting_id=f"{income_posting_id(number)}:{share.id}", period=invoice.period,
                             cost_centre=share.to_cost_centre, account_group="revenue", amount=amount, text=text))
     return out

@@ -10,6 +10,8 @@ from shared.kernel.money import ZERO, money_str
 from shared.service.state import Store
 from shared.web.gate import WebRequest, year_param
 
+from . import keys
+
 
 def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
     """Per home region and invoice period: days billed, amount billed, credits, net, invoice numbers."""
@@ -36,6 +38,6 @@ def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
 def register(runtime: Any, *, invoices: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
         year = year_param(req.query.get("year"))
-        return summarise((inv for _, invs in invoices.items_with_prefix("issued|") for inv in invs), year)
+        return summarise((inv for _, invs in invoices.items_with_prefix(keys.ISSUED) for inv in invs), year)
 
     runtime.route("GET", "/billing/summary", summary, role="officer")
