@@ -11,6 +11,9 @@ Two processors, two handler maps, because a document flows through two stages:
   means a replay after a crash meets the documents in the same order with the same times and
   reaches the same numbers.
 
+Each handler reads facts from the stores, asks domain.py for the decision, writes facts and returns
+what to emit. Store keys are built only by keys.py.
+
 `registry` store (1 partition, written by stage 2 only; keys by cause, see shared/service/state.py):
 `number|<year>|<n>` → document key, `doc|<key>` the entry plus its original subject, and for a
 letter `case|<case_id>` → the case's letter keys (a complaint is its case's `doc|complaint:<id>`,
@@ -28,27 +31,31 @@ have 4 partitions like the topics that write them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from shared.contract.events import AlertMessage, AlertRaised, LetterDispatched
 from shared.contract.topics import ALERTS_OPS, DIARY_ENTRIES, DIARY_QUEUE, LETTERS_DISPATCHED
 from shared.service.ports import Clock, Emit
 from shared.service.state import Store
 
+from . import keys
 from .domain import (
+    LAG_RULE,
+    UNKNOWN_RECIPIENT_RULE,
     diary_number,
+    dispatch,
     document_of,
-    lag_seconds,
-    last_number,
-    next_number,
+    is_dispatched,
+    letter_to_dispatch,
+    listed_under_case,
+    number_for,
+    own_time,
     public_entry,
+    registration_lag_alert,
     registration_year,
+    unit_record,
+    unknown_recipient_alert,
 )
 from .settings import Settings
-
-LAG_RULE = "diary.registration_lag"
-UNKNOWN_RECIPIENT_RULE = "diary.unknown_recipient"
 
 
 @dataclass
@@ -67,114 +74,73 @@ class Deps:
 # -- stage 1: take the document in ---------------------------------------------------------------------
 def on_document(event: Any, *, deps: Deps) -> list[Emit]:
     doc = document_of(event.data)
-    at = _document_time(event) if deps.settings.diary_backfill else None
+    at = own_time(event.data, event.time) if deps.settings.diary_backfill else None
     queued = deps.emit(DIARY_QUEUE, event.data, key=doc.key, cause=["queued", doc.key], subject=doc.case_id,
                        time=at)
     outputs = [queued]
-    lag = lag_seconds(event.time, queued.event.time)
-    if lag > deps.settings.diary_registration_lag_seconds:
-        alert_id = f"{LAG_RULE}:{doc.key}"
-        limit = deps.settings.diary_registration_lag_seconds
-        data = AlertRaised(
-            alert_id=alert_id, rule_id=LAG_RULE, severity="warning", subject=doc.case_id,
-            message=AlertMessage(
-                sv=f"En handling i ärende {doc.case_id} registrerades {lag:.0f} s efter ankomst (gräns {limit:.0f} s).",
-                en=f"A document of case {doc.case_id} was registered {lag:.0f} s after arrival (limit {limit:.0f} s)."),
-            facts={"document": doc.key, "case_id": doc.case_id, "lag_seconds": round(lag, 3), "limit_seconds": limit},
-            raised_at=queued.event.time)
-        outputs.append(deps.emit(ALERTS_OPS, data, key=alert_id, cause=[doc.key, LAG_RULE]))
-        deps.log.warning("registration_lag", document=doc.key, lag_seconds=round(lag, 3))
+    alert = registration_lag_alert(doc, event.time, queued.event.time, deps.settings.diary_registration_lag_seconds)
+    if alert is not None:
+        outputs.append(deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[doc.key, LAG_RULE]))
+        deps.log.warning("registration_lag", document=doc.key, lag_seconds=alert.facts["lag_seconds"])
     return outputs
-
-
-def _document_time(event: Any) -> Any:
-    """A document's own time in backfill mode: when its case was opened, else its event time."""
-    return getattr(event.data, "opened_at", None) or event.time
 
 
 # -- stage 2: number it ----------------------------------------------------------------------------------
 def on_queued(event: Any, *, deps: Deps) -> list[Emit]:
     doc, registry = document_of(event.data), deps.registry
-    if f"doc|{doc.key}" in registry:  # registered: its entry was acknowledged before this was written
+    if keys.doc(doc.key) in registry:  # registered: its entry was acknowledged before this was written
         return []
     registered_at = event.time  # fixed when stage 1 queued it: a replay decides the same year
     year = registration_year(registered_at, deps.settings.diary_timezone)
-    n = _number_for(registry, year, doc.key, deps.last_numbers)
+
+    def holder(k: int) -> str | None:
+        return registry.get(keys.number(year, k))
+
+    n = number_for(doc.key, holder, deps.last_numbers.get(year),
+                   hint=lambda: registry.get(keys.legacy_seq(year), 0))  # seq|: written by earlier versions
     number = diary_number(deps.settings.diary_prefix, year, n)
     entry = public_entry(doc, number, registered_at)
     outputs = [deps.emit(DIARY_ENTRIES, entry, key=number, cause=[doc.key], subject=doc.case_id)]
-    registry[f"number|{year}|{n}"] = doc.key
-    registry[f"doc|{doc.key}"] = {**entry.model_dump(mode="json", exclude_none=True), "original_subject": doc.subject}
-    if doc.kind != "complaint":  # a complaint is found by its case id (web.case_entries)
-        letters = registry.get(f"case|{doc.case_id}", [])
-        if doc.key not in letters:
-            registry[f"case|{doc.case_id}"] = [*letters, doc.key]
+    registry[keys.number(year, n)] = doc.key
+    registry[keys.doc(doc.key)] = {**entry.model_dump(mode="json", exclude_none=True), "original_subject": doc.subject}
+    if listed_under_case(doc):
+        letters = registry.get(keys.case_letters(doc.case_id), [])
+        if doc.key not in letters:  # a replay lists it once
+            registry[keys.case_letters(doc.case_id)] = [*letters, doc.key]
     deps.last_numbers[year] = n
     deps.log.debug("registered", diary_number=number, document=doc.key, case_id=doc.case_id)
     return outputs
 
 
-def _number_for(registry: Store, year: int, key: str, last_numbers: dict[int, int]) -> int:
-    """The document's number: the one it holds already (a crash kept its `number|` write, not its
-    entry), else the next free one. The cached last number is used only while the registry still
-    holds it (a rolled-back batch's numbers are gone); else it is looked up from the store."""
-    def holder(k: int) -> str | None:
-        return registry.get(f"number|{year}|{k}")
-
-    last = last_numbers.get(year)
-    held = holder(last) if last else None
-    if last is None or (last and held is None):
-        last = last_number(registry.get(f"seq|{year}", 0), holder)  # seq|: written by earlier versions
-        held = holder(last) if last else None
-    return last if held == key else next_number(last, holder, key)
-
-
 # -- dispatch: after the registration is published ---------------------------------------------------------
 def on_registered(event: Any, *, deps: Deps) -> list[Emit]:
     entry = event.data
-    if entry.direction != "out" or entry.document_kind != "letter" or entry.document_id is None:
+    if not is_dispatched(entry):
         return []
-    letter = {"letter_id": entry.document_id, "diary_number": entry.diary_number, "case_id": entry.case_id}
-    if deps.settings.diary_backfill:  # an imported letter went out when it was registered
-        letter["registered_at"] = entry.registered_at.isoformat()
+    letter = letter_to_dispatch(entry, deps.settings.diary_backfill)
     hsa_id = entry.counterpart
-    unit = deps.directory.get(hsa_id)
+    unit = deps.directory.get(keys.care_unit(hsa_id))
     if unit is not None:
         return [_dispatch(letter, hsa_id, unit, deps)]
-    deps.waiting[f"{hsa_id}|{entry.document_id}"] = letter
-    alert_id = f"{UNKNOWN_RECIPIENT_RULE}:{entry.document_id}"
-    data = AlertRaised(
-        alert_id=alert_id, rule_id=UNKNOWN_RECIPIENT_RULE, severity="warning", subject=entry.case_id,
-        message=AlertMessage(
-            sv=f"Skrivelse {entry.diary_number} är registrerad men mottagaren {hsa_id} finns inte i HSA-katalogen; "
-               "den skickas när enheten finns.",
-            en=f"Letter {entry.diary_number} is registered but its recipient {hsa_id} is not in the HSA directory; "
-               "it is sent once the unit appears."),
-        facts={"letter_id": entry.document_id, "diary_number": entry.diary_number, "recipient_hsa_id": hsa_id,
-               "case_id": entry.case_id},
-        raised_at=deps.clock.now())
+    deps.waiting[keys.waiting_letter(hsa_id, entry.document_id)] = letter
+    alert = unknown_recipient_alert(entry, deps.clock.now())
     deps.log.warning("letter_waiting_for_recipient", letter_id=entry.document_id, recipient_hsa_id=hsa_id)
-    return [deps.emit(ALERTS_OPS, data, key=alert_id, cause=[entry.document_id, UNKNOWN_RECIPIENT_RULE])]
+    return [deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[entry.document_id, UNKNOWN_RECIPIENT_RULE])]
 
 
 def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
     unit = event.data
-    deps.directory[unit.hsa_id] = {"name": unit.name, "registry_address": unit.registry_address}
+    deps.directory[keys.care_unit(unit.hsa_id)] = unit_record(unit)
     outputs = []
-    for key, letter in list(deps.waiting.items_with_prefix(f"{unit.hsa_id}|")):
-        outputs.append(_dispatch(letter, unit.hsa_id, deps.directory[unit.hsa_id], deps))
+    for key, letter in list(deps.waiting.items_with_prefix(keys.waiting_for(unit.hsa_id))):
+        outputs.append(_dispatch(letter, unit.hsa_id, deps.directory[keys.care_unit(unit.hsa_id)], deps))
         del deps.waiting[key]
     return outputs
 
 
-def _dispatch(letter: dict[str, str], hsa_id: str, unit: dict[str, str], deps: Deps) -> Emit:
+def _dispatch(letter: dict[str, Any], hsa_id: str, unit: dict[str, Any], deps: Deps) -> Emit:
     """The dispatch id comes from the letter alone: a re-dispatch is recognisably the same."""
-    backfilled = letter.get("registered_at")
-    data = LetterDispatched(
-        letter_id=letter["letter_id"], diary_number=letter["diary_number"],
-        registry_address=unit["registry_address"],
-        dispatched_at=datetime.fromisoformat(backfilled) if backfilled else deps.clock.now(),
-        recipient_hsa_id=hsa_id, case_id=letter["case_id"])
+    data = dispatch(letter, hsa_id, unit, deps.clock.now())
     deps.log.debug("letter_dispatched", letter_id=letter["letter_id"], diary_number=letter["diary_number"])
     return deps.emit(LETTERS_DISPATCHED, data, key=hsa_id, cause=[letter["letter_id"]], subject=letter["case_id"])
 

@@ -15,7 +15,8 @@ from shared.kernel.swedish_time import swedish_date
 from shared.service.state import Store
 from shared.web.gate import BadRequest, WebRequest, WebResponse, year_param
 
-from .domain import diary_number, last_number
+from . import keys
+from .domain import diary_number, last_number, number_order
 
 PUBLIC_FIELDS = ("diary_number", "registered_at", "direction", "document_kind", "case_id", "counterpart",
                  "subject", "confidential", "confidentiality_ref")
@@ -35,34 +36,29 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
 def year_entries(registry: Store, year: int) -> list[dict[str, Any]]:
     """The year's entries in number order (1..last)."""
     def holder(n: int) -> str | None:
-        return registry.get(f"number|{year}|{n}")
+        return registry.get(keys.number(year, n))
 
     entries = []
-    for n in range(1, last_number(registry.get(f"seq|{year}", 0), holder) + 1):
+    for n in range(1, last_number(registry.get(keys.legacy_seq(year), 0), holder) + 1):
         key = holder(n)
-        doc = registry.get(f"doc|{key}") if key is not None else None
+        doc = registry.get(keys.doc(key)) if key is not None else None
         if doc is not None:  # a number whose entry a crash cut off is written again on replay
             entries.append(public_view(doc))
     return entries
 
 
 def case_entries(registry: Store, case_id: str) -> list[dict[str, Any]]:
-    """A case's entries in number order: its complaint (`doc|complaint:<case_id>`) and the letters
-    listed under `case|<case_id>` (lists written by earlier versions also name the complaint)."""
-    keys = dict.fromkeys([f"complaint:{case_id}", *registry.get(f"case|{case_id}", [])])
-    docs = [doc for key in keys if (doc := registry.get(f"doc|{key}")) is not None]
-    return [public_view(doc) for doc in sorted(docs, key=_number_order)]
-
-
-def _number_order(doc: dict[str, Any]) -> tuple[int, int]:
-    year, n = doc["diary_number"].rsplit(" ", 1)[-1].split("/")
-    return int(year), int(n)
+    """A case's entries in number order: its complaint (`keys.complaint`) and the letters listed
+    under `keys.case_letters` (lists written by earlier versions also name the complaint)."""
+    documents = dict.fromkeys([keys.complaint(case_id), *registry.get(keys.case_letters(case_id), [])])
+    docs = [doc for key in documents if (doc := registry.get(keys.doc(key))) is not None]
+    return [public_view(doc) for doc in sorted(docs, key=lambda doc: number_order(doc["diary_number"]))]
 
 
 def counterpart_name(counterpart: str, directory: Store | None) -> str:
     """A letter's counterpart is a care unit's HSA-id: shown as the unit's name with the id when
     the directory knows it. A complaint's is already the masked sender ("Enskild")."""
-    unit = directory.get(counterpart) if directory is not None else None
+    unit = directory.get(keys.care_unit(counterpart)) if directory is not None else None
     return f"{unit['name']} ({counterpart})" if unit and unit.get("name") else counterpart
 
 
@@ -83,8 +79,8 @@ def export_csv(entries: list[dict[str, Any]], directory: Store | None = None) ->
 def register(runtime: Any, *, registry: Store, prefix: str, directory: Store | None = None) -> None:
     async def get_entry(req: WebRequest) -> Any:
         year, n = year_param(req.params["year"]), req.params["n"]
-        key = registry.get(f"number|{year}|{n}") if n.isdigit() else None
-        doc = registry.get(f"doc|{key}") if key is not None else None  # None: a crash cut it, a replay writes it
+        key = registry.get(keys.number(year, n)) if n.isdigit() else None
+        doc = registry.get(keys.doc(key)) if key is not None else None  # None: a crash cut it, a replay writes it
         if doc is None:
             return WebResponse(404, {"error": "not_found", "detail": f"no entry {diary_number(prefix, year, n)}"})
         return public_view(doc)
