@@ -1,19 +1,33 @@
-"""Intake decisions, pure: is it a complaint, which case number, which categories, who gets the
-receipt, is a care unit's category spiking. No I/O, clock, logging or faust here."""
+"""Intake decisions, pure: is it a complaint, is it a duplicate, which case number and year, is the
+care unit known, which categories, who gets the receipt, what an officer sees, is a care unit's
+category spiking and what its alerts say. No I/O, clock, logging or faust here: the handlers read
+the facts from the stores, call these and write what they return (store keys: keys.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import takewhile
 from typing import Any
 
-from shared.contract.events import CategoryRef, ComplaintSubmitted
+from shared.contract.events import (
+    AlertMessage,
+    AlertRaised,
+    AlertResolved,
+    CategoryRef,
+    ComplaintSubmitted,
+)
 from shared.kernel.personnummer import normalise
+from shared.kernel.swedish_time import swedish_date, swedish_year
+from shared.service.processor import REUSED_ID
 
+from . import keys
 from .rules import CategoryRules, SpikePolicy
+
+UNKNOWN_UNIT_RULE = "intake.unknown_care_unit"
+SPIKE_RULE = "intake.complaint_spike"
 
 
 @dataclass(frozen=True)
@@ -48,12 +62,40 @@ def rejection_of(complaint: ComplaintSubmitted, attachments: AttachmentPolicy) -
     return None
 
 
+def reused_id_rejection(event_id: str) -> Rejection:
+    """A complaint under an event id used before with other content (the Processor's id guard) is
+    refused with reason `event_id_reused`; the first complaint with that id stands (issue 22). The
+    detail names the id (cut to 100 characters), never the content."""
+    return Rejection(REUSED_ID, f"Händelse-id {event_id[:100]} har redan använts för ett annat klagomål; "
+                                "skicka det med ett nytt id.")
+
+
+# -- is it new? ------------------------------------------------------------------------------------
 def reference_key(complaint: ComplaintSubmitted) -> str | None:
-    """The upstream's own idempotency key: the same external_ref from one channel is one complaint."""
-    return f"{complaint.channel}|{complaint.external_ref}" if complaint.external_ref else None
+    """The upstream's own idempotency key: the same external_ref from one channel is one complaint;
+    without an external_ref there is none (only the event id de-duplicates)."""
+    return keys.reference(complaint.channel, complaint.external_ref) if complaint.external_ref else None
+
+
+def is_duplicate_reference(first_event_id: str | None, event_id: str) -> bool:
+    """A complaint whose reference was first seen under another event id is a duplicate (no effect,
+    docs/intake.md Flow 1); unseen, or seen under this very id (a redelivery), it goes on."""
+    return first_event_id is not None and first_event_id != event_id
 
 
 # -- case numbers: PN-<year>-<5-digit sequence>, per year ------------------------------------------
+def opened_at(received: datetime, now: datetime) -> datetime:
+    """A case is opened at the complaint's own time of receipt, never in the future: a replay or a
+    backlog decides the same time, year and number as the first run (docs/domain.md A17)."""
+    return min(received, now)
+
+
+def case_year(opened: datetime) -> int:
+    """The year of a case number: the Swedish year of `opened` (00:30 on 1 January in Sweden, sent
+    as 23:30 UTC on 31 December, is the new year's case; docs/domain.md A17, Europe/Stockholm)."""
+    return swedish_year(opened)
+
+
 def case_id_of(year: int, sequence: int) -> str:
     return f"PN-{year}-{sequence:05d}"
 
@@ -68,6 +110,26 @@ def next_case_id(year: int, last_sequence: int, holder_of: Callable[[str], str |
     while (holder := holder_of(case_id_of(year, sequence))) is not None and holder != complaint_event_id:
         sequence += 1
     return sequence, case_id_of(year, sequence)
+
+
+# -- care unit -------------------------------------------------------------------------------------
+def care_unit_status(hsa_id: str | None, unit: Mapping[str, Any] | None) -> str:
+    """`none` when the complaint names no care unit, `resolved` when the HSA directory knows it,
+    else `unresolved` (routed by hand, with an `intake.unknown_care_unit` alert)."""
+    if not hsa_id:
+        return "none"
+    return "resolved" if unit else "unresolved"
+
+
+def unknown_unit_alert(case_id: str, hsa_id: str | None, raised_at: datetime) -> AlertRaised:
+    """The ops alert for a case naming a care unit the HSA directory does not know: route it by hand.
+    One per case (its id names the case)."""
+    return AlertRaised(
+        alert_id=f"{UNKNOWN_UNIT_RULE}:{case_id}", rule_id=UNKNOWN_UNIT_RULE, severity="warning", subject=case_id,
+        message=AlertMessage(
+            sv=f"Ärende {case_id} anger en vårdenhet som inte finns i HSA-katalogen; fördela ärendet manuellt.",
+            en=f"Case {case_id} names a care unit unknown to the HSA directory; route it by hand."),
+        facts={"case_id": case_id, "care_unit_hsa_id": hsa_id}, raised_at=raised_at)
 
 
 # -- categories ------------------------------------------------------------------------------------
@@ -104,6 +166,12 @@ def contact_of(complaint: ComplaintSubmitted, case_id: str, complaint_event_id: 
     return Contact("letter", f"case:{case_id}/submitter")
 
 
+def for_officer(case_record: Mapping[str, Any]) -> dict[str, Any]:
+    """What an officer's view of a case shows (`GET /cases/{case_id}`): the case's data, never the
+    submitter's contact details, which the record keeps only for the notifications."""
+    return {k: v for k, v in case_record.items() if k != "contact"}
+
+
 def letter_template(direction: str, document_kind: str) -> str | None:
     """Registered letters out mean the complaint went to the provider; letters in, that it replied."""
     if document_kind != "letter":
@@ -112,6 +180,12 @@ def letter_template(direction: str, document_kind: str) -> str | None:
 
 
 # -- patient-safety signal -------------------------------------------------------------------------
+def spike_day(at: datetime) -> date:
+    """The day a complaint counts on, and a tick judges as of: the Swedish date of its own time
+    (also across daylight saving), so a replay decides the same."""
+    return swedish_date(at)
+
+
 def case_order(case_id: str) -> tuple[int, int]:
     """(year, sequence): the order in which stage 2 issued case ids."""
     _, year, sequence = case_id.split("-")
@@ -232,3 +306,38 @@ def is_spike(current: int, baseline: int, policy: SpikePolicy) -> bool:
     """count ≥ min_count and count ≥ ratio × (baseline × window / baseline_days), in integers."""
     return (current >= policy.min_count
             and current * policy.baseline_days >= policy.ratio * policy.window_days * baseline)
+
+
+def spike_alert(unit: str, code: str, case_id: str, current: int, baseline: int, policy: SpikePolicy,
+                raised_at: datetime, *, already_open: bool) -> AlertRaised | None:
+    """`intake.complaint_spike` (docs/domain.md A13, rules/complaint_categories.yaml `spike`): raised
+    when the (unit, category) counts spike (`is_spike`) and no alert for the pair is open yet (one
+    open alert per pair); its id names the pair and the triggering case. None: nothing to raise."""
+    if already_open or not is_spike(current, baseline, policy):
+        return None
+    return AlertRaised(
+        alert_id=f"{SPIKE_RULE}:{unit}:{code}:{case_id}", rule_id=SPIKE_RULE, severity="warning", subject=unit,
+        message=AlertMessage(
+            sv=f"{current} klagomål i kategorin {code} på {policy.window_days} dagar, "
+               f"minst {policy.ratio} gånger enhetens vanliga nivå: möjlig patientsäkerhetsrisk.",
+            en=f"{current} complaints in category {code} within {policy.window_days} days, "
+               f"at least {policy.ratio} times the unit's usual level: possible patient-safety risk."),
+        facts={"care_unit_hsa_id": unit, "category": code, "count": current,
+               "baseline_count": baseline, "window_days": policy.window_days,
+               "baseline_days": policy.baseline_days, "min_count": policy.min_count, "ratio": policy.ratio},
+        raised_at=raised_at)
+
+
+def spike_resolution(alert_id: str, unit: str, code: str, days: Mapping[str, int], raised_at: datetime,
+                     at: datetime, policy: SpikePolicy) -> AlertResolved | None:
+    """An open spike alert is resolved when the window ending on `at`'s Swedish date no longer
+    spikes (`window_counts`, `is_spike`); None while it still does."""
+    current, baseline = window_counts(days, spike_day(at), policy)
+    if is_spike(current, baseline, policy):
+        return None
+    return AlertResolved(
+        alert_id=alert_id, rule_id=SPIKE_RULE, severity="warning", subject=unit,
+        message=AlertMessage(sv=f"Antalet klagomål i kategorin {code} är tillbaka på normal nivå.",
+                             en=f"Complaints in category {code} are back to their usual level."),
+        facts={"care_unit_hsa_id": unit, "category": code, "count": current, "baseline_count": baseline},
+        raised_at=raised_at, resolved_at=at)

@@ -8,7 +8,8 @@ Two processors, two handler maps, because the same event type flows through two 
   unit, categorises, acknowledges, and counts for the spike signal. One partition means a replay
   after a crash meets the complaints in the same order and reaches the same numbers.
 
-State in the `cases` store (keys by cause, see shared/service/state.py):
+Each handler reads facts from the stores, asks domain.py for the decisions, writes the facts and
+returns what to emit. State in the `cases` store (keys by cause, named in keys.py):
 `case|<case_id>` the case without free text, with `contact` (where notifications go; earlier
 versions kept it apart as `contact|<case_id>`, still read), `complaint|<event id>` → case id,
 `seq|<year>` the last number, `spike|<unit>|<code>` counts per day with the last case counted,
@@ -24,9 +25,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.contract.events import (
-    AlertMessage,
-    AlertRaised,
-    AlertResolved,
     CaseOpened,
     ComplaintRejected,
     NotificationRequested,
@@ -39,28 +37,33 @@ from shared.contract.topics import (
     INTAKE_ACCEPTED,
     NOTIFICATIONS,
 )
-from shared.kernel.swedish_time import swedish_date, swedish_year
 from shared.service.ports import Clock, Emit
-from shared.service.processor import REUSED_ID, content_digest
+from shared.service.processor import content_digest
 from shared.service.state import Store
 
+from . import keys
 from .domain import (
+    SPIKE_RULE,
+    UNKNOWN_UNIT_RULE,
     AttachmentPolicy,
+    care_unit_status,
+    case_year,
     categorise,
     contact_of,
     count_case,
-    is_spike,
+    is_duplicate_reference,
     letter_template,
     next_case_id,
+    opened_at,
     reference_key,
     rejection_of,
-    window_counts,
+    reused_id_rejection,
+    spike_alert,
+    spike_day,
+    spike_resolution,
+    unknown_unit_alert,
 )
 from .rules import CategoryRules
-
-UNKNOWN_UNIT_RULE = "intake.unknown_care_unit"
-SPIKE_RULE = "intake.complaint_spike"
-OPEN_SPIKES = "spike-open"
 
 
 @dataclass
@@ -79,10 +82,10 @@ class Deps:
 def on_reused_complaint(event: Any, deps: Deps) -> list[Emit]:
     """A complaint under an event id used before with other content (the Processor's id guard):
     refused with a reason code, no second case; the first complaint with that id stands (issue 22)."""
-    data = ComplaintRejected(reason=REUSED_ID, detail=(
-        f"Händelse-id {event.id[:100]} har redan använts för ett annat klagomål; skicka det med ett nytt id."),
-        complaint_event_id=event.id)
-    return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id, cause=[event.id, REUSED_ID, content_digest(event)])]
+    rejection = reused_id_rejection(event.id)
+    data = ComplaintRejected(reason=rejection.reason, detail=rejection.detail, complaint_event_id=event.id)
+    return [deps.emit(COMPLAINTS_REJECTED, data, key=event.id,
+                      cause=[event.id, rejection.reason, content_digest(event)])]
 
 
 # -- stage 1: is it a complaint, and is it new? -------------------------------------------------------
@@ -95,7 +98,7 @@ def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
     ref = reference_key(complaint)
     if ref is not None:
         first = deps.refs.get(ref)
-        if first is not None and first != event.id:
+        if is_duplicate_reference(first, event.id):
             deps.log.info("duplicate_external_ref", event_id=event.id, first_event_id=first)
             return []
         deps.refs[ref] = event.id
@@ -105,7 +108,7 @@ def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
 
 def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
     unit = event.data
-    deps.directory[unit.hsa_id] = {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
+    deps.directory[keys.care_unit(unit.hsa_id)] = {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
     return []
 
 
@@ -125,10 +128,10 @@ def on_diary_registered(event: Any, *, deps: Deps) -> list[Emit]:
 def contact_for(case_id: str, cases: Store) -> dict[str, str] | None:
     """Where a case's notifications go: in its case record (one changelog record per case less
     than a key of its own, bench/RESULTS.md eighth round), or `contact|` for cases opened before."""
-    case = cases.get(f"case|{case_id}")
+    case = cases.get(keys.case(case_id))
     if case is None:
         return None
-    return case.get("contact") or cases.get(f"contact|{case_id}")
+    return case.get("contact") or cases.get(keys.legacy_contact(case_id))
 
 
 def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
@@ -136,22 +139,17 @@ def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
     if event.data.service != "intake":
         return []
     at: datetime = event.data.at
-    policy = deps.rules.spike
     outputs = []
-    for key, alert in deps.cases.get(OPEN_SPIKES, {}).items():
-        if alert["alert_id"] in deps.resolved:
+    for key, alert in deps.cases.get(keys.OPEN_SPIKES, {}).items():
+        if keys.resolved_alert(alert["alert_id"]) in deps.resolved:
             continue
-        current, baseline = window_counts(deps.cases.get(f"spike|{key}", {}).get("days", {}), swedish_date(at), policy)
-        if is_spike(current, baseline, policy):
+        unit, code = keys.unit_and_category(key)
+        days = deps.cases.get(keys.spike_tally(unit, code), {}).get("days", {})
+        data = spike_resolution(alert["alert_id"], unit, code, days, datetime.fromisoformat(alert["raised_at"]),
+                                at, deps.rules.spike)
+        if data is None:  # still spiking
             continue
-        deps.resolved[alert["alert_id"]] = at.isoformat()
-        unit, code = key.split("|", 1)
-        data = AlertResolved(
-            alert_id=alert["alert_id"], rule_id=SPIKE_RULE, severity="warning", subject=unit,
-            message=AlertMessage(sv=f"Antalet klagomål i kategorin {code} är tillbaka på normal nivå.",
-                                 en=f"Complaints in category {code} are back to their usual level."),
-            facts={"care_unit_hsa_id": unit, "category": code, "count": current, "baseline_count": baseline},
-            raised_at=datetime.fromisoformat(alert["raised_at"]), resolved_at=at)
+        deps.resolved[keys.resolved_alert(data.alert_id)] = at.isoformat()
         outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, "resolved"]))
     return outputs
 
@@ -159,18 +157,16 @@ def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
 # -- stage 2: open the case -------------------------------------------------------------------------------
 def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     cases = deps.cases
-    if f"complaint|{event.id}" in cases:  # its outputs were acknowledged before this was written
+    if keys.complaint(event.id) in cases:  # its outputs were acknowledged before this was written
         return []
     complaint = event.data
-    # opened when the complaint was received (its own time, kept by stage 1), never in the future:
-    # a replay or a backlog decides the same year and number as the first run
-    # the case year is the Swedish year of receipt (00:30 on 1 January in Sweden is next year's case)
-    now = min(event.time, deps.clock.now())
-    year = swedish_year(now)
-    sequence, case_id = next_case_id(year, cases.get(f"seq|{year}", 0),
-                                     lambda c: (cases.get(f"case|{c}") or {}).get("complaint_event_id"), event.id)
-    unit = deps.directory.get(complaint.care_unit_hsa_id) if complaint.care_unit_hsa_id else None
-    status = "none" if not complaint.care_unit_hsa_id else ("resolved" if unit else "unresolved")
+    # opened when the complaint was received (its own time, kept by stage 1), in its Swedish year
+    now = opened_at(event.time, deps.clock.now())
+    year = case_year(now)
+    sequence, case_id = next_case_id(year, cases.get(keys.sequence(year), 0),
+                                     lambda c: (cases.get(keys.case(c)) or {}).get("complaint_event_id"), event.id)
+    unit = deps.directory.get(keys.care_unit(complaint.care_unit_hsa_id)) if complaint.care_unit_hsa_id else None
+    status = care_unit_status(complaint.care_unit_hsa_id, unit)
     # built without re-validation (hot path): every value comes from the validated complaint, the
     # directory's validated unit, the loaded rules or the number; consumers validate it on read
     case = trusted(CaseOpened, {
@@ -186,68 +182,49 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
                   key=case_id, cause=[event.id, "receipt"]),
     ]
     if status == "unresolved":
-        outputs.append(_unknown_unit_alert(case, now, deps))
+        alert = unknown_unit_alert(case_id, complaint.care_unit_hsa_id, now)
+        outputs.append(deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[event.id, UNKNOWN_UNIT_RULE]))
     if status == "resolved":
         outputs += _count_for_spikes(case, event, deps)
-    cases[f"case|{case_id}"] = {**case.model_dump(mode="json", exclude_none=True),
-                                "contact": {"channel": contact.channel, "recipient": contact.recipient}}
-    cases[f"complaint|{event.id}"] = case_id
-    cases[f"seq|{year}"] = sequence
+    cases[keys.case(case_id)] = {**case.model_dump(mode="json", exclude_none=True),
+                                 "contact": {"channel": contact.channel, "recipient": contact.recipient}}
+    cases[keys.complaint(event.id)] = case_id
+    cases[keys.sequence(year)] = sequence
     deps.log.debug("case_opened", case_id=case_id, event_id=event.id, care_unit_status=status)
     return outputs
 
 
-def _unknown_unit_alert(case: CaseOpened, now: datetime, deps: Deps) -> Emit:
-    alert_id = f"{UNKNOWN_UNIT_RULE}:{case.case_id}"
-    data = AlertRaised(
-        alert_id=alert_id, rule_id=UNKNOWN_UNIT_RULE, severity="warning", subject=case.case_id,
-        message=AlertMessage(
-            sv=f"Ärende {case.case_id} anger en vårdenhet som inte finns i HSA-katalogen; fördela ärendet manuellt.",
-            en=f"Case {case.case_id} names a care unit unknown to the HSA directory; route it by hand."),
-        facts={"case_id": case.case_id, "care_unit_hsa_id": case.care_unit_hsa_id}, raised_at=now)
-    return deps.emit(ALERTS_OPS, data, key=alert_id, cause=[case.complaint_event_id, UNKNOWN_UNIT_RULE])
-
-
 def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
     """Count the case per unit and category on the complaint's own Swedish date (replays decide the same)."""
-    cases, policy, day = deps.cases, deps.rules.spike, swedish_date(event.time)
-    stored = cases.get(OPEN_SPIKES, {})
+    cases, policy, day = deps.cases, deps.rules.spike, spike_day(event.time)
+    unit = case.care_unit_hsa_id or ""  # resolved, so given
+    stored = cases.get(keys.OPEN_SPIKES, {})
     open_alerts = stored  # copied before the first change
     outputs = []
     for category in case.categories:
-        key = f"{case.care_unit_hsa_id}|{category.code}"
-        tally, current, baseline = count_case(cases.get(f"spike|{key}", {}), day, case.case_id, policy)
+        key, tally_key = keys.open_spike(unit, category.code), keys.spike_tally(unit, category.code)
+        tally, current, baseline = count_case(cases.get(tally_key, {}), day, case.case_id, policy)
         if tally is not None:  # None: a replay, counted already
-            cases[f"spike|{key}"] = tally
+            cases[tally_key] = tally
         # only this case's own unit/category keys are checked: a scan of every open alert per case
         # cost ~4 ms on RocksDB (bench/RESULTS.md); resolved entries are pruned when touched, and
         # on_tick skips them
         known = open_alerts.get(key)
-        if known is not None and known["alert_id"] in deps.resolved:
+        if known is not None and keys.resolved_alert(known["alert_id"]) in deps.resolved:
             if open_alerts is stored:
                 open_alerts = dict(stored)
             del open_alerts[key]
             known = None
-        if known is not None or not is_spike(current, baseline, policy):
+        data = spike_alert(unit, category.code, case.case_id, current, baseline, policy, event.time,
+                           already_open=known is not None)
+        if data is None:
             continue
-        alert_id = f"{SPIKE_RULE}:{key.replace('|', ':')}:{case.case_id}"
-        data = AlertRaised(
-            alert_id=alert_id, rule_id=SPIKE_RULE, severity="warning", subject=case.care_unit_hsa_id or "",
-            message=AlertMessage(
-                sv=f"{current} klagomål i kategorin {category.code} på {policy.window_days} dagar, "
-                   f"minst {policy.ratio} gånger enhetens vanliga nivå: möjlig patientsäkerhetsrisk.",
-                en=f"{current} complaints in category {category.code} within {policy.window_days} days, "
-                   f"at least {policy.ratio} times the unit's usual level: possible patient-safety risk."),
-            facts={"care_unit_hsa_id": case.care_unit_hsa_id, "category": category.code, "count": current,
-                   "baseline_count": baseline, "window_days": policy.window_days,
-                   "baseline_days": policy.baseline_days, "min_count": policy.min_count, "ratio": policy.ratio},
-            raised_at=event.time)
         if open_alerts is stored:
             open_alerts = dict(stored)
-        open_alerts[key] = {"alert_id": alert_id, "raised_at": event.time.isoformat()}
-        outputs.append(deps.emit(ALERTS_OPS, data, key=alert_id, cause=[event.id, SPIKE_RULE, category.code]))
+        open_alerts[key] = {"alert_id": data.alert_id, "raised_at": event.time.isoformat()}
+        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[event.id, SPIKE_RULE, category.code]))
     if open_alerts is not stored and open_alerts != stored:
-        cases[OPEN_SPIKES] = open_alerts
+        cases[keys.OPEN_SPIKES] = open_alerts
     return outputs
 
 

@@ -20,6 +20,9 @@ from shared.service.ports import Clock, Publisher
 from shared.service.state import Store
 from shared.web.gate import BadRequest, WebRequest, WebResponse
 
+from . import keys
+from .domain import for_officer
+
 HTTP_SOURCE = "/pn/intake/http"
 ENVELOPE_FIELDS = ("specversion", "data")
 
@@ -51,10 +54,10 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
         return WebResponse(202, {"id": event.id})
 
     async def get_case(req: WebRequest) -> Any:
-        case = cases.get(f"case|{req.params['case_id']}")
+        case = cases.get(keys.case(req.params["case_id"]))
         if case is None:
             return WebResponse(404, {"error": "not_found"})
-        return {k: v for k, v in case.items() if k != "contact"}  # the case's data; no contact details
+        return for_officer(case)  # the case's data; no contact details
 
     async def get_report(req: WebRequest) -> WebResponse:
         from shared.apps.report.build import read_events

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,20 +11,31 @@ from hypothesis import strategies as st
 
 from services.intake.domain import (
     AttachmentPolicy,
+    care_unit_status,
     case_id_of,
+    case_year,
     categorise,
     contact_of,
     count_case,
+    for_officer,
+    is_duplicate_reference,
     is_spike,
     letter_template,
     next_case_id,
+    opened_at,
     record_case,
+    reference_key,
     rejection_of,
+    reused_id_rejection,
+    spike_alert,
+    spike_day,
+    spike_resolution,
+    unknown_unit_alert,
     window_counts,
 )
 from services.intake.rules import SpikePolicy, load_category_rules
 
-from .factories import attachment, complaint, personnummer
+from .factories import UNIT, attachment, complaint, personnummer
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = load_category_rules(ROOT / "rules" / "complaint_categories.yaml")
@@ -231,3 +242,109 @@ def test_count_case_moves_its_sums_instead_of_recounting():
 ])
 def test_spike_thresholds(current, baseline, spike):
     assert is_spike(current, baseline, SPIKE) is spike
+
+
+# -- reused ids and duplicates by reference --------------------------------------------------------------
+def test_a_reused_event_id_is_refused_naming_the_id_never_the_content():
+    refused = reused_id_rejection("c1")
+    assert refused.reason == "event_id_reused"
+    assert "c1" in refused.detail and "nytt id" in refused.detail
+    long_id = "x" * 150
+    assert "x" * 100 in reused_id_rejection(long_id).detail and long_id not in reused_id_rejection(long_id).detail
+
+
+def test_the_reference_is_channel_and_external_ref_and_absent_without_one():
+    assert reference_key(complaint()) == "1177|ref-1"
+    assert reference_key(complaint(channel="email")) == "email|ref-1"
+    assert reference_key(complaint(external_ref=None)) is None
+
+
+def test_a_reference_first_seen_under_another_event_id_is_a_duplicate():
+    assert is_duplicate_reference(None, "c1") is False  # unseen
+    assert is_duplicate_reference("c1", "c1") is False  # the same complaint again (a redelivery)
+    assert is_duplicate_reference("c1", "c2") is True
+
+
+# -- case time, year and care unit -------------------------------------------------------------------------
+def test_a_case_is_opened_when_received_never_in_the_future():
+    received, now = datetime(2023, 5, 1, 12, tzinfo=UTC), datetime(2023, 5, 3, 9, tzinfo=UTC)
+    assert opened_at(received, now) == received  # a backlog: the complaint's own time
+    assert opened_at(now + timedelta(days=365), now) == now  # dated in the future: now
+    assert opened_at(now, now) == now
+
+
+@pytest.mark.parametrize(("at", "year"), [
+    (datetime(2023, 12, 31, 22, 59, tzinfo=UTC), 2023),  # 23:59 in Sweden
+    (datetime(2023, 12, 31, 23, 0, tzinfo=UTC), 2024),  # 00:00 on New Year's Day in Sweden
+    (datetime(2023, 12, 31, 23, 30, tzinfo=UTC), 2024),  # 00:30
+    (datetime(2023, 12, 31, 18, 30, tzinfo=timezone(timedelta(hours=-5))), 2024),  # the same instant from New York
+    (datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=3))), 2023),  # 22:30 on 31 December in Sweden
+])
+def test_the_case_year_is_the_swedish_year(at, year):
+    assert case_year(at) == year
+
+
+def test_care_unit_status():
+    assert care_unit_status(None, None) == "none"
+    assert care_unit_status("", None) == "none"
+    assert care_unit_status(UNIT, {"care_provider": "Region Dalarna"}) == "resolved"
+    assert care_unit_status(UNIT, None) == "unresolved"
+
+
+def test_the_unknown_unit_alert_names_the_case_and_the_unit():
+    at = datetime(2023, 5, 1, 12, tzinfo=UTC)
+    alert = unknown_unit_alert("PN-2023-00004", "SE2321000180-9999", at)
+    assert (alert.alert_id, alert.rule_id, alert.severity, alert.subject, alert.raised_at) == (
+        "intake.unknown_care_unit:PN-2023-00004", "intake.unknown_care_unit", "warning", "PN-2023-00004", at)
+    assert alert.facts == {"case_id": "PN-2023-00004", "care_unit_hsa_id": "SE2321000180-9999"}
+    assert "PN-2023-00004" in alert.message.sv and "route it by hand" in alert.message.en
+
+
+def test_an_officer_sees_the_case_without_its_contact():
+    record = {"case_id": "PN-2023-00001", "channel": "email",
+              "contact": {"channel": "email", "recipient": "mailto:a@example.se"}}
+    assert for_officer(record) == {"case_id": "PN-2023-00001", "channel": "email"}
+    assert for_officer({"case_id": "PN-2022-00007"}) == {"case_id": "PN-2022-00007"}  # an older record
+    assert "contact" in record  # the record itself is untouched
+
+
+# -- spike alerts -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("at", "day"), [
+    (datetime(2023, 3, 25, 23, 30, tzinfo=UTC), date(2023, 3, 26)),  # 00:30 CET, the night summer time starts
+    (datetime(2023, 3, 26, 22, 0, tzinfo=UTC), date(2023, 3, 27)),  # 00:00 CEST
+    (datetime(2023, 10, 29, 22, 59, tzinfo=UTC), date(2023, 10, 29)),  # 23:59 CET
+    (datetime(2023, 10, 29, 23, 0, tzinfo=UTC), date(2023, 10, 30)),  # 00:00 CET
+])
+def test_a_complaint_counts_on_its_swedish_date(at, day):
+    assert spike_day(at) == day
+
+
+def test_a_spike_alert_is_raised_at_the_threshold_and_names_the_pair_and_the_case():
+    at = datetime(2023, 5, 20, 10, tzinfo=UTC)
+    assert spike_alert(UNIT, "vard.diagnos", "PN-2023-00005", 4, 0, SPIKE, at, already_open=False) is None
+    alert = spike_alert(UNIT, "vard.diagnos", "PN-2023-00005", 5, 0, SPIKE, at, already_open=False)
+    assert (alert.alert_id, alert.rule_id, alert.subject, alert.raised_at) == (
+        f"intake.complaint_spike:{UNIT}:vard.diagnos:PN-2023-00005", "intake.complaint_spike", UNIT, at)
+    assert alert.facts == {"care_unit_hsa_id": UNIT, "category": "vard.diagnos", "count": 5, "baseline_count": 0,
+                           "window_days": 30, "baseline_days": 365, "min_count": 5, "ratio": 3}
+    assert alert.message.en.startswith("5 complaints in category vard.diagnos within 30 days")
+
+
+def test_no_second_spike_alert_while_one_is_open_for_the_pair():
+    at = datetime(2023, 5, 20, 10, tzinfo=UTC)
+    assert spike_alert(UNIT, "vard.diagnos", "PN-2023-00009", 9, 0, SPIKE, at, already_open=True) is None
+
+
+def test_a_spike_alert_is_resolved_when_the_window_ending_on_the_swedish_date_falls_back():
+    raised = datetime(2023, 5, 20, 10, tzinfo=UTC)
+    days = {"2023-05-20": 5}
+    args = ("intake.complaint_spike:x", UNIT, "vard.diagnos", days, raised)
+    assert spike_resolution(*args, raised + timedelta(days=10), SPIKE) is None  # still within the window
+    # 30 days on in Sweden (00:30 on 19 June) the window (05-20, 06-19] no longer holds 20 May
+    assert spike_resolution(*args, datetime(2023, 6, 18, 21, 59, tzinfo=UTC), SPIKE) is None  # 23:59 on 18 June
+    at = datetime(2023, 6, 18, 22, 30, tzinfo=UTC)
+    resolved = spike_resolution(*args, at, SPIKE)
+    assert (resolved.alert_id, resolved.rule_id, resolved.subject, resolved.raised_at, resolved.resolved_at) == (
+        "intake.complaint_spike:x", "intake.complaint_spike", UNIT, raised, at)
+    assert resolved.facts == {"care_unit_hsa_id": UNIT, "category": "vard.diagnos", "count": 0, "baseline_count": 5}
+    assert spike_resolution("a", UNIT, "vard.diagnos", {}, raised, raised, SPIKE) is not None  # no tally: over
