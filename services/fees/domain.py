@@ -1,4 +1,6 @@
-"""Pure decisions about a stödperson's visit: which schedule version, is it eligible, what it earns.
+"""Pure decisions about a stödperson's visit and its payout: is it new, a re-send or a conflict; which
+schedule version, is it eligible, what it earns, in which period; when a held visit expires; which
+fees a payout pays and its sums. handlers.py reads the facts, calls these, and writes the answers.
 
 No I/O, clock, logging or faust. The fee schedule's versions and rules are value objects here;
 rules.py loads them from YAML and asks durable-rules which rules match a visit.
@@ -6,14 +8,15 @@ rules.py loads them from YAML and asks durable-rules which rules match a visit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.contract.events import FeeLine, VisitReported
+from shared.contract.events import FeeLine, FeePayout, VisitReported
 from shared.kernel.money import ZERO, Money, round_ore
 from shared.service.rules import check_condition, require_unique
 
@@ -184,3 +187,117 @@ def unpaid_until(fees: dict[str, dict[str, Any]], paid: set[str], period: str) -
         if fee_id not in paid and fee["period"] <= period:
             due.setdefault(fee["sp"], []).append(fee_id)
     return due
+
+
+# -- a visit seen before ----------------------------------------------------------------------
+Seen = Literal["new", "again", "conflict"]
+DUPLICATE_VISIT = ("duplicate_visit", "samma besöks-id med annat innehåll")
+"""(reason, detail) of a visit id sent again with other content: the first content stands."""
+
+
+def seen_before(known: str | None, content: str) -> Seen:
+    """Is a visit new, the same visit again (no second effect), or its id with other content (a
+    conflict, rejected with DUPLICATE_VISIT)? `known` is the content digest already decided or held
+    under the visit id, `content` this one's: the visit id is the business key."""
+    if known is None:
+        return "new"
+    return "again" if known == content else "conflict"
+
+
+def reused_id_detail(event_id: str) -> str:
+    """The detail of the refusal of a visit under an event id used before with other content: the
+    first event with that id stands, this one is never paid (issue 22)."""
+    return (f"Händelse-id {event_id[:100]} har redan använts för ett annat innehåll; besöket betalas inte "
+            "under det. Skicka det med ett nytt id.")
+
+
+# -- is it paid, and how much -----------------------------------------------------------------
+NO_VERSION = ("outside_support_period", "ingen arvodesordning gäller datumet")
+"""(reason, detail) of a visit dated before every version of the fee schedule."""
+
+
+def rejection(visit: VisitReported, assignment: Assignment, version: ScheduleVersion | None) -> tuple[str, str] | None:
+    """(reason, detail) when the visit earns nothing, else None: no schedule version is in force on
+    its date (NO_VERSION), or it is `ineligible` under that version's claim deadline."""
+    if version is None:
+        return NO_VERSION
+    return ineligible(visit, assignment, version.claim_deadline_days)
+
+
+def earns_week(owner: str | None, visit_id: str) -> bool:
+    """May this visit earn its ISO week's weekly arvode and kostnadsersättning? Yes when no visit of
+    the assignment has earned that week yet (`owner` None), or this one did (a replay): paid per
+    påbörjad week, to its first contact (docs/domain.md A8)."""
+    return owner is None or owner == visit_id
+
+
+def claimed_before(visit: VisitReported, paid_that_day: str | None) -> Decimal:
+    """The lost income already paid to the support person for the visit's date (`paid_that_day`, as
+    stored), which the day's cap is reduced by; it counts only when this visit claims lost income.
+    The cap is per person and day, over all that day's claims (docs/domain.md A9)."""
+    return Decimal(paid_that_day or 0) if visit.lost_income else ZERO
+
+
+def day_total_after(claimed_today: Decimal, lines: list[FeeLine] | tuple[FeeLine, ...],
+                    rules: list[FeeRule]) -> Decimal | None:
+    """The person's lost income paid for the day once this visit's lines are paid, or None when the
+    visit pays no lost income (the day's total is unchanged)."""
+    paid = claimed(lines, rules)
+    return claimed_today + paid if paid else None
+
+
+def fee_period(day: date) -> str:
+    """The period (YYYY-MM) a fee belongs to and is paid at the close of: its visit's month, by the
+    visit's own date (a Swedish calendar date in the contract)."""
+    return day.isoformat()[:7]
+
+
+def cost_posting(fee_id: str, visit_id: str, period: str, cost_centre: str, cost: Decimal | None,
+                 post_costs: bool) -> dict[str, Any] | None:
+    """The ledger posting of a fee's cost (the fields of a LedgerPosted), or None: not when the visit
+    earns nothing (`cost` None) or the service is set not to post costs (PN_FEES_POST_COSTS). One
+    posting per fee, on account group `fees`, for the nämnd's fees cost centre."""
+    if cost is None or not post_costs:
+        return None
+    return {"posting_id": f"fees:{fee_id}", "period": period, "cost_centre": cost_centre, "account_group": "fees",
+            "amount": cost, "text": f"Arvode stödperson, besök {visit_id}"}
+
+
+# -- held visits ------------------------------------------------------------------------------
+def hold_expired(held_at: datetime, now: datetime, hold: timedelta) -> bool:
+    """Has a visit waited for its assignment as long as it may (`hold`, PN_FEES_HOLD_S)? Then it is
+    rejected with `no_assignment`, never dropped silently."""
+    return held_at + hold <= now
+
+
+def no_assignment(assignment_id: str) -> tuple[str, str]:
+    """(reason, detail) of a visit whose assignment did not arrive within the hold."""
+    return "no_assignment", f"inget uppdrag {assignment_id} inom väntetiden"
+
+
+def release_order(held: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Held visits (key, entry with the visit as JSON) in the order they are decided when their
+    assignment arrives: by visit date, then key (the visit id, under one assignment), so the week's
+    arvode and the day's lost-income cap go to the earliest visit, as if they had come in order."""
+    return sorted(held, key=lambda kv: (kv[1]["visit"]["date"], kv[0]))
+
+
+# -- payouts ----------------------------------------------------------------------------------
+def paid_fees(payouts: Iterable[dict[str, Any]]) -> set[str]:
+    """Fee ids on the issued payouts (as stored): these are paid, never again."""
+    return {fee_id for payout in payouts for fee_id in payout["fee_ids"]}
+
+
+def unpaid(fee_ids: Iterable[str], paid: set[str]) -> list[str]:
+    """A draft's fee ids less those an earlier issued payout paid (a later period's close may have
+    been read before an earlier close's drafts were issued), in the draft's order."""
+    return [f for f in fee_ids if f not in paid]
+
+
+def payout(period: str, support_person_id: str, fee_ids: list[str], fees: dict[str, Any]) -> FeePayout:
+    """The payout of `fee_ids` (each fee as stored: taxable and tax-free sums as text) to one
+    support person at a period's close: taxable and tax-free totals and their sum."""
+    taxable = sum((Decimal(fees[f]["taxable"]) for f in fee_ids), ZERO)
+    tax_free = sum((Decimal(fees[f]["tax_free"]) for f in fee_ids), ZERO)
+    return FeePayout(period=period, support_person_id=support_person_id, fee_ids=fee_ids, taxable_total=taxable,
+                     tax_free_total=tax_free, total=taxable + tax_free)

@@ -9,6 +9,8 @@ from shared.kernel.money import ZERO, money_str
 from shared.service.state import Store
 from shared.web.gate import WebRequest, year_param
 
+from . import keys
+
 
 def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
     prefix = f"{year:04d}-"
@@ -17,15 +19,15 @@ def summarise(fees: Store, books: Store, year: int) -> dict[str, Any]:
     def month(period: str) -> dict[str, Any]:
         return months.setdefault(period, {"period": period, "fees": 0, "fee_total": ZERO, "paid_fees": 0})
 
-    for _, fee in fees.items_with_prefix("f|"):
+    for _, fee in fees.items_with_prefix(keys.FEES):
         if fee["period"].startswith(prefix):
             row = month(fee["period"])
             row["fees"] += 1
             row["fee_total"] += Decimal(fee["taxable"]) + Decimal(fee["tax_free"])
-    for _, payout in books.items_with_prefix("issued|"):
+    for _, payout in books.items_with_prefix(keys.ISSUED):
         if payout["period"].startswith(prefix):
             month(payout["period"])["paid_fees"] += len(payout["fee_ids"])
-    rows = [{**r, "fee_total": money_str(r["fee_total"]), "closed": f"closed|{p}" in books}
+    rows = [{**r, "fee_total": money_str(r["fee_total"]), "closed": keys.closed(p) in books}
             for p, r in sorted(months.items())]
     return {"year": year, "months": rows}
 

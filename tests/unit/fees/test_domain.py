@@ -1,14 +1,38 @@
 """Pure fee decisions and the schedule file: each rule, the version boundary, the 28-day limit,
-ISO weeks across a year end, and start-up validation that names version, rule and line."""
+ISO weeks across a year end, start-up validation that names version, rule and line; and the
+decisions the handlers call: duplicates, rejections, the week's owner, the day's lost-income
+total, the fee's period and posting, the hold's expiry, release order and payouts."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from services.fees.domain import Assignment, facts, ineligible, lines_for, week_of
+from services.fees.domain import (
+    DUPLICATE_VISIT,
+    NO_VERSION,
+    Assignment,
+    claimed_before,
+    cost_posting,
+    day_total_after,
+    earns_week,
+    facts,
+    fee_period,
+    hold_expired,
+    ineligible,
+    lines_for,
+    no_assignment,
+    paid_fees,
+    payout,
+    rejection,
+    release_order,
+    reused_id_detail,
+    seen_before,
+    unpaid,
+    week_of,
+)
 from services.fees.rules import load_schedule
 from shared.service.rules import RulesFileError
 
@@ -123,3 +147,104 @@ def test_the_weekly_allowance_says_which_week_it_pays():
         assert rule.per == "week" and rule.when == {"kind": ["visit", "phone"], "first_in_week": True}
     _, sunday = price(visit(day=date(2023, 3, 5)))  # a week started on its last day still counts whole
     assert sunday["expense_allowance"].amount == Decimal("100.00")
+
+
+# -- the decisions handlers.py calls ----------------------------------------------------------
+def test_a_visit_is_new_the_same_again_or_a_conflict_by_its_content():
+    assert seen_before(None, "abc") == "new"
+    assert seen_before("abc", "abc") == "again"
+    assert seen_before("abc", "abd") == "conflict"
+    assert seen_before("", "abc") == "conflict"  # a known (if empty) digest is not "new"
+    assert DUPLICATE_VISIT == ("duplicate_visit", "samma besöks-id med annat innehåll")
+
+
+def test_a_reused_event_id_is_named_in_the_refusal_cut_to_100_characters():
+    assert reused_id_detail("ev-1").startswith("Händelse-id ev-1 har redan använts för ett annat innehåll")
+    assert "x" * 100 + " har" in reused_id_detail("x" * 150) and "x" * 101 not in reused_id_detail("x" * 150)
+
+
+def test_rejection_without_a_version_then_by_eligibility():
+    a = Assignment("sp1", date(2023, 1, 1), care_ended_on=date(2023, 5, 1))
+    version = schedule().version_for(date(2023, 3, 1))
+    assert rejection(visit(day=date(2018, 12, 31)), a, None) == NO_VERSION
+    assert NO_VERSION == ("outside_support_period", "ingen arvodesordning gäller datumet")
+    assert rejection(visit(day=date(2023, 3, 1)), a, version) is None
+    assert rejection(visit(day=date(2023, 5, 30)), a, version)[0] == "outside_support_period"
+    late = visit(day=date(2023, 3, 1), submitted=date(2023, 3, 1) + timedelta(days=version.claim_deadline_days + 1))
+    assert rejection(late, a, version)[0] == "claim_too_late"
+    training = visit(day=date(2022, 12, 1), kind="training")  # before the assignment: still no version needed
+    assert rejection(training, a, version) is None
+
+
+def test_the_week_is_earned_by_its_first_visit_and_again_by_that_visit_on_replay():
+    assert earns_week(None, "v1")
+    assert earns_week("v1", "v1")
+    assert not earns_week("v1", "v2")
+
+
+def test_the_days_lost_income_counts_only_for_a_visit_that_claims_it():
+    claiming = visit(kind="hearing", lost="800.00", certified=True)
+    assert claimed_before(claiming, None) == 0
+    assert claimed_before(claiming, "700.50") == Decimal("700.50")
+    assert claimed_before(visit(kind="hearing"), "700.50") == 0
+    assert str(claimed_before(claiming, None)) == "0"  # as stored before: the price cache keys on its text
+
+
+def test_the_days_total_grows_only_by_lost_income_lines():
+    version = schedule().version_for(date(2023, 3, 1))
+    v = visit(kind="hearing", lost="9999.00", certified=True)
+    lines = lines_for(v, version.rules, schedule().matching(version, facts(v, True)), Decimal("1000.00"))
+    assert day_total_after(Decimal("1000.00"), lines, version.rules) == Decimal("1500.00")  # capped at 1500 a day
+    capped = lines_for(v, version.rules, schedule().matching(version, facts(v, True)), Decimal("1500.00"))
+    assert day_total_after(Decimal("1500.00"), capped, version.rules) is None  # nothing left: no write
+    plain = visit(km="10.0")
+    plain_lines = lines_for(plain, version.rules, schedule().matching(version, facts(plain, True)))
+    assert day_total_after(Decimal(0), plain_lines, version.rules) is None
+
+
+def test_a_fee_belongs_to_its_visits_month():
+    assert fee_period(date(2023, 1, 1)) == "2023-01"
+    assert fee_period(date(2023, 12, 31)) == "2023-12"
+    assert fee_period(date(2021, 1, 3)) == "2021-01"  # ISO week 2020-W53, calendar month January
+
+
+def test_a_cost_is_posted_once_per_fee_unless_it_is_none_or_costs_are_not_posted():
+    posting = cost_posting("fee-1", "v1", "2023-03", "6103", Decimal("-520.00"), True)
+    assert posting == {"posting_id": "fees:fee-1", "period": "2023-03", "cost_centre": "6103", "account_group": "fees",
+                       "amount": Decimal("-520.00"), "text": "Arvode stödperson, besök v1"}
+    assert cost_posting("fee-1", "v1", "2023-03", "6103", None, True) is None
+    assert cost_posting("fee-1", "v1", "2023-03", "6103", Decimal("-520.00"), False) is None
+
+
+def test_a_hold_expires_at_its_limit_exactly():
+    at = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
+    hold = timedelta(seconds=60)
+    assert not hold_expired(at, at + timedelta(seconds=59), hold)
+    assert hold_expired(at, at + timedelta(seconds=60), hold)
+    assert hold_expired(at, at + timedelta(days=1), hold)
+    assert no_assignment("a9") == ("no_assignment", "inget uppdrag a9 inom väntetiden")
+
+
+def test_held_visits_are_released_by_date_then_key():
+    def entry(day: str) -> dict:
+        return {"visit": {"date": day}}
+    held = [("h|a1|v3", entry("2023-03-03")), ("h|a1|v2", entry("2023-03-01")), ("h|a1|v1", entry("2023-03-01"))]
+    assert [k for k, _ in release_order(held)] == ["h|a1|v1", "h|a1|v2", "h|a1|v3"]
+    assert release_order([]) == []
+
+
+def test_paid_fees_and_what_a_draft_still_pays():
+    assert paid_fees([{"fee_ids": ["f1", "f2"]}, {"fee_ids": []}, {"fee_ids": ["f3"]}]) == {"f1", "f2", "f3"}
+    assert paid_fees([]) == set()
+    assert unpaid(["f3", "f4", "f1", "f5"], {"f1", "f3"}) == ["f4", "f5"]  # the draft's order
+    assert unpaid(["f1"], {"f1"}) == []
+
+
+def test_a_payout_sums_taxable_and_tax_free_of_its_fees_only():
+    fees = {"f1": {"taxable": "520.00", "tax_free": "25.00"}, "f2": {"taxable": "0.10", "tax_free": "0.19"},
+            "f3": {"taxable": "1000.00", "tax_free": "0"}}
+    p = payout("2023-03", "sp1", ["f1", "f2"], fees)
+    assert (p.period, p.support_person_id, p.fee_ids) == ("2023-03", "sp1", ["f1", "f2"])
+    assert (p.taxable_total, p.tax_free_total, p.total) == (Decimal("520.10"), Decimal("25.19"), Decimal("545.29"))
+    empty = payout("2023-03", "sp1", [], fees)
+    assert (empty.fee_ids, empty.total) == ([], 0)
