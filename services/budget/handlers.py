@@ -1,5 +1,9 @@
 """Budget handlers: budgets and postings in → figures, `pn.budget.status` and alerts out.
 
+A handler reads facts from the stores, asks domain.py (every decision: whose cost centre, how a
+posting moves the sums, the figures, the total, which rule applies, raise or resolve), writes the
+facts and emits. Every store key below is built and taken apart by keys.py.
+
 Two processors, because faust ties a store's changelog to the partitions of the topic that writes it:
 - LEDGER_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, co-partitioned by cost centre, 4
   partitions) keep each cost centre's facts in `ledger`:
@@ -78,23 +82,32 @@ from shared.service.ports import Clock, Emit, Later
 from shared.service.processor import Emitter
 from shared.service.state import Store
 
+from . import keys
 from .domain import (
+    ACCOUNT_GROUPS,
     FIELDS,
     LIMIT_ORE,
-    NO_PLAN,
+    TOTAL,
+    Change,
+    Counted,
     Ore,
+    alert_change,
+    alert_facts,
     alert_id,
+    apply_changes,
+    centre_alert_targets,
+    centre_figures_ore,
+    counted_as,
     figures_of,
-    group_figures_ore,
+    is_own_cost_centre,
     kr,
-    ore,
-    plan_ore,
-    sum_ore,
+    legacy_sums,
+    month_of,
+    posting_changes,
+    total_figures,
+    total_is_budgeted,
 )
 from .rules import BudgetRules
-
-TOTAL = "total"
-GROUPS = ("revenue", "personnel", "fees", "other")
 
 
 class Figured(NamedTuple):
@@ -102,6 +115,7 @@ class Figured(NamedTuple):
     groups: dict[str, Ore]  # figures per account group, in öre
     budgeted: frozenset[str]  # the groups with a budget for the year
     total: Ore
+    months: int  # months elapsed (the month of dump["period"])
 
 
 @dataclass
@@ -119,7 +133,8 @@ class Deps:
 
 
 def _own(cc: str, event: Envelope, deps: Deps) -> bool:
-    if deps.cost_centres is None or cc in deps.cost_centres:
+    """domain.is_own_cost_centre, and a debug line when it is not."""
+    if is_own_cost_centre(cc, deps.cost_centres):
         return True
     deps.log.debug("not_own_cost_centre", cost_centre=cc, event_id=event.id)
     return False
@@ -130,7 +145,7 @@ def on_budget_set(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     b: BudgetSet = event.data
     if not _own(b.cost_centre, event, deps):
         return []
-    deps.ledger[f"b|{b.year}|{b.cost_centre}|{b.account_group}"] = [money_str(m) for m in b.monthly]
+    deps.ledger[keys.budget(b.year, b.cost_centre, b.account_group)] = [money_str(m) for m in b.monthly]
     return [_later(b.cost_centre, b.year, event, deps)]
 
 
@@ -138,27 +153,17 @@ def on_posted(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     p: LedgerPosted = event.data
     if not _own(p.cost_centre, event, deps):
         return []
-    cc, period, group, amount = p.cost_centre, p.period, p.account_group, money_str(p.amount)
-    year = int(period[:4])
-    record = f"{year}|{period}|{group}|{amount}"
-    key = f"k|{cc}|{p.posting_id}"
+    cc = p.cost_centre
+    now = counted_as(p.period, p.account_group, money_str(p.amount))
+    key = keys.posting(cc, p.posting_id)
     before = deps.ledger.get(key)
-    if before == record:
+    moves = posting_changes(None if before is None else Counted(*keys.parse_posting_record(before)), now)
+    if not moves:
         return []  # the same posting again: counted once
-    deps.ledger[key] = record
-    if before is None:
-        _count(deps.ledger, cc, year, ((period, group, ore(amount), 1),))
-        return [_later(cc, year, event, deps)]
-    # the same posting_id with other content: the later one replaces it
-    old_year, old_period, old_group, old_amount = before.split("|")
-    out_of = (old_period, old_group, -ore(old_amount), -1)
-    into = (period, group, ore(amount), 1)
-    if int(old_year) == year:
-        _count(deps.ledger, cc, year, (out_of, into))
-        return [_later(cc, year, event, deps)]
-    _count(deps.ledger, cc, int(old_year), (out_of,))
-    _count(deps.ledger, cc, year, (into,))
-    return [_later(cc, y, event, deps) for y in sorted((year, int(old_year)))]
+    deps.ledger[key] = keys.posting_record(*now)
+    for year, changes in moves:
+        _count(deps.ledger, cc, year, changes)
+    return [_later(cc, y, event, deps) for y in sorted(year for year, _ in moves)]
 
 
 def _later(cc: str, year: int, event: Envelope, deps: Deps) -> Later:
@@ -170,68 +175,46 @@ def _later(cc: str, year: int, event: Envelope, deps: Deps) -> Later:
     return Later(("centre", cc, year), partial(refresh, cc, year, event.id, event.time, deps))
 
 
-def _count(ledger: Store, cc: str, year: int, changes: tuple[tuple[str, str, int, int], ...]) -> None:
-    """Apply (period, group, Δöre, Δpostings) to the cost centre's year sums `y|<year>|<cc>`."""
-    key = f"y|{year}|{cc}"
-    sums = ledger.get(key) or _legacy_sums(ledger, cc, year)
-    months, groups = dict(sums["months"]), dict(sums["groups"])
-    for period, group, amount, n in changes:
-        month = period[5:7]
-        left = months.get(month, 0) + n
-        if left:
-            months[month] = left
-        else:
-            del months[month]
-        total, count = groups.get(group, (0, 0))
-        if count + n:
-            groups[group] = [total + amount, count + n]
-        else:
-            del groups[group]  # its last posting left: the group shows only if it has a budget
-    ledger[key] = {"months": months, "groups": groups}
+def _count(ledger: Store, cc: str, year: int, changes: tuple[Change, ...]) -> None:
+    """Apply (period, group, Δöre, Δpostings) to the cost centre's year sums (keys.year_sums)."""
+    key = keys.year_sums(year, cc)
+    ledger[key] = apply_changes(ledger.get(key) or _legacy_sums(ledger, cc, year), changes)
 
 
 def _legacy_sums(ledger: Store, cc: str, year: int, *, drop: bool = True) -> dict[str, Any]:
-    """The year sums from state an older version wrote (`g|<year>|<cc>` → its "period|group"
-    buckets, `m|<year>|<cc>|<period>|<group>` → {posting_id: amount}); with `drop` (a posting is
-    counted) those keys are deleted in the same unit of work, so they are read once and their large
-    records leave the changelog. Empty sums when there are none."""
-    months: dict[str, int] = {}
-    groups: dict[str, list[int]] = {}
-    index_key = f"g|{year}|{cc}"
+    """The year sums from state an older version wrote (keys.legacy_index → its `period|group`
+    buckets, keys.legacy_bucket → {posting_id: amount}; summed by domain.legacy_sums); with `drop`
+    (a posting is counted) those keys are deleted in the same unit of work, so they are read once
+    and their large records leave the changelog. Empty sums when there are none."""
+    index_key = keys.legacy_index(year, cc)
     buckets = ledger.get(index_key)
-    for bucket in buckets or ():
-        period, group = bucket.split("|")
-        bucket_key = f"m|{year}|{cc}|{period}|{group}"
-        amounts = (ledger.pop(bucket_key) if drop else ledger.get(bucket_key)) or {}
-        if amounts:
-            months[period[5:7]] = months.get(period[5:7], 0) + len(amounts)
-            total, count = groups.get(group, (0, 0))
-            groups[group] = [total + sum(ore(a) for a in amounts.values()), count + len(amounts)]
+    read = []
+    for entry in buckets or ():
+        period, group = keys.legacy_bucket_of(entry)
+        bucket_key = keys.legacy_bucket(year, cc, period, group)
+        read.append((period, group, (ledger.pop(bucket_key) if drop else ledger.get(bucket_key)) or {}))
     if drop and buckets is not None:
         ledger.pop(index_key)
-    return {"months": months, "groups": groups}
+    return legacy_sums(read)
 
 
 def centre_status(ledger: Store, cc: str, year: int) -> Figured | None:
     """The cost centre's status (as published) from its year sums and budgets, with its figures
     in öre per group and in total; None before its first posting of the year. One sums read and
     at most 4 budget reads, whatever the number of postings."""
-    sums = ledger.get(f"y|{year}|{cc}") or _legacy_sums(ledger, cc, year, drop=False)
+    sums = ledger.get(keys.year_sums(year, cc)) or _legacy_sums(ledger, cc, year, drop=False)
     if not sums["months"]:
-        return None
-    months = int(max(sums["months"]))
-    actuals = sums["groups"]
-    plans = {}
-    for group in GROUPS:
-        plan = ledger.get(f"b|{year}|{cc}|{group}")
+        return None  # read no budget: there is no status yet
+    budgets = {}
+    for group in ACCOUNT_GROUPS:
+        plan = ledger.get(keys.budget(year, cc, group))
         if plan is not None:
-            plans[group] = plan_ore(tuple(plan))
-    figures = {g: group_figures_ore(plans.get(g, NO_PLAN), actuals[g][0] if g in actuals else 0, months)
-               for g in sorted(plans.keys() | actuals.keys())}
-    total = sum_ore(figures.values())
-    dump = {"year": year, "period": f"{year:04d}-{months:02d}", "cost_centre": cc,
-            "account_groups": {g: _json(f) for g, f in figures.items()}, "total": _json(total)}
-    return Figured(dump, figures, frozenset(plans), total)
+            budgets[group] = plan
+    fig = centre_figures_ore(year, sums, budgets)
+    assert fig is not None
+    dump = {"year": year, "period": fig.period, "cost_centre": cc,
+            "account_groups": {g: _json(f) for g, f in fig.groups.items()}, "total": _json(fig.total)}
+    return Figured(dump, fig.groups, fig.budgeted, fig.total, fig.months)
 
 
 def _json(fig: Ore) -> dict[str, str]:
@@ -266,25 +249,20 @@ def refresh(cc: str, year: int, cause: str, at: datetime, deps: Deps) -> list[Em
     figured = centre_status(deps.ledger, cc, year)
     if figured is None:
         return []
-    dump, figures, budgeted, total = figured
-    if deps.ledger.get(f"s|{year}|{cc}") == dump:
+    dump, figures, budgeted, total, months = figured
+    status_key = keys.centre_status(year, cc)
+    if deps.ledger.get(status_key) == dump:
         return []  # no figure changed
-    deps.ledger[f"s|{year}|{cc}"] = dump
+    deps.ledger[status_key] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
     public = deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),  # cost centre|period
                        cause=[cause, "status", cc, year], subject=cc, time=at)
     out = [public, Emit(BUDGET_CENTRES, cc, public.event)]  # the same event (same id): encoded once
-    if not budgeted:
-        return out  # no budget yet (budgets and postings are two topics): nothing to compare with
-    months, period = int(dump["period"][5:7]), dump["period"]
-    for rule in deps.rules.of_scope("cost_centre"):
-        out += _evaluate(rule, total, months, cc, year, period, cause, at, deps.ledger, deps)
-    for rule in deps.rules.of_scope("account_group"):
-        group = rule.params.account_group
-        if group in budgeted:
-            out += _evaluate(rule, figures[group], months, f"{cc}/{group}", year, period, cause, at,
-                             deps.ledger, deps)
+    period = dump["period"]
+    for rule, fig, subject in centre_alert_targets(cc, figures, total, budgeted, deps.rules.of_scope("cost_centre"),
+                                                   deps.rules.of_scope("account_group")):
+        out += _evaluate(rule, fig, months, subject, year, period, cause, at, deps.ledger, deps)
     return out
 
 
@@ -294,10 +272,10 @@ def on_centre_status(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     if s.cost_centre == TOTAL:
         return []
     year = s.year
-    deps.totals[f"c|{year}|{s.cost_centre}"] = s.model_dump(mode="json")
-    centres = set(deps.totals.get(f"cc|{year}") or ())
+    deps.totals[keys.centre_latest(year, s.cost_centre)] = s.model_dump(mode="json")
+    centres = set(deps.totals.get(keys.centres(year)) or ())
     if s.cost_centre not in centres:
-        deps.totals[f"cc|{year}"] = sorted(centres | {s.cost_centre})
+        deps.totals[keys.centres(year)] = sorted(centres | {s.cost_centre})
     return [Later(("total", year), partial(refresh_total, year, event.id, event.time, deps))]
 
 
@@ -305,16 +283,17 @@ def refresh_total(year: int, cause: str, at: datetime, deps: Deps) -> list[Emit]
     """The year's total and its alerts from the cost centres' latest statuses: once per batch,
     under the batch's last status of that year."""
     dump, figures, total = total_status(deps.totals, year)
-    if deps.totals.get(f"s|{year}") == dump:
+    if deps.totals.get(keys.total_status(year)) == dump:
         return []
-    deps.totals[f"s|{year}"] = dump
+    deps.totals[keys.total_status(year)] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
     out = [deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),
                      cause=[cause, "status", TOTAL, year], subject=TOTAL, time=at)]
-    if total[3] == 0:
+    if not total_is_budgeted(total):
         return out  # no budget for the year yet (annual budget 0): nothing to compare with
-    months, period = int(dump["period"][5:7]), dump["period"]
+    period = dump["period"]
+    months = month_of(period)
     for rule in deps.rules.of_scope("total"):
         out += _evaluate(rule, total, months, TOTAL, year, period, cause, at, deps.totals, deps)
     return out
@@ -323,20 +302,11 @@ def refresh_total(year: int, cause: str, at: datetime, deps: Deps) -> list[Emit]
 def total_status(totals: Store, year: int) -> tuple[dict[str, Any], dict[str, Ore], Ore]:
     """Field-wise sum over the cost centres' latest statuses (exact, in öre); period = the latest
     of theirs. Bounded by the number of cost centres."""
-    centres = [totals[f"c|{year}|{cc}"] for cc in totals.get(f"cc|{year}") or ()]
-    groups: dict[str, list[Ore]] = {}
-    for c in centres:
-        for g, fig in c["account_groups"].items():
-            groups.setdefault(g, []).append(_ore(fig))
-    figures = {g: sum_ore(parts) for g, parts in sorted(groups.items())}
-    total = sum_ore(_ore(c["total"]) for c in centres)
-    dump = {"year": year, "period": max(c["period"] for c in centres), "cost_centre": TOTAL,
+    centres = [totals[keys.centre_latest(year, cc)] for cc in totals.get(keys.centres(year)) or ()]
+    period, figures, total = total_figures(centres)
+    dump = {"year": year, "period": period, "cost_centre": TOTAL,
             "account_groups": {g: _json(f) for g, f in figures.items()}, "total": _json(total)}
     return dump, figures, total
-
-
-def _ore(fig: dict[str, str]) -> Ore:
-    return tuple(ore(fig[name]) for name in FIELDS)  # type: ignore[return-value]
 
 
 # -- alerts ----------------------------------------------------------------------------------------
@@ -347,15 +317,16 @@ def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period:
     `facts`) and the Decimal figures of its message only when it is raised or resolved."""
     holds = deps.rules.holds_ore(rule, fig, months)
     aid = alert_id(rule.id, year, subject)
-    key = f"a|{aid}"
+    key = keys.alert(aid)
     raised = store.get(key)
-    if holds == (raised is not None):
+    change = alert_change(holds, raised is not None)
+    if change is None:
         return []
     assert deps.emit is not None
     figures = figures_of(fig)
-    facts: dict[str, Any] = {**rule.facts(figures, months), "year": year, "period": period}
+    facts = alert_facts(rule.facts(figures, months), year, period)
     message = AlertMessage(**rule.render(figures, subject=subject, year=year, period=period, ended=not holds))
-    if holds:
+    if change == "raise":
         store[key] = {"raised_at": at.isoformat(), "period": period}
         data: Any = AlertRaised(alert_id=aid, rule_id=rule.id, severity=rule.severity, subject=subject,
                                 message=message, facts=facts, raised_at=at)

@@ -219,3 +219,126 @@ def test_rule_facts_are_reduced_to_the_literals_they_are_compared_with():
     assert [inputs.reduce("margin_ore", v) for v in (-100, -6, -5, -4, 0, 9, 10, 11, 10**12)] == \
         [-6, -6, -5, -4, -4, -4, 10, 11, 11]
     assert [inputs.reduce("months_elapsed", v) for v in (1, 3, 4, 5, 6, 12)] == [2, 3, 4, 4, 6, 7]
+
+
+# -- the handlers' decisions, pure --------------------------------------------------------------------
+def test_only_the_namnds_own_cost_centres_count():
+    from services.budget.domain import is_own_cost_centre
+
+    assert is_own_cost_centre("6101", None) is True  # no list: every cost centre
+    assert is_own_cost_centre("6101", frozenset({"6101", "6102"})) is True
+    assert is_own_cost_centre("7300", frozenset({"6101", "6102"})) is False
+    assert is_own_cost_centre("6101", frozenset()) is False
+
+
+def test_a_posting_counts_in_its_periods_year_and_month():
+    from services.budget.domain import Counted, counted_as, month_of
+
+    assert counted_as("2091-12", "fees", "-10.00") == Counted(2091, "2091-12", "fees", "-10.00")
+    assert month_of("2091-01") == 1 and month_of("2091-12") == 12
+
+
+def test_posting_changes_new_same_again_changed_and_moved_across_years():
+    from services.budget.domain import Counted, posting_changes
+
+    now = Counted(2091, "2091-03", "fees", "-10.50")
+    assert posting_changes(None, now) == ((2091, (("2091-03", "fees", -1050, 1),)),)
+    assert posting_changes(now, now) == ()  # the same posting again: counted once
+    same_year = Counted(2091, "2091-01", "other", "3.00")
+    assert posting_changes(same_year, now) == (
+        (2091, (("2091-01", "other", -300, -1), ("2091-03", "fees", -1050, 1))),)
+    amount_only = Counted(2091, "2091-03", "fees", "-10.00")
+    assert posting_changes(amount_only, now) == (
+        (2091, (("2091-03", "fees", 1000, -1), ("2091-03", "fees", -1050, 1))),)
+    last_year = Counted(2090, "2090-12", "fees", "-10.50")
+    assert posting_changes(last_year, now) == (  # the old year first
+        (2090, (("2090-12", "fees", 1050, -1),)), (2091, (("2091-03", "fees", -1050, 1),)))
+    assert posting_changes(now, last_year)[0][0] == 2091  # and back: the old year is then 2091
+
+
+def test_apply_changes_counts_and_drops_what_its_last_posting_left():
+    from services.budget.domain import apply_changes
+
+    empty = {"months": {}, "groups": {}}
+    one = apply_changes(empty, [("2091-03", "fees", -1050, 1)])
+    assert one == {"months": {"03": 1}, "groups": {"fees": [-1050, 1]}}
+    assert empty == {"months": {}, "groups": {}}  # the input is not changed
+    two = apply_changes(one, [("2091-04", "fees", -50, 1), ("2091-04", "other", 7, 1)])
+    assert two == {"months": {"03": 1, "04": 2}, "groups": {"fees": [-1100, 2], "other": [7, 1]}}
+    moved = apply_changes(two, [("2091-03", "fees", 1050, -1), ("2091-04", "other", -7, -1)])
+    assert moved == {"months": {"04": 1}, "groups": {"fees": [-50, 1]}}
+    # a group whose postings sum to 0 stays (it has postings); only its last posting leaving drops it
+    assert apply_changes(empty, [("2091-01", "other", 0, 1)])["groups"] == {"other": [0, 1]}
+
+
+def test_legacy_sums_from_the_older_buckets():
+    from services.budget.domain import legacy_sums
+
+    assert legacy_sums([]) == {"months": {}, "groups": {}}
+    got = legacy_sums([("2091-01", "fees", {"p1": "-10.00", "p2": "-0.50"}), ("2091-03", "fees", {}),
+                       ("2091-03", "other", {"p3": "2.00"}), ("2091-01", "other", {"p4": "1.00"})])
+    assert got == {"months": {"01": 3, "03": 1}, "groups": {"fees": [-1050, 2], "other": [300, 2]}}
+
+
+def test_centre_figures_in_ore_are_the_decimal_centre_figures():
+    from services.budget.domain import FIELDS, centre_figures_ore, ore
+    from shared.kernel.money import money_str
+
+    assert centre_figures_ore(2091, {"months": {}, "groups": {}}, {"fees": ["-1.00"] * 12}) is None
+    sums = {"months": {"01": 1, "03": 2}, "groups": {"other": [-700, 3]}}
+    got = centre_figures_ore(2091, sums, {"revenue": ["10.00"] * 12})
+    assert got is not None and (got.months, got.period) == (3, "2091-03")
+    assert list(got.groups) == ["other", "revenue"] and got.budgeted == frozenset({"revenue"})
+    groups, total = centre_figures({"revenue": [D(10)] * 12}, {"other": D("-7")}, 3)
+    assert got.groups == {g: tuple(ore(money_str(getattr(f, n))) for n in FIELDS) for g, f in groups.items()}
+    assert got.total == tuple(ore(money_str(getattr(total, n))) for n in FIELDS)
+    budget_only = centre_figures_ore(2091, {"months": {"12": 1}, "groups": {}}, {"fees": ["-1.00"] * 12})
+    assert budget_only is not None and budget_only.period == "2091-12" and budget_only.groups["fees"][1] == 0
+
+
+def test_total_is_the_field_wise_sum_of_the_centres_and_their_latest_period():
+    from services.budget.domain import kr, ore_of, total_figures
+
+    def wire(*v: int) -> dict[str, str]:
+        return dict(zip(("budget_ytd", "actual_ytd", "deviation", "annual_budget", "forecast_run_rate",
+                         "forecast_budget_rest"), map(kr, v), strict=True))
+
+    a = {"period": "2091-02", "account_groups": {"fees": wire(1, 2, 1, 12, 12, 12)}, "total": wire(1, 2, 1, 12, 12, 12)}
+    b = {"period": "2091-05", "account_groups": {"fees": wire(-1, 0, 1, -1, 0, 0), "other": wire(0, -5, -5, 0, -12, -5)},
+         "total": wire(-1, -5, -4, -1, -12, -5)}
+    assert ore_of(wire(1, -2, 3, -4, 5, -6)) == (1, -2, 3, -4, 5, -6)
+    period, groups, total = total_figures([a, b])
+    assert period == "2091-05"
+    assert groups == {"fees": (0, 2, 2, 11, 12, 12), "other": (0, -5, -5, 0, -12, -5)}
+    assert total == (0, -3, -3, 11, 0, 7)
+    assert total_figures([a]) == ("2091-02", {"fees": (1, 2, 1, 12, 12, 12)}, (1, 2, 1, 12, 12, 12))
+
+
+def test_which_rule_is_evaluated_on_what_under_which_subject():
+    from services.budget.domain import centre_alert_targets
+
+    groups = {"revenue": (1,) * 6, "fees": (2,) * 6}
+    total = (3,) * 6
+    centre, group = RULESET.of_scope("cost_centre"), RULESET.of_scope("account_group")
+    assert centre_alert_targets("6102", groups, total, frozenset(), centre, group) == []  # no budget yet
+    got = centre_alert_targets("6102", groups, total, frozenset({"fees"}), centre, group)
+    assert [(r.id, f, s) for r, f, s in got] == [(r.id, total, "6102") for r in centre]  # revenue: no budget
+    got = centre_alert_targets("6102", groups, total, frozenset({"revenue", "fees"}), centre, group)
+    assert [(r.id, f, s) for r, f, s in got][-1] == ("budget.revenue_shortfall", (1,) * 6, "6102/revenue")
+
+
+def test_total_rules_need_an_annual_budget():
+    from services.budget.domain import total_is_budgeted
+
+    assert total_is_budgeted((0, 0, 0, -1, 0, 0)) is True
+    assert total_is_budgeted((-5, -5, 0, 0, -60, -5)) is False  # postings but annual budget 0
+
+
+def test_an_alert_is_raised_once_and_resolved_once():
+    from services.budget.domain import alert_change, alert_facts, alert_id
+
+    assert alert_change(True, False) == "raise"
+    assert alert_change(False, True) == "resolve"
+    assert alert_change(True, True) is None and alert_change(False, False) is None
+    assert alert_id("budget.ytd_deficit", 2091, "6102/revenue") == "budget.ytd_deficit|2091|6102/revenue"
+    assert alert_facts({"margin_ore": -1}, 2091, "2091-04") == {"margin_ore": -1, "year": 2091, "period": "2091-04"}
