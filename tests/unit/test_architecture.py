@@ -156,3 +156,33 @@ def test_there_are_no_import_cycles():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+KEY_LITERAL = __import__("re").compile(r"^[A-Za-z-]{1,12}\|")
+
+
+def _key_literals(path: Path) -> list[str]:
+    """String literals that start like a store key (`v|`, `issued|`): outside keys.py they mean
+    a key built by hand again. Docstrings are prose, not keys."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            head = node.values[0].value
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            head = node.value
+        else:
+            continue
+        if KEY_LITERAL.match(head):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {head[:30]!r}")
+    return found
+
+
+def test_store_keys_are_named_once_per_service_in_its_keys_module():
+    """A newcomer finds every key of a service's stores, and what fact it holds, in keys.py."""
+    found = [hit for name in ("handlers", "web", "domain", "agents", "app")
+             for path in sorted(ROOT.glob(f"services/*/{name}.py")) for hit in _key_literals(path)]
+    assert found == []
