@@ -349,7 +349,7 @@ class ServiceRuntime:
 
         @app.page("/metrics")
         async def prom(self_view: Any, request: Any) -> Any:
-            ready = bool(app.rebalancing is False and app.tables and _recovered(app)) or not app.tables
+            ready = self._verdict().ready  # the same verdict as /health (shared/service/readiness.py)
             metrics.ready.labels(service).set(1 if ready else 0)  # scraped here, not only on /health
             return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
