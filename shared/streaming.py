@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -27,7 +28,7 @@ from .rocksdb_memory import MemoryBudget, share_memory
 from .settings import PnSettings
 from .state import Store
 from .topics import Topic
-from .web import WebGate
+from .web import WebGate, WebResponse
 
 
 def faust_broker_url(settings: PnSettings) -> str:
@@ -192,6 +193,7 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.app = make_faust_app(service, settings)
+        self.app.pn_runtime = self  # shared/openapi.py documents a built app's routes
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
@@ -204,7 +206,10 @@ class ServiceRuntime:
         self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
+        self.docs: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._add_basic_views()
+        self._routes["/"] = {}  # faust's index page would answer 200 to anyone: a protected 404
+        self._register_path("/")
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
     # -- state ---------------------------------------------------------------------------------
@@ -309,16 +314,22 @@ class ServiceRuntime:
 
     # -- web -----------------------------------------------------------------------------------
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
-              audit: str | None = None) -> None:
+              audit: str | None = None, doc: Any = None) -> None:
         """Register a protected view (see shared/web.py). `audit` names the view in audit events
-        when the view reads case data."""
-        if self.gate is None:
-            self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
+        when the view reads case data; `doc` (shared.openapi.ViewDoc) describes it in the
+        service's OpenAPI document (`/openapi.json`)."""
+        self._gate()  # at start-up: a malformed token file stops the service here
         methods = self._routes.setdefault(path, {})
         first = not methods
         methods[method.upper()] = (handler, role, audit)
+        self.docs[(method.upper(), path)] = (handler, role, audit, doc)
         if first:
             self._register_path(path)
+
+    def _gate(self) -> WebGate:
+        if self.gate is None:
+            self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
+        return self.gate
 
     def _audit_hook(self) -> Any:
         from .audit import make_audit_hook  # issue 11: audit events on pn.audit
@@ -326,20 +337,27 @@ class ServiceRuntime:
         return make_audit_hook(self)
 
     def _register_path(self, path: str) -> None:
-        routes, gate_of = self._routes[path], (lambda: self.gate)
+        routes, gate_of = self._routes[path], self._gate
 
         async def dispatch(view: Any, request: Any, **params: Any) -> Any:
-            entry = routes.get(request.method.upper())
-            if entry is None:
-                return view.json({"error": "method_not_allowed"}, status=405)
-            handler, role, audit = entry
-            resp = await gate_of().handle(request, handler, role=role, audit_view=audit, params=params)
-            if resp.content is not None:
-                return view.bytes(resp.content, content_type=resp.content_type, status=resp.status,
-                                  headers=resp.headers or None)
-            return view.json(resp.body, status=resp.status, headers=resp.headers or None)
+            from shared.web import as_problem, problem
 
-        attrs = {m: dispatch for m in ("get", "post", "put", "delete", "patch")}
+            gate = gate_of()
+            refused = gate.unauthenticated(request)  # 401 before 404/405: no token, no map of the API
+            if refused is not None:
+                return _respond(refused)
+            method = request.method.upper()
+            entry = routes.get("GET" if method == "HEAD" else method)
+            if entry is None:
+                if not routes:
+                    return _respond(problem(404, "not_found", "no such view"))
+                return _respond(problem(405, "method_not_allowed", f"allowed: {', '.join(sorted(routes))}",
+                                        headers={"Allow": ", ".join(sorted(routes))}))
+            handler, role, audit = entry
+            return _respond(as_problem(await gate.handle(request, handler, role=role, audit_view=audit,
+                                                         params=params, template=path)))
+
+        attrs = {m: dispatch for m in ("head", "get", "post", "put", "delete", "patch", "options")}
         view_cls = type(f"View_{len(self._routes)}", (faust.web.View,), attrs)
         self.app.page(path)(view_cls)
 
@@ -356,6 +374,28 @@ class ServiceRuntime:
         @app.page("/metrics")
         async def prom(self_view: Any, request: Any) -> Any:
             return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+        runtime = self
+
+        @app.page("/openapi.json")
+        async def openapi(self_view: Any, request: Any) -> Any:
+            from shared.openapi import openapi_document
+
+            return self_view.json(openapi_document(runtime))
+
+
+def _respond(resp: WebResponse) -> Any:
+    """The aiohttp response of a gate's answer; a content type may carry a charset (`text/csv;
+    charset=utf-8`), which aiohttp takes only as its own argument."""
+    from aiohttp import web
+
+    if resp.content is not None:
+        ctype, _, rest = resp.content_type.partition(";")
+        charset = rest.strip().partition("=")[2].strip() or None
+        return web.Response(body=resp.content, status=resp.status, headers=resp.headers or None,
+                            content_type=ctype.strip(), charset=charset)
+    return web.Response(body=json.dumps(resp.body).encode(), status=resp.status, headers=resp.headers or None,
+                        content_type=resp.content_type)
 
 
 def _recovered(app: faust.App) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.money import ZERO, money_str
+from shared.openapi import YEAR, ViewDoc
 from shared.state import Store
 from shared.web import WebRequest, year_param
 
@@ -38,4 +39,5 @@ def register(runtime: Any, *, invoices: Store) -> None:
         year = year_param(req.query.get("year"))
         return summarise((inv for _, invs in invoices.items_with_prefix("issued|") for inv in invs), year)
 
-    runtime.route("GET", "/billing/summary", summary, role="officer")
+    runtime.route("GET", "/billing/summary", summary, role="officer", doc=ViewDoc(
+        "Billed days and amounts per home region and month", query={"year": YEAR}, required=("year",)))

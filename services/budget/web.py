@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.openapi import YEAR, ViewDoc
 from shared.state import Store
 from shared.web import WebRequest, year_param
 
@@ -19,4 +20,5 @@ def register(runtime: Any, *, ledger: Store, totals: Store) -> None:
     async def view(req: WebRequest) -> dict[str, Any]:
         return budget_view(ledger, totals, year_param(req.params.get("year")))
 
-    runtime.route("GET", "/budget/{year}", view, role="officer")
+    runtime.route("GET", "/budget/{year}", view, role="officer", doc=ViewDoc(
+        "Status of every cost centre and the total, as published", path={"year": YEAR}))

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.money import ZERO, money_str
+from shared.openapi import YEAR, ViewDoc
 from shared.state import Store
 from shared.web import WebRequest, year_param
 
@@ -34,4 +35,5 @@ def register(runtime: Any, *, fees: Store, books: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
         return summarise(fees, books, year_param(req.query.get("year")))
 
-    runtime.route("GET", "/fees/summary", summary, role="officer")
+    runtime.route("GET", "/fees/summary", summary, role="officer", doc=ViewDoc(
+        "Fees and payouts per month", query={"year": YEAR}, required=("year",)))

@@ -8,6 +8,7 @@ so the HTTP path and the Kafka path decide alike. Errors name locations, never t
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -15,12 +16,14 @@ from pydantic import ValidationError
 
 from shared.events import ComplaintSubmitted, encode, envelope_model, make_event
 from shared.events.envelope import CONTENT_TYPE_HEADER
+from shared.openapi import ViewDoc
 from shared.ports import Clock, Publisher
 from shared.state import Store
 from shared.topics import COMPLAINTS_SUBMITTED
-from shared.web import BadRequest, WebRequest, WebResponse
+from shared.web import BadRequest, WebRequest, WebResponse, problem
 
 HTTP_SOURCE = "/pn/intake/http"
+CASE_ID_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", "maxLength": 100}
 ENVELOPE_FIELDS = ("specversion", "data")
 
 
@@ -51,20 +54,39 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
         return WebResponse(202, {"id": event.id})
 
     async def get_case(req: WebRequest) -> Any:
-        case = cases.get(f"case|{req.params['case_id']}")
+        case_id = req.params["case_id"]
+        case = cases.get(f"case|{case_id}")
         if case is None:
             return WebResponse(404, {"error": "not_found"})
+        req.audit(case_id=case_id)  # a case that exists: its id is what the audit event names
         return {k: v for k, v in case.items() if k != "contact"}  # the case's data; no contact details
 
     async def get_report(req: WebRequest) -> WebResponse:
         from shared.report.build import read_events
         from shared.report.view import report_response
 
+        period, fmt = req.params["period"], req.query.get("format", "html")
+        status, _, body = report_response([], period, fmt)  # a bad period or format: 400 before any read
+        if status == 400:
+            return problem(400, "invalid", json.loads(body).get("error"))
         events = await read_events(runtime.settings)
-        status, content_type, body = report_response(events, req.params["period"], req.query.get("format", "html"),
-                                                     region=runtime.settings.region)
+        status, content_type, body = report_response(events, period, fmt, region=runtime.settings.region)
+        if status >= 400:
+            return problem(status, "not_found" if status == 404 else "invalid", json.loads(body).get("error"))
         return WebResponse(status, content=body.encode(), content_type=content_type)
 
-    runtime.route("POST", "/complaints", submit, role="submitter")
-    runtime.route("GET", "/reports/{period}", get_report, role="officer")
-    runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case")
+    runtime.route("POST", "/complaints", submit, role="submitter", doc=ViewDoc(
+        "Submit a complaint: a CloudEvent pn.complaint.submitted or just its data", body=ComplaintSubmitted,
+        ok=202, content={"application/json": {"type": "object", "required": ["id"],
+                                              "properties": {"id": {"type": "string"}}}},
+        responses={503: "the complaint could not be stored; retry"}))
+    runtime.route("GET", "/reports/{period}", get_report, role="officer", doc=ViewDoc(
+        "The quarterly report or annual analysis, rebuilt from the topics",
+        path={"period": {"type": "string", "pattern": "^[0-9]{4}(-Q[1-4])?$", "examples": ["2023", "2023-Q3"]}},
+        query={"format": {"enum": ["html", "json", "csv"], "default": "html"}},
+        content={"text/html": {"type": "string"}, "application/json": {"type": "object"},
+                 "text/csv": {"type": "string"}},
+        responses={400: "a bad period or format", 404: "the period has no data"}))
+    runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case", doc=ViewDoc(
+        "A case as intake opened it (no contact details)", path={"case_id": CASE_ID_SCHEMA},
+        responses={404: "no such case"}))

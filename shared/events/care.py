@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from ..money import Money
 from .envelope import EventData, Part
-from .types import CountyCode, Id, LegalBasis, Period, Text
+from .types import BusinessDate, CountyCode, Id, LegalBasis, Period, Text
 
 
 class CareDayRecorded(EventData):
@@ -20,7 +19,7 @@ class CareDayRecorded(EventData):
     patient_ref: Id
     home_region: CountyCode
     care_region: CountyCode
-    care_date: date
+    care_date: BusinessDate
     form: Literal["inpatient", "outpatient"]
     legal_basis: LegalBasis | None = None  # None: voluntary care; `encode` leaves nulls out
     care_unit_hsa_id: Annotated[str, Field(max_length=31)]

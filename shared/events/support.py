@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -10,7 +9,7 @@ from pydantic import Field
 
 from ..money import Money
 from .envelope import EventData, Part
-from .types import Id, LegalBasis, Period, Text
+from .types import BusinessDate, Id, LegalBasis, Period, Text
 
 
 class SupportAssigned(EventData):
@@ -20,21 +19,21 @@ class SupportAssigned(EventData):
     support_person_id: Id
     patient_ref: Id
     legal_basis: LegalBasis
-    start_date: date
+    start_date: BusinessDate
 
 
 class SupportCareEnded(EventData):
     event_type = "pn.support.care_ended"
 
     assignment_id: Id
-    care_ended_on: date
+    care_ended_on: BusinessDate
 
 
 class SupportEnded(EventData):
     event_type = "pn.support.ended"
 
     assignment_id: Id
-    ended_on: date
+    ended_on: BusinessDate
     reason: Text
 
 
@@ -44,12 +43,12 @@ class VisitReported(EventData):
     visit_id: Id
     assignment_id: Id
     support_person_id: Id
-    date: date
+    date: BusinessDate
     kind: Literal["visit", "phone", "hearing"]
     travel_km: Annotated[Decimal | None, Field(ge=0, le=5000, decimal_places=1)] = None
     lost_income: Annotated[Money | None, Field(ge=0)] = None
     lost_income_certified: bool = False
-    submitted_on: date
+    submitted_on: BusinessDate
 
 
 class FeeLine(Part):
@@ -72,7 +71,7 @@ class FeeCalculated(EventData):
     schedule_version: Annotated[str, Field(max_length=60)]
     rule_ids: list[str]
     # Additive fields (compatible): when and for whom, so reports need not join.
-    visit_date: date | None = None
+    visit_date: BusinessDate | None = None
     assignment_id: Id | None = None
 
 

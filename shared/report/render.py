@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
 import re
 from typing import Any
+
+from shared.csv_safe import writer as csv_writer
 
 from .figures import COLUMNS
 from .privacy import chart_value
@@ -21,7 +22,7 @@ def to_json(report: dict[str, Any]) -> str:
 
 def to_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = csv_writer(out, lineterminator="\n")  # formula cells neutralised
     names = [report["periods"][c]["name"] for c in COLUMNS]
     w.writerow(["section", "key", "measure", "label", *COLUMNS, "share"])
     w.writerow(["periods", "", "", "", *names])
