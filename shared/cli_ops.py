@@ -81,7 +81,8 @@ def replay(letter_id: str, corrected: Path | None) -> None:
     if not found:
         raise click.ClickException(f"no dead letter with id {letter_id}")
     letter = found[0].data
-    raw = corrected.read_bytes().strip() if corrected else (
+    # a file saved by an editor that writes a UTF-8 byte order mark (Notepad) is still JSON to us
+    raw = corrected.read_bytes().removeprefix(b"\xef\xbb\xbf").strip() if corrected else (
         base64.b64decode(letter.raw) if letter.raw_encoding == "base64" else letter.raw.encode())
     target = topic(letter.source_topic)
     try:
