@@ -90,6 +90,24 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+def install_record_masking() -> None:
+    """Mask every stdlib log record where it is made, whichever handler later writes it: faust's
+    worker (mode) replaces the root handlers at start with its own, without our filter, and
+    aiohttp logs a malformed request's raw bytes (a token, a request line) in its traceback."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "pn_masking", False):
+        return
+    redact = _RedactingFilter()
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    masked_record.pn_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked_record)
+
+
 def _orjson_dumps(obj: Any, **_: Any) -> str:
     """JSON lines via orjson: a third of the stdlib encoder's cost on every log line."""
     import orjson
@@ -124,6 +142,7 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.handlers[:] = [handler]
+    install_record_masking()
     fix_levels(level)
 
 

@@ -108,3 +108,23 @@ def test_stdlib_tracebacks_and_structlog_exceptions_are_masked():
     text = out.getvalue()
     assert "Traceback" in text and "ValueError" in text  # the traceback is kept, masked
     assert token not in text and PNR not in text
+
+
+def test_records_are_masked_even_through_a_handler_without_the_filter():
+    """faust's worker installs its own root handler: the masking must not depend on ours."""
+    token, _ = new_token("x", "officer")
+    configure(service="t", level="INFO", fmt="json", stream=io.StringIO())
+    out = io.StringIO()
+    foreign = logging.StreamHandler(out)
+    logging.getLogger().handlers[:] = [foreign]
+    try:
+        try:
+            raise ValueError(f"Unexpected whitespace after header value: b' {token}' GET /x?patient={PNR}")
+        except ValueError:
+            logging.getLogger("aiohttp.server").error("Error handling request", exc_info=True)
+        logging.getLogger("faust").warning("request line %s", f"GET /cases?p={PNR}")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = []
+    text = out.getvalue()
+    assert "Traceback" in text and token not in text and PNR not in text
