@@ -208,8 +208,7 @@ class ServiceRuntime:
         self.gate: WebGate | None = None
         self.docs: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._add_basic_views()
-        self._routes["/"] = {}  # faust's index page would answer 200 to anyone: a protected 404
-        self._register_path("/")
+        self._protect_root()
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
     # -- state ---------------------------------------------------------------------------------
@@ -325,6 +324,16 @@ class ServiceRuntime:
         self.docs[(method.upper(), path)] = (handler, role, audit, doc)
         if first:
             self._register_path(path)
+
+    def _protect_root(self) -> None:
+        """faust's production index page answers `/` with 200 to anyone: drop that blueprint
+        (faust-streaming 0.15 keeps the list in `web.blueprints._enabled` until the server
+        starts) and serve `/` through the gate instead: 401 without a token, else 404."""
+        blueprints = self.app.web.blueprints
+        blueprints._enabled = [(prefix, bp) for prefix, bp in blueprints._enabled
+                               if "production_index" not in str(getattr(bp, "name", bp))]
+        self._routes["/"] = {}
+        self._register_path("/")
 
     def _gate(self) -> WebGate:
         if self.gate is None:
