@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -354,16 +353,16 @@ class ServiceRuntime:
             gate = gate_of()
             refused = gate.unauthenticated(request)  # 401 before 404/405: no token, no map of the API
             if refused is not None:
-                return _respond(refused)
+                return _respond(view, refused)
             method = request.method.upper()
             entry = routes.get("GET" if method == "HEAD" else method)
             if entry is None:
                 if not routes:
-                    return _respond(problem(404, "not_found", "no such view"))
-                return _respond(problem(405, "method_not_allowed", f"allowed: {', '.join(sorted(routes))}",
+                    return _respond(view, problem(404, "not_found", "no such view"))
+                return _respond(view, problem(405, "method_not_allowed", f"allowed: {', '.join(sorted(routes))}",
                                         headers={"Allow": ", ".join(sorted(routes))}))
             handler, role, audit = entry
-            return _respond(as_problem(await gate.handle(request, handler, role=role, audit_view=audit,
+            return _respond(view, as_problem(await gate.handle(request, handler, role=role, audit_view=audit,
                                                          params=params, template=path)))
 
         attrs = {m: dispatch for m in ("head", "get", "post", "put", "delete", "patch", "options")}
@@ -393,9 +392,10 @@ class ServiceRuntime:
             return self_view.json(openapi_document(runtime))
 
 
-def _respond(resp: WebResponse) -> Any:
-    """The aiohttp response of a gate's answer; a content type may carry a charset (`text/csv;
-    charset=utf-8`), which aiohttp takes only as its own argument."""
+def _respond(view: Any, resp: WebResponse) -> Any:
+    """The aiohttp response of a gate's answer. JSON through faust's encoder (Decimal, datetime);
+    bytes with their content type, which may carry a charset (`text/csv; charset=utf-8`): aiohttp
+    takes that only as its own argument (passing it whole gave 500 for the report's html and csv)."""
     from aiohttp import web
 
     if resp.content is not None:
@@ -403,8 +403,7 @@ def _respond(resp: WebResponse) -> Any:
         charset = rest.strip().partition("=")[2].strip() or None
         return web.Response(body=resp.content, status=resp.status, headers=resp.headers or None,
                             content_type=ctype.strip(), charset=charset)
-    return web.Response(body=json.dumps(resp.body).encode(), status=resp.status, headers=resp.headers or None,
-                        content_type=resp.content_type)
+    return view.json(resp.body, content_type=resp.content_type, status=resp.status, headers=resp.headers or None)
 
 
 def _recovered(app: faust.App) -> bool:
