@@ -176,7 +176,7 @@ class WebGate:
         self.log = get_logger(service=service)
         if not tokens:
             self.log.warning("no_api_tokens", detail="no API tokens configured (PN_TOKENS_FILE / PN_TOKENS): "
-                             "every view except /health and /metrics answers 401")
+                             "every view except /health, /metrics and /openapi.json answers 401")
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller | None:
         """The caller of a `Bearer` token, else None. A token is printable ASCII of bounded

@@ -167,3 +167,20 @@ async def test_every_error_is_an_rfc9457_problem():
 
     resp = await gate().handle(request(token=OFFICER), missing, role="officer", audit_view=None, params={})
     assert resp.content_type == PROBLEM_JSON and resp.body["status"] == 404 and resp.body["error"] == "not_found"
+
+
+async def test_a_body_that_stops_arriving_is_given_up_with_408():
+    import asyncio
+
+    from shared.web import read_body
+
+    class Stalled:
+        async def read(self, n):
+            await asyncio.sleep(3600)
+
+    try:
+        await read_body(Stalled(), timeout_s=0.05)
+    except TimeoutError:
+        pass
+    else:
+        raise AssertionError("a stalled body must time out")
