@@ -9,6 +9,7 @@ from typing import Any
 from shared.kernel.money import ZERO, money_str
 from shared.service.state import Store
 from shared.web.gate import WebRequest, year_param
+from shared.web.openapi import YEAR, ViewDoc
 
 from . import keys
 
@@ -40,4 +41,5 @@ def register(runtime: Any, *, invoices: Store) -> None:
         year = year_param(req.query.get("year"))
         return summarise((inv for _, invs in invoices.items_with_prefix(keys.ISSUED) for inv in invs), year)
 
-    runtime.route("GET", "/billing/summary", summary, role="officer")
+    runtime.route("GET", "/billing/summary", summary, role="officer", doc=ViewDoc(
+        "Billed days and amounts per home region and month", query={"year": YEAR}, required=("year",)))

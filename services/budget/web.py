@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.service.state import Store
 from shared.web.gate import WebRequest, year_param
+from shared.web.openapi import YEAR, ViewDoc
 
 from . import keys
 
@@ -21,4 +22,5 @@ def register(runtime: Any, *, ledger: Store, totals: Store) -> None:
     async def view(req: WebRequest) -> dict[str, Any]:
         return budget_view(ledger, totals, year_param(req.params.get("year")))
 
-    runtime.route("GET", "/budget/{year}", view, role="officer")
+    runtime.route("GET", "/budget/{year}", view, role="officer", doc=ViewDoc(
+        "Status of every cost centre and the total, as published", path={"year": YEAR}))

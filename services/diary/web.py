@@ -1,19 +1,23 @@
 """HTTP views for the registrator (role officer): one entry, a case's entries, the year as CSV.
 
 Every view shows the public entry: a confidential document's subject stays masked here too; the
-original subject never leaves the service's store.
+original subject never leaves the service's store. The CSV export neutralises cells a
+spreadsheet would run as formulas (shared/kernel/csv_safe.py). A case read is audited only for a case
+that has entries: an unknown case id answers 404 and publishes nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import re
 from datetime import datetime
 from typing import Any
 
+from shared.kernel.csv_safe import writer as csv_writer
 from shared.kernel.swedish_time import swedish_date
 from shared.service.state import Store
 from shared.web.gate import BadRequest, WebRequest, WebResponse, year_param
+from shared.web.openapi import YEAR, ViewDoc
 
 from . import keys
 from .domain import diary_number, last_number, number_order
@@ -27,6 +31,11 @@ or recipient, the (masked) heading, the kind of document; then the case, the sec
 the exact registration time."""
 DIRECTIONS = {"in": "inkommande", "out": "utgående"}
 KINDS = {"complaint": "klagomål", "letter": "skrivelse"}
+
+
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")  # shared.contract.events.types.Id
+CASE_ID_SCHEMA = {"type": "string", "pattern": CASE_ID.pattern}
+ENTRY_SCHEMA = {"type": "object", "properties": {f: {} for f in PUBLIC_FIELDS}}
 
 
 def public_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +73,7 @@ def counterpart_name(counterpart: str, directory: Store | None) -> str:
 
 def export_csv(entries: list[dict[str, Any]], directory: Store | None = None) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for e in entries:
         registered = datetime.fromisoformat(e["registered_at"].replace("Z", "+00:00"))
@@ -89,14 +98,28 @@ def register(runtime: Any, *, registry: Store, prefix: str, directory: Store | N
         case_id = req.query.get("case_id")
         if not case_id:
             raise BadRequest(422, "case_id is required: /diary?case_id=...")
-        return {"case_id": case_id, "entries": case_entries(registry, case_id)}
+        if not CASE_ID.fullmatch(case_id):
+            raise BadRequest(422, "case_id is not a case id", [{"loc": ["query", "case_id"], "msg": "not an id"}])
+        entries = case_entries(registry, case_id)
+        if not entries:
+            return WebResponse(404, {"error": "not_found", "detail": "no diary entries for this case"})
+        req.audit(case_id=case_id)  # a case that exists: the only id this read puts on the audit topic
+        return {"case_id": case_id, "entries": entries}
 
     async def export(req: WebRequest) -> WebResponse:
         year = year_param(req.query.get("year"))
         return WebResponse(200, content=export_csv(year_entries(registry, year), directory),
-                           content_type="text/csv",  # UTF-8; aiohttp refuses a charset here
+                           content_type="text/csv; charset=utf-8",
                            headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})
 
-    runtime.route("GET", "/diary/export", export, role="officer")
-    runtime.route("GET", "/diary/{year}/{n}", get_entry, role="officer")
-    runtime.route("GET", "/diary", get_case, role="officer", audit="case")
+    runtime.route("GET", "/diary/export", export, role="officer", doc=ViewDoc(
+        "The year's diary as CSV (UTF-8, formula cells neutralised)", query={"year": YEAR}, required=("year",),
+        content={"text/csv": {"type": "string"}}))
+    runtime.route("GET", "/diary/{year}/{n}", get_entry, role="officer", doc=ViewDoc(
+        "One diary entry by its number", path={"year": YEAR, "n": {"type": "string", "pattern": "^[0-9]+$"}},
+        content={"application/json": ENTRY_SCHEMA}, responses={404: "no such entry"}))
+    runtime.route("GET", "/diary", get_case, role="officer", audit="case", doc=ViewDoc(
+        "A case's diary entries in number order", query={"case_id": CASE_ID_SCHEMA}, required=("case_id",),
+        content={"application/json": {"type": "object", "properties": {
+            "case_id": {"type": "string"}, "entries": {"type": "array", "items": ENTRY_SCHEMA}}}},
+        responses={404: "no entries for this case"}))

@@ -8,6 +8,7 @@ from typing import Any
 from shared.kernel.money import ZERO, money_str
 from shared.service.state import Store
 from shared.web.gate import WebRequest, year_param
+from shared.web.openapi import YEAR, ViewDoc
 
 from . import keys
 
@@ -36,4 +37,5 @@ def register(runtime: Any, *, fees: Store, books: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
         return summarise(fees, books, year_param(req.query.get("year")))
 
-    runtime.route("GET", "/fees/summary", summary, role="officer")
+    runtime.route("GET", "/fees/summary", summary, role="officer", doc=ViewDoc(
+        "Fees and payouts per month", query={"year": YEAR}, required=("year",)))

@@ -97,7 +97,8 @@ def replay(letter_id: str, corrected: Path | None, bootstrap: str | None) -> Non
         raise click.ClickException(f"dead letter {letter_id} holds only the first part of a {letter.raw_size}-byte "
                                    f"record (sha256 {letter.raw_sha256}); nothing sent: pass --file with the "
                                    "corrected event")
-    raw = corrected.read_bytes().strip() if corrected else (
+    # a file saved by an editor that writes a UTF-8 byte order mark (Notepad) is still JSON to us
+    raw = corrected.read_bytes().removeprefix(b"\xef\xbb\xbf").strip() if corrected else (
         base64.b64decode(letter.raw) if letter.raw_encoding == "base64" else letter.raw.encode())
     if letter.raw_headers and not corrected:  # a binary-mode record: sent again structured
         from shared.contract.events.binary_mode import NotCloudEvent, to_structured

@@ -402,10 +402,12 @@ def _message_in(message: Any, lang: str) -> str:
 @main.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="directory to write")
 def schema(out_dir: Path) -> None:
-    """Write a JSON Schema per event type and an AsyncAPI 3.0 document of all topics."""
+    """Write a JSON Schema per event type, an AsyncAPI 3.0 document of all topics and an OpenAPI
+    3.1 document per service (openapi/<service>.json, the one it serves at /openapi.json)."""
+    from shared.cli.openapi import write_openapi
     from shared.contract.schema import write_schemas
 
-    files = write_schemas(out_dir)
+    files = write_schemas(out_dir) + write_openapi(out_dir)
     click.echo(f"wrote {len(files)} files to {out_dir}")
 
 

@@ -36,7 +36,7 @@ from shared.service.state import Store
 from shared.service.wiring import attach_seen_store
 from shared.web.audit import make_audit_hook
 from shared.web.auth import TokenRegistry
-from shared.web.gate import WebGate
+from shared.web.gate import WebGate, WebResponse, as_problem, problem
 
 
 def faust_credentials(settings: PnSettings) -> Any:
@@ -111,6 +111,7 @@ class ServiceRuntime:
         self.service = service = spec.name
         self.settings = settings
         self.app = make_faust_app(spec, settings)
+        self.app.pn_runtime = self  # shared/web/openapi.py documents a built app's routes
         self.hooks = hooks.enabled(settings.hooks_off_names)
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
@@ -125,12 +126,14 @@ class ServiceRuntime:
         self._generation: int | None = None
         self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
         self.gate: WebGate | None = None
+        self.docs: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self.readiness = Readiness(stall_after_s=settings.stall_after_s)
         """What /health answers (shared/service/readiness.py); other modules plug checks in with add_check."""
         self._fed: set[str] = set()
         self.stalled = watch_stalled(self.app, service, self.clock, settings.skip_offsets)
         self.readiness.add_check("stalled", self.stalled.reason)  # batches the client cannot read
         self._add_basic_views()
+        self._protect_root()
         self.app.timer(settings.lag_every_s)(self._measure_lag)
         self.app.on_after_configured.connect(lambda *a, **k: fix_levels(settings.log_level))
 
@@ -299,16 +302,30 @@ class ServiceRuntime:
 
     # -- web -----------------------------------------------------------------------------------
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
-              audit: str | None = None) -> None:
+              audit: str | None = None, doc: Any = None) -> None:
         """Register a protected view (see shared/web/gate.py). `audit` names the view in audit events
-        when the view reads case data."""
-        if self.gate is None:
-            self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
+        when the view reads case data; `doc` (shared.web.openapi.ViewDoc) describes it in the
+        service's OpenAPI document (`/openapi.json`)."""
+        self._gate()  # at start-up: a malformed token file stops the service here
         methods = self._routes.setdefault(path, {})
         first = not methods
         methods[method.upper()] = (handler, role, audit)
+        self.docs[(method.upper(), path)] = (handler, role, audit, doc)
         if first:
             self._register_path(path)
+
+    def _protect_root(self) -> None:
+        """faust's production index page answers `/` with 200 to anyone: drop that blueprint (the
+        `web_blueprints` hook, shared/runtime/hooks.py) and serve `/` through the gate instead: 401
+        without a token, else 404."""
+        hooks.drop_blueprints(self.app, "production_index")
+        self._routes["/"] = {}
+        self._register_path("/")
+
+    def _gate(self) -> WebGate:
+        if self.gate is None:
+            self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
+        return self.gate
 
     def _audit_hook(self) -> Any:
         return make_audit_hook(self.service, self.publisher(), self.clock, self.log, self.metrics)
@@ -318,20 +335,25 @@ class ServiceRuntime:
         return FaustPublisher(self.app) if "batched_publish" in self.hooks else SendPublisher(self.app)
 
     def _register_path(self, path: str) -> None:
-        routes, gate_of = self._routes[path], (lambda: self.gate)
+        routes, gate_of = self._routes[path], self._gate
 
         async def dispatch(view: Any, request: Any, **params: Any) -> Any:
-            entry = routes.get(request.method.upper())
+            gate = gate_of()
+            refused = gate.unauthenticated(request)  # 401 before 404/405: no token, no map of the API
+            if refused is not None:
+                return _respond(view, refused)
+            method = request.method.upper()
+            entry = routes.get("GET" if method == "HEAD" else method)
             if entry is None:
-                return view.json({"error": "method_not_allowed"}, status=405)
+                if not routes:
+                    return _respond(view, problem(404, "not_found", "no such view"))
+                return _respond(view, problem(405, "method_not_allowed", f"allowed: {', '.join(sorted(routes))}",
+                                              headers={"Allow": ", ".join(sorted(routes))}))
             handler, role, audit = entry
-            resp = await gate_of().handle(request, handler, role=role, audit_view=audit, params=params)
-            if resp.content is not None:
-                return view.bytes(resp.content, content_type=resp.content_type, status=resp.status,
-                                  headers=resp.headers or None)
-            return view.json(resp.body, status=resp.status, headers=resp.headers or None)
+            return _respond(view, as_problem(await gate.handle(request, handler, role=role, audit_view=audit,
+                                                               params=params, template=path)))
 
-        attrs = {m: dispatch for m in ("get", "post", "put", "delete", "patch")}
+        attrs = {m: dispatch for m in ("head", "get", "post", "put", "delete", "patch", "options")}
         view_cls = type(f"View_{len(self._routes)}", (faust.web.View,), attrs)
         self.app.page(path)(view_cls)
 
@@ -352,6 +374,28 @@ class ServiceRuntime:
             ready = self._verdict().ready  # the same verdict as /health (shared/service/readiness.py)
             metrics.ready.labels(service).set(1 if ready else 0)  # scraped here, not only on /health
             return self_view.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+        runtime = self
+
+        @app.page("/openapi.json")
+        async def openapi(self_view: Any, request: Any) -> Any:
+            from shared.web.openapi import openapi_document
+
+            return self_view.json(openapi_document(runtime))
+
+
+def _respond(view: Any, resp: WebResponse) -> Any:
+    """The aiohttp response of a gate's answer. JSON through faust's encoder (Decimal, datetime);
+    bytes with their content type, which may carry a charset (`text/csv; charset=utf-8`): aiohttp
+    takes that only as its own argument (passing it whole gave 500 for the report's html and csv)."""
+    from aiohttp import web
+
+    if resp.content is not None:
+        ctype, _, rest = resp.content_type.partition(";")
+        charset = rest.strip().partition("=")[2].strip() or None
+        return web.Response(body=resp.content, status=resp.status, headers=resp.headers or None,
+                            content_type=ctype.strip(), charset=charset)
+    return view.json(resp.body, content_type=resp.content_type, status=resp.status, headers=resp.headers or None)
 
 
 async def _end_offsets(app: faust.App, tps: Sequence[Any]) -> Mapping[Any, int]:

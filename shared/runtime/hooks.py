@@ -136,6 +136,10 @@ HOOKS: dict[str, Hook] = {h.name: h for h in (
              Private(CONSUMER_THREAD, "_ensure_consumer", ()),
              Private(CONSUMER, "_committed_offset"),
          )),
+    Hook("web_blueprints", "faust's production index page answers `/` with 200 to anyone: it is "
+         "dropped before the server starts, so `/` goes through the gate (401 without a token)", (
+             Private("faust.web.base:BlueprintManager", "_enabled"),
+         )),
     Hook("metadata_refresh", "tools wait for a new topic's partitions (aiokafka has no public "
          "call to refresh metadata; shared/kafka/io.py `refresh_metadata`, used by the tools)", (
              Private(CLIENT, "force_metadata_update", ()),
@@ -328,3 +332,10 @@ def install_highwaters(true_ends: Callable[[Any], Any]) -> None:
     AIOKafkaConsumerThread._highwaters = _highwaters
     _installed.add("true_highwaters")
 
+
+def drop_blueprints(app: Any, name_part: str) -> None:
+    """faust's web blueprints whose name contains `name_part` are not served (the list is read
+    when the web server starts)."""
+    blueprints = app.web.blueprints
+    blueprints._enabled = [(prefix, bp) for prefix, bp in blueprints._enabled
+                           if name_part not in str(getattr(bp, "name", bp))]

@@ -1,13 +1,17 @@
 """structlog configuration: JSON lines in production, console in dev, personal data redacted.
 
 The redactor drops fields whose names say they hold personal data or free text and replaces
-personnummer-shaped strings anywhere in a log line, so a careless log call cannot leak them.
+personnummer-shaped strings (also percent-encoded, as in a logged request line) and bearer
+tokens anywhere in a log line, so a careless log call cannot leak them. The same masking covers
+the tracebacks: stdlib records' formatted exceptions (aiohttp logs a malformed request with the
+raw header bytes in its exception) and structlog's `exception` field, masked after formatting.
 Nothing is configured at import: `configure(settings)` is called once by `pn`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -21,10 +25,25 @@ DROPPED_FIELDS = frozenset(
 )
 REDACTED = "[redacted]"
 
+# A personnummer whose separator a URL or a repr() wrote as %2D/%2B or `+`.
+_ENCODED_PERSONNUMMER = re.compile(r"(?<![\dA-Fa-f%])(?:19|20)?\d{6}(?:%2[dDbB]|%20)?\d{4}(?!\d)")
+# Our tokens (`pn_` + 43 url-safe characters) wherever they stand; and whatever follows
+# `Bearer` (also across the escaped or real CR/LF an attacker puts between scheme and token).
+_TOKEN = re.compile(r"pn_[A-Za-z0-9_-]{16,}")
+_BEARER = re.compile(r"(?i)(bearer)((?:\s|\\[rnt]|%0[dDaA]|%20|:)*)[^\s'\"\\,;]{4,}")
+
+
+def mask_text(text: str) -> str:
+    """Every personnummer-shaped string and every bearer token in a text, masked."""
+    text = PERSONNUMMER_PATTERN.sub(REDACTED, text)
+    text = _ENCODED_PERSONNUMMER.sub(REDACTED, text)
+    text = _TOKEN.sub(REDACTED, text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return PERSONNUMMER_PATTERN.sub(REDACTED, value)
+        return mask_text(value)
     if isinstance(value, dict):
         return {k: (REDACTED if _dropped(k) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -50,19 +69,50 @@ def redact_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> 
 
 
 class _RedactingFilter(logging.Filter):
-    """Applies the same masking to stdlib records (faust, aiokafka, aiohttp access logs)."""
+    """Applies the same masking to stdlib records (faust, aiokafka, aiohttp access logs) and to
+    their tracebacks: the exception is formatted here, masked, and kept as the record's text."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a library's bad format string must not kill logging
-            return True
-        masked = PERSONNUMMER_PATTERN.sub(REDACTED, message)
-        if "Bearer " in masked or "authorization" in masked.lower():
+            message = str(record.msg)
+        masked = mask_text(message)
+        if "bearer" in masked.lower() or "authorization" in masked.lower():
             masked = "[redacted: credentials]"
-        if masked != message:
+        if masked != message or record.args:
             record.msg, record.args = masked, ()
+        if record.exc_info:
+            try:
+                text = self._formatter.formatException(record.exc_info)
+            except Exception:
+                text = "[traceback could not be formatted]"
+            record.exc_text, record.exc_info = mask_text(text), None
+        elif record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
         return True
+
+
+def install_record_masking() -> None:
+    """Mask every stdlib log record where it is made, whichever handler later writes it: faust's
+    worker (mode) replaces the root handlers at start with its own, without our filter, and
+    aiohttp logs a malformed request's raw bytes (a token, a request line) in its traceback."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "pn_masking", False):
+        return
+    redact = _RedactingFilter()
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    masked_record.pn_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked_record)
 
 
 def _orjson_dumps(obj: Any, **_: Any) -> str:
@@ -87,7 +137,8 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
         else structlog.dev.ConsoleRenderer(colors=stream.isatty() if hasattr(stream, "isatty") else False)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, redact_exception, renderer],
+        # the redactor again after format_exc_info: a traceback is text that may hold anything
+        processors=[*shared, structlog.processors.format_exc_info, redact_exception, redact_personal_data, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
@@ -98,7 +149,18 @@ def configure(*, service: str, level: str = "INFO", fmt: str = "console", stream
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(_stdlib_formatter(fmt, renderer))
     root.handlers[:] = [handler]
+    install_record_masking()
     fix_levels(level)
+
+
+def _masked_traceback(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A stdlib record's traceback as its `exception` field: the record factory
+    (`install_record_masking`) has already formatted and masked it into `exc_text`."""
+    record = event_dict.get("_record")
+    text = getattr(record, "exc_text", None)
+    if text and "exception" not in event_dict:
+        event_dict["exception"] = text
+    return event_dict
 
 
 def _stdlib_formatter(fmt: str, renderer: Any) -> logging.Formatter:
@@ -113,6 +175,7 @@ def _stdlib_formatter(fmt: str, renderer: Any) -> logging.Formatter:
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _masked_traceback,
             redact_personal_data,
         ],
         processors=[

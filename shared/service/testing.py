@@ -99,6 +99,7 @@ class InMemoryRuntime:
         self.stores: dict[str, Any] = {}
         self.feeds: dict[str, Any] = {}  # topic name → processor
         self.routes: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self.docs: dict[tuple[str, str], Any] = {}
         self.ticks: list[float] = []
         self._processor: Any = None
         self._pumped = 0
@@ -129,8 +130,10 @@ class InMemoryRuntime:
     def tick_every(self, seconds: float) -> None:
         self.ticks.append(seconds)
 
-    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None) -> None:
+    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None,
+              doc: Any = None) -> None:
         self.routes[(method.upper(), path)] = (handler, role, audit)
+        self.docs[(method.upper(), path)] = doc
 
     def publisher(self) -> FakePublisher:
         return self.sent

@@ -28,6 +28,7 @@ def create_app(settings: PnSettings):
         case_id = req.params["case_id"]
         if case_id.startswith("missing"):
             return WebResponse(404, {"error": "not_found"})
+        req.audit(case_id=case_id)
         return {"case_id": case_id, "description": DESCRIPTION, "patient": {"personnummer": PERSONNUMMER}}
 
     async def echo(req: WebRequest):

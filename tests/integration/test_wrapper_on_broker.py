@@ -97,7 +97,7 @@ async def test_deadletter_list_and_replay_of_a_corrected_message(settings, probe
     assert again.returncode != 0 and "still not a valid event" in again.stderr and "period" in again.stderr
 
     fixed = tmp_path / "fixed.json"
-    fixed.write_bytes(invalid.replace(b'"2023-13"', b'"2023-02"'))
+    fixed.write_bytes(b"\xef\xbb\xbf" + invalid.replace(b'"2023-13"', b'"2023-02"'))  # a UTF-8 BOM (issue 22)
     done = subprocess.run([sys.executable, "-m", "shared.cli", "deadletter", "replay", "--id", letter.id,
                            "--file", str(fixed)], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -125,7 +125,8 @@ def _envelope(topic: Topic, data: Any, **over: Any) -> dict[str, Any]:
 
 # dates and amounts that look plausible but are not
 INVALID_DATES = st.sampled_from(["2023-02-30", "2023-13-01", "2023-00-10", "20230601", "2023-6-1", "01/06/2023",
-                                 "2023-06-01T25:00:00", "", "yesterday", "2023-06-31", "0000-00-00"])
+                                 "2023-06-01T25:00:00", "", "yesterday", "2023-06-31", "0000-00-00",
+                                 "9999-12-31", "0001-01-01", "1899-06-01"])  # outside the contract's window
 INVALID_TIMES = st.sampled_from(["2023-06-01", "2023-06-01T12:00:00", "2023-13-01T12:00:00+00:00",
                                  "2023-06-01T12:61:00Z", "not a time", "", "1685620800"])
 INVALID_PERIODS = st.sampled_from(["2023-13", "2023-00", "23-06", "2023/06", "2023-6", "", "2023-06-01"])

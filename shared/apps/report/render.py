@@ -7,7 +7,6 @@ with a space between thousands, "< 5" for small counts."""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -17,6 +16,7 @@ from typing import Any
 from shared.apps.report.figures import COLUMNS, MONTHS, STOCKHOLM
 from shared.apps.report.names import period_name
 from shared.apps.report.privacy import MASKED, chart_value
+from shared.kernel.csv_safe import writer as csv_writer
 
 FORMATS = ("html", "pdf", "json", "csv", "excel", "png")
 EXTENSIONS = {"html": "html", "pdf": "pdf", "json": "json", "csv": "csv", "excel": "excel.csv", "png": "png"}
@@ -35,7 +35,7 @@ def _row_cells(sec: dict[str, Any], row: dict[str, Any]) -> list[tuple[str, Any]
 def to_csv(report: dict[str, Any]) -> str:
     """Machine CSV: one line per row and period; a row of the economy per account row and column."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = csv_writer(out, lineterminator="\n")  # formula cells neutralised
     names = [report["periods"][c]["name"] for c in COLUMNS]
     w.writerow(["section", "key", "measure", "label", *COLUMNS, "share"])
     w.writerow(["periods", "", "", "", *names])
@@ -65,7 +65,7 @@ def to_excel_csv(report: dict[str, Any]) -> str:
     """The report's tables as a Swedish Excel opens them: UTF-8 with BOM, semicolons, decimal comma,
     one block per table (title, header, rows, a blank line), Swedish headings only."""
     out = io.StringIO()
-    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w = csv_writer(out, delimiter=";", lineterminator="\r\n")  # formula cells neutralised
     cols = _cols(report)
     w.writerow([_title(report)])
     w.writerow([])

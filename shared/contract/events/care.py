@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from shared.contract.events.envelope import EventData, Part
-from shared.contract.events.types import CountyCode, Id, LegalBasis, Period, Text
+from shared.contract.events.types import BusinessDate, CountyCode, Id, LegalBasis, Period, Text
 from shared.kernel.money import Money
 
 
@@ -20,7 +19,7 @@ class CareDayRecorded(EventData):
     patient_ref: Id
     home_region: CountyCode
     care_region: CountyCode
-    care_date: date
+    care_date: BusinessDate
     form: Literal["inpatient", "outpatient"]
     legal_basis: LegalBasis | None = None  # None: voluntary care; `encode` leaves nulls out
     care_unit_hsa_id: Annotated[str, Field(max_length=31)]

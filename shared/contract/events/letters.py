@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from shared.contract.events.envelope import EventData
-from shared.contract.events.types import Id, Text
+from shared.contract.events.types import BusinessDate, Id, Text
 
 DocUri = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -34,7 +34,7 @@ class LetterReceived(EventData):
     subject: Text
     document_uri: DocUri
     contains_patient_data: bool
-    received_on: date
+    received_on: BusinessDate
 
 
 class DiaryRegistered(EventData):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from shared.contract.events.envelope import EventData, Part
-from shared.contract.events.types import Id, LegalBasis, Period, Text
+from shared.contract.events.types import BusinessDate, Id, LegalBasis, Period, Text
 from shared.kernel.money import Money
 
 
@@ -20,21 +19,21 @@ class SupportAssigned(EventData):
     support_person_id: Id
     patient_ref: Id
     legal_basis: LegalBasis
-    start_date: date
+    start_date: BusinessDate
 
 
 class SupportCareEnded(EventData):
     event_type = "pn.support.care_ended"
 
     assignment_id: Id
-    care_ended_on: date
+    care_ended_on: BusinessDate
 
 
 class SupportEnded(EventData):
     event_type = "pn.support.ended"
 
     assignment_id: Id
-    ended_on: date
+    ended_on: BusinessDate
     reason: Text
 
 
@@ -44,13 +43,13 @@ class VisitReported(EventData):
     visit_id: Id
     assignment_id: Id
     support_person_id: Id
-    date: date
+    date: BusinessDate
     # "training": the support persons' one-day training (handlingsplan, insats 1); additive value
     kind: Literal["visit", "phone", "hearing", "training"]
     travel_km: Annotated[Decimal | None, Field(ge=0, le=5000, decimal_places=1)] = None
     lost_income: Annotated[Money | None, Field(ge=0)] = None
     lost_income_certified: bool = False
-    submitted_on: date
+    submitted_on: BusinessDate
 
 
 class FeeLine(Part):
@@ -73,7 +72,7 @@ class FeeCalculated(EventData):
     schedule_version: Annotated[str, Field(max_length=60)]
     rule_ids: list[str]
     # Additive fields (compatible): when and for whom, so reports need not join.
-    visit_date: date | None = None
+    visit_date: BusinessDate | None = None
     assignment_id: Id | None = None
 
 

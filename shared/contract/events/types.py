@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -27,6 +28,26 @@ def _check_period(value: str) -> str:
 
 
 Period = Annotated[str, AfterValidator(_check_period)]
+
+
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
+def _check_business_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"a date must lie between {EARLIEST_DATE} and {LATEST_DATE} (year {value.year} is not a "
+                         "care, visit or fee date)")
+    return value
+
+
+BusinessDate = Annotated[date, AfterValidator(_check_business_date),
+                         Field(description="a calendar date between 1970-01-01 and 2999-12-31")]
+"""Every calendar date of the contract: care days, visits, assignments, letters. A date outside
+this window (year 9999 or 1, a typo'd century) is a sender's error, not a fact to pay or bill:
+the event is dead-lettered with the reason before any service computes a fee or an invoice from
+it. The window is wide on purpose: the broker tests isolate their runs in far-future years
+(2200-2900), and nothing narrower is decided by the contract; a service may refuse more."""
 
 
 def period_of(year: int, month: int) -> str:

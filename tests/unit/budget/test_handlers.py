@@ -136,7 +136,7 @@ async def test_view_rejects_a_bad_year():
     routes = {}
 
     class Runtime:
-        def route(self, method, path, handler, role):
+        def route(self, method, path, handler, role, doc=None):
             routes[path] = (handler, role)
 
     b = Budget()

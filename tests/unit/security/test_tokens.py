@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from shared.cli.main import main
+from shared.cli import main
 from shared.service.settings import PnSettings
 from shared.web.audit import audit_event
 from shared.web.auth import Caller, TokenConfigError, TokenRegistry, new_token, parse_entries
-from shared.web.gate import BadRequest, audit_ids, check_json_limits
+from shared.web.gate import BadRequest, audit_path, check_json_limits
 
 TOKEN_RE = re.compile(r"\bpn_[A-Za-z0-9_-]{43}\b")
 
@@ -113,9 +113,9 @@ def test_audit_event_holds_who_role_view_ids_and_when_only():
                                     "ids": {"case_id": "PN-1"}, "at": at}
 
 
-def test_audit_ids_take_path_params_and_id_query_params_only():
-    assert audit_ids({"case_id": "A"}, {"case_id": "B", "q": "free text", "year": "2023", "id": "7"}) == {
-        "case_id": "A", "id": "7"}
+def test_the_audited_view_names_only_the_ids_the_view_validated():
+    assert audit_path("/cases/{case_id}", {"case_id": "PN-1"}) == "/cases/PN-1"
+    assert audit_path("/cases/{case_id}", {}) == "/cases/{case_id}"  # never the caller's raw text
 
 
 def test_json_limits():
