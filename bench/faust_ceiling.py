@@ -46,8 +46,11 @@ def create_app(settings: PnSettings, path: str = "take") -> Any:
 
     from shared.runtime.app import make_faust_app
     from shared.runtime.feed import BatchFeed
+    from shared.service.spec import ServiceSpec
 
-    app = make_faust_app("bench-ceiling", settings)
+    spec = ServiceSpec(name="bench-ceiling", port=6099, summary="the faust ceiling bench", inputs=(IN,),
+                       settings=PnSettings, app="bench.faust_ceiling:create_app")
+    app = make_faust_app(spec, settings)
     channel = app.topic(IN.name, key_type=bytes, value_type=bytes, key_serializer="raw",
                         value_serializer="raw", partitions=IN.partitions)
 
