@@ -1,10 +1,10 @@
-"""Composition root of billing: rules, two stores, three processors, agents, the summary view."""
+"""Composition root of billing: rules, three stores (one global), three processors, agents, the summary view."""
 
 from __future__ import annotations
 
 import faust
 
-from shared.contract.topics import BILLING_DAYS, COMMANDS
+from shared.contract.topics import BILLING_DAYS, BILLING_DRAFTS, COMMANDS
 from shared.runtime.app import ServiceRuntime
 from shared.service.wiring import Wiring
 
@@ -23,6 +23,7 @@ def build_deps(runtime: Wiring, settings: Settings, *, rules: BillingRules | Non
         # workers (handlers.py). The 4-partition `care-days` of the version before is not read.
         days=runtime.store("days", BILLING_DAYS.partitions),
         invoices=runtime.store("invoices", COMMANDS.partitions),  # also written from pn.billing.drafts (1)
+        issued=runtime.global_store("issued", BILLING_DRAFTS),  # the summary view's, on every worker
         rules=rules or load_billing_rules(settings.rules_dir / "billing.yaml", default_region=settings.region),
         settings=settings, clock=runtime.clock, log=runtime.log)
 
@@ -33,10 +34,10 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     # Each processor commits only its own store (its writes come from its topics' partitions).
     forward = runtime.processor(FORWARD_HANDLERS, deps, stores=[])  # no state: ids guarded only
     days = runtime.processor(DAY_HANDLERS, deps, stores=[deps.days])
-    books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.invoices])
+    books = runtime.processor(BOOK_HANDLERS, deps, stores=[deps.invoices, deps.issued])
     deps.emit = days.emit  # both emitters are alike: source /pn/billing, the runtime's clock
     agents.register(runtime, forward=forward, days=days, books=books)
-    web.register(runtime, invoices=deps.invoices)
+    web.register(runtime, issued=deps.issued, invoices=deps.invoices)
     return deps
 
 

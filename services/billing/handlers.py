@@ -80,6 +80,10 @@ class Deps:
     clock: Clock
     log: Any
     emit: Emitter | None = None
+    issued: Store | None = None
+    """The issued invoices again (keys.issued → the same list as `invoices`), in a global store
+    (every worker holds all of it): what the summary view serves on any worker (web.py). Written
+    beside `invoices`, by the same processor; never read by a handler."""
 
 
 def day_key(day: CareDayRecorded) -> str:
@@ -155,6 +159,8 @@ def on_invoice_drafted(event: Envelope, *, deps: Deps) -> list[Emit]:
     if invoice is None:
         return []
     deps.invoices[key] = [*issued, invoice.model_dump(mode="json")]  # one write: all or nothing
+    if deps.issued is not None:
+        deps.issued[key] = deps.invoices[key]
     deps.log.info("invoice_issued", invoice_number=invoice.invoice_number, total=str(invoice.total),
                   days=invoice.statistics["days_on_invoice"], credits=len(invoice.credits))
     outputs = [deps.emit(BILLING_INVOICES, invoice, key=invoice.home_region, cause=[invoice.invoice_number])]

@@ -10,6 +10,8 @@ orphans what is stored under the old one. So each key is built, scanned and take
 `invoices` (written from `pn.commands` and `pn.billing.drafts`, 1 partition each):
     closed                           → the closed periods, sorted
     issued|<period>|<home region>    → the invoices issued for them, in order (JSON InvoiceIssued)
+`issued` (global: every worker holds all of it; written from `pn.billing.drafts` beside `invoices`):
+    issued|<period>|<home region>    → the same list, for the summary view on any worker
 """
 
 from __future__ import annotations

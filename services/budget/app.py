@@ -1,4 +1,4 @@
-"""Composition root of budget: alert rules, two stores, two processors, agents, the status view."""
+"""Composition root of budget: alert rules, three stores (one global), two processors, agents, the status view."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def build_deps(runtime: Wiring, settings: Settings, *, rules: BudgetRules | None
     return Deps(
         ledger=runtime.store("ledger", FINANCE_POSTINGS.partitions),
         totals=runtime.store("totals", BUDGET_CENTRES.partitions),
+        published=runtime.global_store("published", BUDGET_CENTRES),  # the view's, on every worker
         rules=rules or load_budget_rules(settings.rules_dir / "budget_alerts.yaml"),  # bad file -> RulesFileError
         clock=runtime.clock, log=runtime.log, cost_centres=frozenset(settings.budget_cost_centres))
 
@@ -30,10 +31,10 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own store (its writes come from its topics' partitions).
     ledger = runtime.processor(LEDGER_HANDLERS, deps, stores=[deps.ledger])
-    centres = runtime.processor(CENTRE_HANDLERS, deps, stores=[deps.totals])
+    centres = runtime.processor(CENTRE_HANDLERS, deps, stores=[deps.totals, deps.published])
     deps.emit = ledger.emit  # both emitters are alike: source /pn/budget, the runtime's clock
     agents.register(runtime, ledger=ledger, centres=centres, totals=deps.totals)
-    web.register(runtime, ledger=deps.ledger, totals=deps.totals)
+    web.register(runtime, published=deps.published, totals=deps.totals)
     return deps
 
 

@@ -21,7 +21,13 @@ Two processors, because faust ties a store's changelog to the partitions of the 
 - CENTRE_HANDLERS (`pn.budget.centres`, 1 partition) keep every cost centre's latest status in
   `totals` (`c|<year>|<cc>`, `cc|<year>`, `s|<year>`, `a|<alert id>`) and, once per batch and year
   (a `Later` keyed ("total", year)), publish the "total" entry and the total-scope alerts, in one
-  place whatever the number of workers (cost: the number of cost centres, not of postings).
+  place whatever the number of workers (cost: the number of cost centres, not of postings). The
+  latest statuses and totals also go to the global store `published`, which the view reads on
+  any worker (docs/budget.md, "Several workers").
+Every read is local to the partition of the triggering input: `ledger` keys all carry the cost
+centre, the partition key of both its input topics (budgets and postings are co-partitioned by
+cost centre, 4 partitions each, whoever produces them: our producers key postings by cost centre
+with the Kafka default partitioner); `totals` is one partition.
 
 Once per batch, not once per event: statuses and alerts reflect the figures at the end of each
 batch the shared Processor hands over. The facts (`k|`, `y|`, `b|`; `c|`, `cc|`) are written per
@@ -126,6 +132,10 @@ class Deps:
     clock: Clock
     log: Any
     emit: Emitter | None = None
+    published: Store | None = None
+    """The latest statuses and totals again, in a global store (every worker holds all of it): what
+    `GET /budget/{year}` serves on any worker (web.py). Written beside `totals`, by the same
+    processor; never read by a handler."""
     cost_centres: frozenset[str] | None = None
     """The nämnd's own cost centres (PN_BUDGET_COST_CENTRES); None counts every one. A budget or
     posting for another cost centre (the health-care administration's invoice income, its side of
@@ -272,7 +282,10 @@ def on_centre_status(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     if s.cost_centre == TOTAL:
         return []
     year = s.year
-    deps.totals[keys.centre_latest(year, s.cost_centre)] = s.model_dump(mode="json")
+    dump = s.model_dump(mode="json")
+    deps.totals[keys.centre_latest(year, s.cost_centre)] = dump
+    if deps.published is not None:
+        deps.published[keys.centre_latest(year, s.cost_centre)] = dump
     centres = set(deps.totals.get(keys.centres(year)) or ())
     if s.cost_centre not in centres:
         deps.totals[keys.centres(year)] = sorted(centres | {s.cost_centre})
@@ -286,6 +299,8 @@ def refresh_total(year: int, cause: str, at: datetime, deps: Deps) -> list[Emit]
     if deps.totals.get(keys.total_status(year)) == dump:
         return []
     deps.totals[keys.total_status(year)] = dump
+    if deps.published is not None:
+        deps.published[keys.total_status(year)] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
     out = [deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),

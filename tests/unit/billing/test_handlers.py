@@ -252,3 +252,20 @@ async def test_a_cancel_between_a_close_and_its_invoice_is_credited_at_the_next_
     invoices = b.on(BILLING_INVOICES)
     assert amounts(invoices) == [("PN-2024-03-21", Decimal("240.00")), ("PN-2024-03-21-2", Decimal("-120.00"))]
     assert [c.care_day_id for c in invoices[1].data.credits] == [day.care_day_id]
+
+
+async def test_the_summary_is_the_same_on_a_worker_without_the_one_partition_state(rules):
+    """With several workers only one holds `invoices` (pn.billing.drafts has one partition);
+    `issued` is global, so any worker's summary is the whole answer."""
+    from services.billing.web import issued_invoices, summarise
+    from shared.service.state import Store
+
+    b = Billing(rules)
+    await b.record(care_day("21", "2024-03-01"), care_day("03", "2024-03-02"))
+    await b.close("2024-03")
+    await b.record(care_day("21", "2024-03-03"))
+    await b.close("2024-04")  # a supplementary PN-2024-03-21-2
+    whole = summarise(issued_invoices(b.deps.issued, b.deps.invoices), 2024)
+    assert [r["invoices"] for r in whole["rows"]] == [["PN-2024-03-03"], ["PN-2024-03-21", "PN-2024-03-21-2"]]
+    assert summarise(issued_invoices(b.deps.issued, Store("invoices")), 2024) == whole  # another worker
+    assert summarise(issued_invoices(Store("issued"), b.deps.invoices), 2024) == whole  # issued before `issued`

@@ -7,6 +7,7 @@ import pytest
 from services.budget.web import budget_view
 from shared.apps.demo.seed_jamtland import jamtland_2023
 from shared.contract.events import derive_id
+from shared.service.state import Store
 from shared.service.testing import envelope
 
 from .harness import Budget, budget, posting
@@ -37,9 +38,22 @@ async def test_jamtland_replay_gives_the_seed_deviations():
     # revenue 87 % of budget after month 12: the info alert is raised for 6102 revenue, nothing else at year end
     open_ = _open_alerts(b)
     assert "budget.revenue_shortfall|2091|6102/revenue" in open_
-    view = budget_view(b.deps.ledger, b.deps.totals, 2091)
+    view = budget_view(b.deps.published, b.deps.totals, 2091)
     assert [c["cost_centre"] for c in view["cost_centres"]] == ["6101", "6102", "6103"]
     assert view["cost_centres"][1] == b.latest("6102", 2091) and view["total"] == total
+
+
+async def test_the_view_answers_the_same_on_a_worker_without_the_one_partition_state():
+    """With several workers only one holds `totals` (pn.budget.centres has one partition) and each
+    holds a part of `ledger`; `published` is global, so any worker's view is the whole answer."""
+    b = Budget()
+    await replay_jamtland(b)
+    whole = budget_view(b.deps.published, b.deps.totals, 2091)
+    assert len(whole["cost_centres"]) == 3 and whole["total"] is not None
+    elsewhere = Store("totals")  # another worker: none of the one-partition state
+    assert budget_view(b.deps.published, elsewhere, 2091) == whole
+    before_upgrade = Store("published")  # statuses last changed before `published` existed
+    assert budget_view(before_upgrade, b.deps.totals, 2091) == whole
 
 
 def _open_alerts(b: Budget) -> set[str]:
@@ -140,7 +154,7 @@ async def test_view_rejects_a_bad_year():
             routes[path] = (handler, role)
 
     b = Budget()
-    web.register(Runtime(), ledger=b.deps.ledger, totals=b.deps.totals)
+    web.register(Runtime(), published=b.deps.published, totals=b.deps.totals)
     handler, role = routes["/budget/{year}"]
     assert role == "officer"
     req = WebRequest.__new__(WebRequest)
