@@ -42,7 +42,7 @@ from ..unit.billing.factories import (
     event,
     year_of_days,
 )
-from .workers import processed, second_worker
+from .workers import processed
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -203,15 +203,14 @@ async def test_two_workers_bill_every_day_once_and_the_survivor_of_a_kill_9_take
     cancelled = {c.data.care_day_id for c in cancels}
     expected = {m: Decimal(len(of(m, days)) - len(of(m, cancels))) * Decimal("120.00") for m in (1, 2)}
     env = {"PN_RULES_DIR": str(ROOT / "rules"), "PN_SESSION_TIMEOUT_S": "3", "PN_TOKENS": ENTRY.line()}
-    stack = Stack(["billing"], work_dir=tmp_path, bootstrap=broker.bootstrap, env=env)
-    await asyncio.to_thread(stack.start, 90)
-    workers = [stack.processes["billing"], second_worker(stack, "billing", tmp_path)]
+    stack = Stack(["billing"], work_dir=tmp_path, bootstrap=broker.bootstrap, env=env, workers=2)
+    await asyncio.to_thread(stack.start, 90)  # one group; each worker its own data dir and port
+    workers = stack.workers_of("billing")
 
     def billed(records, month: int) -> Decimal:
         return net([e for e in events_of(records) if e.data.period == f"{year}-{month:02d}"])
 
     try:
-        await asyncio.to_thread(_wait_healthy, workers)
         # 1. January with both workers running
         await produce(settings, CARE_DAYS, of(1, days) + of(1, twins) + of(1, cancels) + barrier(f"{tag}-1"))
         await wait_for(settings, [ALERTS_OPS], lambda rs: barrier_done(f"{tag}-1")(events_of(rs)), timeout=30)
@@ -235,8 +234,6 @@ async def test_two_workers_bill_every_day_once_and_the_survivor_of_a_kill_9_take
                   and "-bar" not in e.data.subject]
         assert (BILLING_DAYS.name, 0) in processed(survivor)
     finally:
-        for w in workers:
-            w.stop()
         stack.stop()
 
     invoices = [e for e in events_of(await read_all(settings, [BILLING_INVOICES]))
@@ -257,13 +254,6 @@ async def test_two_workers_bill_every_day_once_and_the_survivor_of_a_kill_9_take
     assert summary["days"] == len(kept) and Decimal(summary["net"]) == expected[1] + expected[2] == net(invoices)
     assert len(records) > 0
 
-
-def _wait_healthy(workers, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(w.healthy() for w in workers):
-        assert all(w.alive() for w in workers), "a worker exited at start"
-        assert time.monotonic() < deadline, "two workers not ready"
-        time.sleep(0.2)
 
 
 def _summary(worker, year: int) -> dict:
