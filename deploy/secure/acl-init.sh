@@ -103,6 +103,8 @@ PW=$(cat "$SECRETS/pn-budget.password")
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.budget.centres --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.centres --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.budget.ledger --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.ledger --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.status --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.deadletter --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.finance.budgets --resource-pattern-type literal

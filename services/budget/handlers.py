@@ -4,9 +4,14 @@ A handler reads facts from the stores, asks domain.py (every decision: whose cos
 posting moves the sums, the figures, the total, which rule applies, raise or resolve), writes the
 facts and emits. Every store key below is built and taken apart by keys.py.
 
-Two processors, because faust ties a store's changelog to the partitions of the topic that writes it:
-- LEDGER_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, co-partitioned by cost centre, 4
-  partitions) keep each cost centre's facts in `ledger`:
+Three processors, because faust ties a store's changelog to the partitions of the topic that writes it:
+- FORWARD_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, 4 partitions, keyed by cost
+  centre by their producers) move the nämnd's budgets and postings, unchanged, to the internal
+  `pn.budget.ledger`, keyed by cost centre with our partitioner: the public topics' keys are the
+  right ones, but their producers' partitioners may differ (upstream's librdkafka default is not
+  murmur2), and a cost centre's budget and its postings must meet on one partition. No state.
+- LEDGER_HANDLERS (`pn.budget.ledger`, 4 partitions, keyed by cost centre) keep each cost centre's
+  facts in `ledger`:
   `b|<year>|<cc>|<group>` → the 12 monthly budget amounts (a later set replaces the earlier);
   `k|<cc>|<posting_id>` → where and how much that posting counts (`year|period|group|amount`; the
   same posting_id again counts once, a changed one moves);
@@ -24,10 +29,8 @@ Two processors, because faust ties a store's changelog to the partitions of the 
   place whatever the number of workers (cost: the number of cost centres, not of postings). The
   latest statuses and totals also go to the global store `published`, which the view reads on
   any worker (docs/budget.md, "Several workers").
-Every read is local to the partition of the triggering input: `ledger` keys all carry the cost
-centre, the partition key of both its input topics (budgets and postings are co-partitioned by
-cost centre, 4 partitions each, whoever produces them: our producers key postings by cost centre
-with the Kafka default partitioner); `totals` is one partition.
+Every read is local to the partition of the triggering input: every `ledger` key carries the cost
+centre, the key of `pn.budget.ledger` (one partitioner: ours); `totals` is one partition.
 
 Once per batch, not once per event: statuses and alerts reflect the figures at the end of each
 batch the shared Processor hands over. The facts (`k|`, `y|`, `b|`; `c|`, `cc|`) are written per
@@ -82,7 +85,7 @@ from shared.contract.events import (
 )
 from shared.contract.events.finance import BudgetFigures
 from shared.contract.events.operations import AlertMessage
-from shared.contract.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_STATUS
+from shared.contract.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_LEDGER, BUDGET_STATUS
 from shared.kernel.money import money_str
 from shared.service.ports import Clock, Emit, Later
 from shared.service.processor import Emitter
@@ -148,6 +151,15 @@ def _own(cc: str, event: Envelope, deps: Deps) -> bool:
         return True
     deps.log.debug("not_own_cost_centre", cost_centre=cc, event_id=event.id)
     return False
+
+
+# -- re-key (public topics → pn.budget.ledger) --------------------------------------------------
+def forward(event: Envelope, *, deps: Deps) -> list[Emit]:
+    """A budget or posting of the nämnd's own cost centres, unchanged (same id, same bytes), to
+    `pn.budget.ledger` keyed by its cost centre: our partitioner puts a cost centre's budgets and
+    postings on one partition whichever partitioner their producers used. Others are dropped here."""
+    cc = event.data.cost_centre
+    return [Emit(BUDGET_LEDGER, cc, event)] if _own(cc, event, deps) else []
 
 
 # -- ledger side (per cost centre) ---------------------------------------------------------------
@@ -355,5 +367,6 @@ def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period:
                       time=at)]
 
 
+FORWARD_HANDLERS = {BudgetSet.event_type: forward, LedgerPosted.event_type: forward}
 LEDGER_HANDLERS = {BudgetSet.event_type: on_budget_set, LedgerPosted.event_type: on_posted}
 CENTRE_HANDLERS = {BudgetStatus.event_type: on_centre_status}

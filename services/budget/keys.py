@@ -7,7 +7,7 @@ itself "rule|year|subject", may be any string as the last part); only the `posti
 the legacy index entries are split, and their parts (years, periods `YYYY-MM`, account groups,
 amounts) hold no `|`.
 
-`ledger` (4 partitions, co-partitioned with pn.finance.budgets/postings by cost centre): a cost
+`ledger` (4 partitions, written from pn.budget.ledger, keyed by cost centre): a cost
 centre's facts, keyed by cost centre so each lands in that cost centre's partition.
 `totals` (1 partition, fed by pn.budget.centres): every cost centre's latest status and the total.
 `published` (global: every worker holds all of it, written beside `totals`): the same latest

@@ -330,7 +330,8 @@ def test_the_log_is_the_record_reports_and_archive_survive_a_rebuild(system):
     deadline = time.monotonic() + 120
     assert asyncio.run(wait_consumed(settings, "pn-intake", ["pn.complaints.submitted", "pn.intake.accepted"],
                                      deadline=deadline))
-    assert asyncio.run(wait_consumed(settings, "pn-budget", ["pn.finance.postings"], deadline=deadline))
+    assert asyncio.run(wait_consumed(settings, "pn-budget", ["pn.finance.postings", "pn.budget.ledger"],
+                                     deadline=deadline))
     later = built()
     for name in then:
         assert later[name] == then[name], f"{name} differs after the rebuild"
