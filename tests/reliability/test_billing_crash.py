@@ -219,6 +219,8 @@ async def test_two_workers_bill_every_day_once_and_the_survivor_of_a_kill_9_take
         owner = next((i for i, h in enumerate(held) if (BILLING_DAYS.name, 0) in h), 0)
         await produce(settings, COMMANDS, [close(f"{year}-01", tag)])
         await wait_for(settings, [BILLING_INVOICES], lambda rs: billed(rs, 1) == expected[1], timeout=20)
+        for worker in workers:  # both answer the whole summary (global store `issued`), owner or not
+            await asyncio.to_thread(_summary_reaches, worker, year, expected[1])
         # 2. February: kill -9 the one-partition stage's worker mid-stream; the other takes over
         feb = of(2, days) + of(2, twins) + of(2, cancels)
         await produce(settings, CARE_DAYS, feb[:len(feb) // 2])
@@ -254,6 +256,13 @@ async def test_two_workers_bill_every_day_once_and_the_survivor_of_a_kill_9_take
     assert summary["days"] == len(kept) and Decimal(summary["net"]) == expected[1] + expected[2] == net(invoices)
     assert len(records) > 0
 
+
+
+def _summary_reaches(worker, year: int, net_: Decimal, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while Decimal(_summary(worker, year)["net"]) != net_:
+        assert time.monotonic() < deadline, f"the summary of worker {worker.web_port} is not {net_}"
+        time.sleep(0.3)
 
 
 def _summary(worker, year: int) -> dict:
