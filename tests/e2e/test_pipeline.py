@@ -26,8 +26,8 @@ from shared.web.auth import new_token
 
 SERVICES = names()
 WORKERS = int(os.environ.get("E2E_WORKERS", "1"))
-"""Workers per service (issue 27; `.ci/run` passes E2E_WORKERS through `make test`): the one-line
-switch to make two the default once every service is correct with two workers (docs/deploy.md)."""
+"""Workers per service (issue 27). CI sets it in `.ci/run` (the one-line switch: 2 once every
+service is correct with two workers; docs/deploy.md, "Two workers of a service")."""
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
