@@ -10,7 +10,7 @@ inputs of its main kind are produced at full speed and the clock runs until ever
 output is on the output topic:
 - intake: complaints → `pn.cases.opened` (matched by complaint_event_id; both stages),
 - diary: cases + letters → `pn.diary.entries` (matched by case, direction, kind; both stages),
-- billing: care days → the care-days table's changelog (matched by the day's key: decided and
+- billing: care days → the days table's changelog (matched by the day's key: decided and
   stored, committed after its outputs; care days emit nothing else).
 Throughput is N / (last output record's timestamp − first input record's timestamp); latency is
 output timestamp − input timestamp per event (both CreateTime; produced at full speed this is
@@ -121,7 +121,7 @@ def billing_workload(n: int, tag: str) -> Workload:
         except ValueError:
             return None
 
-    return Workload("billing", [], inputs, "pn-billing-care-days-changelog", match)
+    return Workload("billing", [], inputs, "pn-billing-days-changelog", match)
 
 
 def fees_workload(n: int, tag: str) -> Workload:

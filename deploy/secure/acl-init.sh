@@ -80,6 +80,8 @@ PW=$(cat "$SECRETS/pn-billing.password")
 "$BIN/kafka-configs.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --alter --entity-type users --entity-name pn-billing --add-config "SCRAM-SHA-512=[iterations=8192,password=$PW]"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Read --group pn-billing --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn.alerts.ops --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Read --topic pn.billing.days --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn.billing.days --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Read --topic pn.billing.drafts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn.billing.drafts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-billing --operation Write --topic pn.billing.invoices --resource-pattern-type literal
@@ -101,6 +103,8 @@ PW=$(cat "$SECRETS/pn-budget.password")
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.alerts.ops --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.budget.centres --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.centres --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.budget.ledger --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.ledger --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.budget.status --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Write --topic pn.deadletter --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-budget --operation Read --topic pn.finance.budgets --resource-pattern-type literal

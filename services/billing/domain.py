@@ -149,35 +149,57 @@ def decide_day(day: CareDayRecorded, care_region: str, agreements: Sequence[Agre
 NEW = "new"              # first for its patient and date, or a correction after a cancel: decide it
 AGAIN = "again"          # the same care_day_id again: counted once, nothing changes
 DUPLICATE = "duplicate"  # another care_day_id for the same patient and date: billed once, alerted
-Arrival = Literal["new", "again", "duplicate"]
+REPLACES = "replaces"    # another, lower care_day_id before the period's first close: kept instead, the other alerted
+Arrival = Literal["new", "again", "duplicate", "replaces"]
 
 DUPLICATE_RULE = "billing.duplicate_care_day"
 """The rule id of the duplicate alert on `pn.alerts.ops`."""
 
 
-def arrival(care_day_id: str, kept_id: str | None, *, kept_cancelled: bool) -> Arrival:
+def arrival(care_day_id: str, kept_id: str | None, *, kept_cancelled: bool, kept_closed: bool = False) -> Arrival:
     """What a recorded vårddygn is, given the care_day_id already kept for its patient and date
-    (docs/billing.md, "Care days"): the same care_day_id again counts once (`AGAIN`); another id
-    while the kept day stands is a duplicate (`DUPLICATE`: billed once, alerted); a new day after
-    the kept one was cancelled is a correction, decided like a first day (`NEW`)."""
+    (docs/billing.md, "Care days"): the same care_day_id again counts once (`AGAIN`); a new day
+    after the kept one was cancelled is a correction, decided like a first day (`NEW`); another
+    id while the kept day stands is a duplicate, billed once and alerted.
+
+    Which of two duplicates is billed must not depend on which arrived first (they may come on
+    different stays, so on different partitions of `pn.care.days`, and reach billing's one
+    partition in any order): the one with the lowest care_day_id (string order) is kept, so a
+    lower id replaces the kept one (`REPLACES`: the kept one becomes the alerted duplicate) while
+    the kept day's period has not been closed (`kept_closed`: from its first close on, the kept
+    day may be on a draft or an invoice and stands; the later one is the duplicate)."""
     if kept_id is None:
         return NEW
     if kept_id == care_day_id:
         return AGAIN
-    return NEW if kept_cancelled else DUPLICATE
+    if kept_cancelled:
+        return NEW
+    return REPLACES if care_day_id < kept_id and not kept_closed else DUPLICATE
 
 
 def duplicate_alert(day: CareDayRecorded, kept_id: str, raised_at: datetime) -> AlertRaised:
     """The warning that a care day has the same patient and date as the kept one: both ids, the
     date and the home region in `facts`, never the patient reference (docs/billing.md)."""
+    return _duplicate_alert(day.care_day_id, kept_id, day.care_date.isoformat(), day.home_region, raised_at)
+
+
+def replaced_alert(replaced: Mapping[str, Any], by: CareDayRecorded, raised_at: datetime) -> AlertRaised:
+    """The duplicate alert for a kept day (its `day_record`) that a lower care_day_id for the same
+    patient and date replaced: the same alert (id, subject, facts) as had the two arrived the other
+    way round."""
+    return _duplicate_alert(replaced["id"], by.care_day_id, by.care_date.isoformat(), replaced["home"], raised_at)
+
+
+def _duplicate_alert(care_day_id: str, kept_id: str, care_date: str, home_region: str,
+                     raised_at: datetime) -> AlertRaised:
     return AlertRaised(
-        alert_id=f"{DUPLICATE_RULE}:{day.care_day_id}", rule_id=DUPLICATE_RULE, severity="warning",
-        subject=day.care_day_id,
+        alert_id=f"{DUPLICATE_RULE}:{care_day_id}", rule_id=DUPLICATE_RULE, severity="warning",
+        subject=care_day_id,
         message=AlertMessage(
-            sv=f"Vårddygn {day.care_day_id} har samma patient och datum som {kept_id}; det faktureras en gång.",
-            en=f"Care day {day.care_day_id} has the same patient and date as {kept_id}; it is billed once."),
-        facts={"care_day_id": day.care_day_id, "kept_care_day_id": kept_id,
-               "care_date": day.care_date.isoformat(), "home_region": day.home_region},
+            sv=f"Vårddygn {care_day_id} har samma patient och datum som {kept_id}; det faktureras en gång.",
+            en=f"Care day {care_day_id} has the same patient and date as {kept_id}; it is billed once."),
+        facts={"care_day_id": care_day_id, "kept_care_day_id": kept_id,
+               "care_date": care_date, "home_region": home_region},
         raised_at=raised_at)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.contract.topics import BILLING_DRAFTS, CARE_DAYS, COMMANDS
+from shared.contract.topics import BILLING_DAYS, BILLING_DRAFTS, CARE_DAYS, COMMANDS
 from shared.service.spec import ServiceSpec
 
 from .settings import Settings
@@ -11,7 +11,7 @@ SPEC = ServiceSpec(
     name="billing",
     port=6064,
     summary="care days of out-of-region patients in compulsory care billed to their home region, monthly invoices with credits",
-    inputs=(CARE_DAYS, COMMANDS, BILLING_DRAFTS),
+    inputs=(CARE_DAYS, BILLING_DAYS, COMMANDS, BILLING_DRAFTS),
     settings=Settings,
     app="services.billing.app:create_app",
 )

@@ -36,10 +36,19 @@ def summarise(issued: Iterable[Mapping[str, Any]], year: int) -> dict[str, Any]:
     return {"year": year, "rows": out, "days": sum(r["days"] for r in out), "net": money_str(total)}
 
 
-def register(runtime: Any, *, invoices: Store) -> None:
+def issued_invoices(issued: Store, invoices: Store) -> Iterable[Mapping[str, Any]]:
+    """Every issued invoice, from `issued`: a global store, so every worker answers the same
+    whatever partitions it holds (docs/billing.md, "Several workers"). A period and region whose
+    last invoice came before `issued` existed comes from `invoices`, the one-partition state
+    (complete on the worker that holds pn.billing.drafts, as every worker did before)."""
+    by_key = dict(invoices.items_with_prefix(keys.ISSUED))
+    by_key.update(issued.items_with_prefix(keys.ISSUED))
+    return (inv for _, invs in sorted(by_key.items()) for inv in invs)
+
+
+def register(runtime: Any, *, issued: Store, invoices: Store) -> None:
     async def summary(req: WebRequest) -> dict[str, Any]:
-        year = year_param(req.query.get("year"))
-        return summarise((inv for _, invs in invoices.items_with_prefix(keys.ISSUED) for inv in invs), year)
+        return summarise(issued_invoices(issued, invoices), year_param(req.query.get("year")))
 
     runtime.route("GET", "/billing/summary", summary, role="officer", doc=ViewDoc(
         "Billed days and amounts per home region and month", query={"year": YEAR}, required=("year",)))

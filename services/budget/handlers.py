@@ -4,9 +4,14 @@ A handler reads facts from the stores, asks domain.py (every decision: whose cos
 posting moves the sums, the figures, the total, which rule applies, raise or resolve), writes the
 facts and emits. Every store key below is built and taken apart by keys.py.
 
-Two processors, because faust ties a store's changelog to the partitions of the topic that writes it:
-- LEDGER_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, co-partitioned by cost centre, 4
-  partitions) keep each cost centre's facts in `ledger`:
+Three processors, because faust ties a store's changelog to the partitions of the topic that writes it:
+- FORWARD_HANDLERS (`pn.finance.budgets` + `pn.finance.postings`, 4 partitions, keyed by cost
+  centre by their producers) move the nämnd's budgets and postings, unchanged, to the internal
+  `pn.budget.ledger`, keyed by cost centre with our partitioner: the public topics' keys are the
+  right ones, but their producers' partitioners may differ (upstream's librdkafka default is not
+  murmur2), and a cost centre's budget and its postings must meet on one partition. No state.
+- LEDGER_HANDLERS (`pn.budget.ledger`, 4 partitions, keyed by cost centre) keep each cost centre's
+  facts in `ledger`:
   `b|<year>|<cc>|<group>` → the 12 monthly budget amounts (a later set replaces the earlier);
   `k|<cc>|<posting_id>` → where and how much that posting counts (`year|period|group|amount`; the
   same posting_id again counts once, a changed one moves);
@@ -21,7 +26,11 @@ Two processors, because faust ties a store's changelog to the partitions of the 
 - CENTRE_HANDLERS (`pn.budget.centres`, 1 partition) keep every cost centre's latest status in
   `totals` (`c|<year>|<cc>`, `cc|<year>`, `s|<year>`, `a|<alert id>`) and, once per batch and year
   (a `Later` keyed ("total", year)), publish the "total" entry and the total-scope alerts, in one
-  place whatever the number of workers (cost: the number of cost centres, not of postings).
+  place whatever the number of workers (cost: the number of cost centres, not of postings). The
+  latest statuses and totals also go to the global store `published`, which the view reads on
+  any worker (docs/budget.md, "Several workers").
+Every read is local to the partition of the triggering input: every `ledger` key carries the cost
+centre, the key of `pn.budget.ledger` (one partitioner: ours); `totals` is one partition.
 
 Once per batch, not once per event: statuses and alerts reflect the figures at the end of each
 batch the shared Processor hands over. The facts (`k|`, `y|`, `b|`; `c|`, `cc|`) are written per
@@ -76,7 +85,7 @@ from shared.contract.events import (
 )
 from shared.contract.events.finance import BudgetFigures
 from shared.contract.events.operations import AlertMessage
-from shared.contract.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_STATUS
+from shared.contract.topics import ALERTS_BUDGET, BUDGET_CENTRES, BUDGET_LEDGER, BUDGET_STATUS
 from shared.kernel.money import money_str
 from shared.service.ports import Clock, Emit, Later
 from shared.service.processor import Emitter
@@ -126,6 +135,10 @@ class Deps:
     clock: Clock
     log: Any
     emit: Emitter | None = None
+    published: Store | None = None
+    """The latest statuses and totals again, in a global store (every worker holds all of it): what
+    `GET /budget/{year}` serves on any worker (web.py). Written beside `totals`, by the same
+    processor; never read by a handler."""
     cost_centres: frozenset[str] | None = None
     """The nämnd's own cost centres (PN_BUDGET_COST_CENTRES); None counts every one. A budget or
     posting for another cost centre (the health-care administration's invoice income, its side of
@@ -138,6 +151,15 @@ def _own(cc: str, event: Envelope, deps: Deps) -> bool:
         return True
     deps.log.debug("not_own_cost_centre", cost_centre=cc, event_id=event.id)
     return False
+
+
+# -- re-key (public topics → pn.budget.ledger) --------------------------------------------------
+def forward(event: Envelope, *, deps: Deps) -> list[Emit]:
+    """A budget or posting of the nämnd's own cost centres, unchanged (same id, same bytes), to
+    `pn.budget.ledger` keyed by its cost centre: our partitioner puts a cost centre's budgets and
+    postings on one partition whichever partitioner their producers used. Others are dropped here."""
+    cc = event.data.cost_centre
+    return [Emit(BUDGET_LEDGER, cc, event)] if _own(cc, event, deps) else []
 
 
 # -- ledger side (per cost centre) ---------------------------------------------------------------
@@ -272,7 +294,10 @@ def on_centre_status(event: Envelope, *, deps: Deps) -> list[Emit | Later]:
     if s.cost_centre == TOTAL:
         return []
     year = s.year
-    deps.totals[keys.centre_latest(year, s.cost_centre)] = s.model_dump(mode="json")
+    dump = s.model_dump(mode="json")
+    deps.totals[keys.centre_latest(year, s.cost_centre)] = dump
+    if deps.published is not None:
+        deps.published[keys.centre_latest(year, s.cost_centre)] = dump
     centres = set(deps.totals.get(keys.centres(year)) or ())
     if s.cost_centre not in centres:
         deps.totals[keys.centres(year)] = sorted(centres | {s.cost_centre})
@@ -286,6 +311,8 @@ def refresh_total(year: int, cause: str, at: datetime, deps: Deps) -> list[Emit]
     if deps.totals.get(keys.total_status(year)) == dump:
         return []
     deps.totals[keys.total_status(year)] = dump
+    if deps.published is not None:
+        deps.published[keys.total_status(year)] = dump
     status = _model(dump, figures, total)
     assert deps.emit is not None
     out = [deps.emit(BUDGET_STATUS, status, key=BUDGET_STATUS.key_of(status),
@@ -340,5 +367,6 @@ def _evaluate(rule: Any, fig: Ore, months: int, subject: str, year: int, period:
                       time=at)]
 
 
+FORWARD_HANDLERS = {BudgetSet.event_type: forward, LedgerPosted.event_type: forward}
 LEDGER_HANDLERS = {BudgetSet.event_type: on_budget_set, LedgerPosted.event_type: on_posted}
 CENTRE_HANDLERS = {BudgetStatus.event_type: on_centre_status}

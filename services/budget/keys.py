@@ -7,9 +7,11 @@ itself "rule|year|subject", may be any string as the last part); only the `posti
 the legacy index entries are split, and their parts (years, periods `YYYY-MM`, account groups,
 amounts) hold no `|`.
 
-`ledger` (4 partitions, co-partitioned with pn.finance.budgets/postings by cost centre): a cost
+`ledger` (4 partitions, written from pn.budget.ledger, keyed by cost centre): a cost
 centre's facts, keyed by cost centre so each lands in that cost centre's partition.
 `totals` (1 partition, fed by pn.budget.centres): every cost centre's latest status and the total.
+`published` (global: every worker holds all of it, written beside `totals`): the same latest
+statuses (`centre_latest`) and totals (`total_status`), for the view on any worker.
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ def centre_latest(year: int, cc: str) -> str:
     """totals: a cost centre's latest status of the year (its pn.budget.centres payload); keyed by
     cost centre and year, so a newer status replaces the older one."""
     return f"{CENTRE_STATUSES}{year}|{cc}"
+
+
+def centre_latests(year: int) -> str:
+    """totals, published: the prefix of every cost centre's `centre_latest` of a year (the view scans it)."""
+    return f"{CENTRE_STATUSES}{year}|"
 
 
 def centres(year: int) -> str:

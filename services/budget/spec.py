@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from shared.contract.topics import BUDGET_CENTRES, FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS
+from shared.contract.topics import (
+    BUDGET_CENTRES,
+    BUDGET_LEDGER,
+    FINANCE_BUDGETS,
+    FINANCE_POSTINGS,
+    TICKS,
+)
 from shared.service.spec import ServiceSpec
 
 from .settings import Settings
@@ -11,7 +17,7 @@ SPEC = ServiceSpec(
     name="budget",
     port=6065,
     summary="outcome against budget per cost centre, year-end forecast, overspend alerts",
-    inputs=(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, BUDGET_CENTRES),
+    inputs=(FINANCE_BUDGETS, FINANCE_POSTINGS, TICKS, BUDGET_LEDGER, BUDGET_CENTRES),
     settings=Settings,
     app="services.budget.app:create_app",
 )

@@ -11,16 +11,22 @@ from shared.web.openapi import YEAR, ViewDoc
 from . import keys
 
 
-def budget_view(ledger: Store, totals: Store, year: int) -> dict[str, Any]:
-    """The stored statuses are the very payloads published on pn.budget.status. `ledger` spans all
-    partitions only with one worker (docs/budget.md); `totals` is one partition."""
-    centres = sorted((s for _, s in ledger.items_with_prefix(keys.centre_statuses(year))), key=lambda s: s["cost_centre"])
-    return {"year": year, "cost_centres": centres, "total": totals.get(keys.total_status(year))}
+def budget_view(published: Store, totals: Store, year: int) -> dict[str, Any]:
+    """The very payloads published on pn.budget.status (each cost centre's latest, and the total),
+    from `published`: a global store, so every worker answers the same whatever partitions it
+    holds (docs/budget.md, "Several workers"). A status not (yet) in it, one last changed before
+    `published` existed, comes from `totals`, the one-partition state beside it (complete on the
+    worker that holds pn.budget.centres, as every worker did before)."""
+    prefix = keys.centre_latests(year)
+    centres = {s["cost_centre"]: s for _, s in totals.items_with_prefix(prefix)}
+    centres.update({s["cost_centre"]: s for _, s in published.items_with_prefix(prefix)})
+    total = published.get(keys.total_status(year)) or totals.get(keys.total_status(year))
+    return {"year": year, "cost_centres": [centres[cc] for cc in sorted(centres)], "total": total}
 
 
-def register(runtime: Any, *, ledger: Store, totals: Store) -> None:
+def register(runtime: Any, *, published: Store, totals: Store) -> None:
     async def view(req: WebRequest) -> dict[str, Any]:
-        return budget_view(ledger, totals, year_param(req.params.get("year")))
+        return budget_view(published, totals, year_param(req.params.get("year")))
 
     runtime.route("GET", "/budget/{year}", view, role="officer", doc=ViewDoc(
         "Status of every cost centre and the total, as published", path={"year": YEAR}))

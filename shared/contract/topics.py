@@ -273,6 +273,22 @@ BILLING_DRAFTS = Topic(
     "replay identically after a crash.", partitions=1, producers=("billing",), internal=True,
     retention=Retention.INTERNAL)
 
+BILLING_DAYS = Topic(
+    "pn.billing.days", "none (one partition)", (CareDayRecorded, CareDayCancelled),
+    "Billing-internal: every care day and cancel of pn.care.days, moved into one partition, so the duplicate "
+    "check (patient and date across stays), a cancel (by care_day_id) and a close (every day of a period) "
+    "read state that is local to one worker, whatever the number of workers.", partitions=1,
+    producers=("billing",), internal=True,
+    retention=Retention.INTERNAL, retention_reason="care days on their way to billing's one-partition stage "
+    "(pseudonymous patient_ref only; pn.care.days is the record): kept for the replay window")
+
+BUDGET_LEDGER = Topic(
+    "pn.budget.ledger", "cost_centre", (BudgetSet, LedgerPosted),
+    "Budget-internal: the nämnd's budgets and postings re-keyed by cost centre with our own partitioner, so a "
+    "cost centre's budgets and postings meet on one partition (one worker) whichever partitioner their "
+    "producers used (upstream's may not be murmur2).", producers=("budget",), internal=True,
+    key_fields=("cost_centre",), retention=Retention.INTERNAL)
+
 BUDGET_CENTRES = Topic(
     "pn.budget.centres", "none (one partition)", (BudgetStatus,),
     "Budget-internal: each cost centre's latest figures in one partition, so the total over all cost "

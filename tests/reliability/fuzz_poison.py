@@ -179,7 +179,7 @@ def problems(plan: Plan, records: dict[str, list[Any]], data_of: Any, key_of: An
     for doc in plan.not_documents:
         if doc in entries:
             fail("diary", f"document {doc} of a reused id was registered")
-    stored = {key_of(r.key) for r in records.get("pn-billing-care-days-changelog", [])}
+    stored = {key_of(r.key) for r in records.get("pn-billing-days-changelog", [])}
     for key in plan.days - stored:
         fail("billing", f"care day {key} behind the poison record not stored")
     for key in plan.not_days & stored:

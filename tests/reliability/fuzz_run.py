@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED = 2026
 SERVICES = ["intake", "diary", "billing", *(["fees"] if HAS_FEES else []), *(["budget"] if HAS_BUDGET else [])]
 N_BAD, N_HUGE, N_HTTP_BAD = 2000, 6, 60
-BILLING_CHANGELOG = "pn-billing-care-days-changelog"
+BILLING_CHANGELOG = "pn-billing-days-changelog"
 
 
 @dataclass

@@ -6,23 +6,36 @@ events; no event id is published with two contents and no alert is raised or res
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import urllib.request
+import zlib
 from collections import defaultdict
 
 import pytest
 
 from shared.apps.demo.seed_jamtland import jamtland_2023
-from shared.contract.topics import ALERTS_BUDGET, BUDGET_STATUS, FINANCE_BUDGETS, FINANCE_POSTINGS
+from shared.contract.topics import (
+    ALERTS_BUDGET,
+    BUDGET_CENTRES,
+    BUDGET_STATUS,
+    FINANCE_BUDGETS,
+    FINANCE_POSTINGS,
+)
 from shared.kafka.io import events_of, produce, read_all, wait_for
 from shared.platform.supervisor import Stack
 from shared.service.settings import PnSettings
+from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.budget.factories import env, fees_overrun
-from ..unit.budget.harness import Budget
+from ..unit.budget.harness import Budget, budget, posting
+from .workers import processed
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 YEAR, OVERRUN = 2095, 2096
+TOKEN, ENTRY = new_token("officer-test", "officer")
 
 
 def latest(events, years) -> dict[tuple[int, str], dict]:
@@ -142,3 +155,138 @@ async def test_kill9_and_restart_gives_the_figures_and_alerts_of_an_uninterrupte
         assert all(a != b for a, b in zip(types, types[1:], strict=False)), (alert, types)
         assert types[0] == "pn.alert.raised", (alert, types)
     assert history[f"budget.forecast_deficit|{OVERRUN}|6103"] == ["pn.alert.raised", "pn.alert.resolved"]
+
+
+# -- two workers in one consumer group ------------------------------------------------------------
+TWO_YEAR = 2098
+OWN = ("6101", "6102", "6103", "6113", "6114")
+"""The seed's cost centres (partitions 3, 3, 2 of the finance topics) and two more on partitions 0
+and 1, so each of two workers has cost centres of its own."""
+
+
+def two_worker_months(year: int) -> tuple[list, list[list]]:
+    """The Jämtland year, plus 6113 and 6114 (budget −120,000 "other" each) with 20 postings a month;
+    6114 overspends from July (a ytd deficit raised mid-year). Each month's postings once more under
+    new event ids (the same posting_id: counted once)."""
+    data_budgets, data_postings = jamtland_2023(year)
+    budgets = [env(b) for b in data_budgets] + [env(budget(year, cc, "other", "-120000")) for cc in OWN[3:]]
+    months = []
+    for m in range(1, 13):
+        chunk = [env(p) for p in data_postings if p.period == f"{year}-{m:02d}"]
+        for cc in OWN[3:]:
+            amount = "-1500" if cc == "6114" and m >= 7 else "-500"
+            chunk += [env(posting(f"{cc}-{m}-{i}", f"{year}-{m:02d}", cc, "other", amount)) for i in range(20)]
+        months.append(chunk + [env(e.data, "again") for e in chunk[::7]])
+    return budgets, months
+
+
+async def test_two_workers_give_the_figures_and_alerts_of_one_and_the_survivor_of_a_kill_9_takes_over(
+        broker, tmp_path, monkeypatch):
+    """Two budget workers in one group, each with cost centres of its own: the figures, the total
+    and the open alerts are those of one in-process run of the same events; both workers' views
+    answer the same; the worker holding the one-partition total is killed -9 mid-year and the other
+    takes its partitions over with nothing lost and nothing counted twice. The budgets come
+    partitioned as librdkafka's default would (crc32, not murmur2): 6102's, 6103's and 6113's land
+    on other partitions than their postings."""
+    monkeypatch.setenv("PN_BUDGET_COST_CENTRES", json.dumps(OWN))  # the reference run's settings too
+    settings = PnSettings(kafka_bootstrap=broker.bootstrap)
+    budgets, months = two_worker_months(TWO_YEAR)
+    ref = Budget()
+    await ref.feed(*budgets)
+    years = {TWO_YEAR}
+    for m, chunk in enumerate(months, 1):
+        await ref.feed(*chunk)
+        if m == 6:
+            june = latest(ref.statuses(), years)
+    expected = latest(ref.statuses(), years)
+    expected_open, _ = open_alerts(ref.alerts(), years)
+    assert f"budget.ytd_deficit|{TWO_YEAR}|6114" in expected_open and len(expected) == len(OWN) + 1
+
+    env_ = {"PN_RULES_DIR": str(ROOT / "rules"), "PN_SESSION_TIMEOUT_S": "3", "PN_TOKENS": ENTRY.line()}
+    stack = Stack(["budget"], work_dir=tmp_path, bootstrap=broker.bootstrap, env=env_, workers=2)
+    await asyncio.to_thread(stack.start, 90)  # one group; each worker its own data dir and port
+    workers = stack.workers_of("budget")
+
+    try:
+        await produce_crc32(settings, FINANCE_BUDGETS, budgets)  # upstream's partitioner, not ours
+        for chunk in months[:6]:
+            await produce(settings, FINANCE_POSTINGS, chunk)
+        try:  # with both workers running: every cost centre's figures meet its budget
+            records = await wait_for(settings, [BUDGET_STATUS], lambda rs: latest(events_of(rs), years) == june,
+                                     timeout=30)
+        except TimeoutError:
+            got = latest(events_of(await read_all(settings, [BUDGET_STATUS], idle_s=1.0)), years)
+            pytest.fail(f"June's statuses differ from one in-process run's: {_differences(got, june)}")
+        held = [processed(w) for w in workers]
+        assert all(any(t == FINANCE_POSTINGS.name for t, _ in h) for h in held), f"a worker without postings: {held}"
+        owner = next((i for i, h in enumerate(held) if (BUDGET_CENTRES.name, 0) in h), 0)
+        on_topic = latest(events_of(records), years)
+        views = await asyncio.to_thread(_views_agree, workers, on_topic)
+        for chunk in months[6:9]:
+            await produce(settings, FINANCE_POSTINGS, chunk)
+        workers[owner].kill9()  # mid-year: months 7..9 partly processed, the total's partition with it
+        survivor = workers[1 - owner]
+        for chunk in months[9:]:
+            await produce(settings, FINANCE_POSTINGS, chunk)
+        try:
+            await wait_for(settings, [BUDGET_STATUS], lambda rs: latest(events_of(rs), years) == expected, timeout=45)
+        except TimeoutError:
+            got = latest(events_of(await read_all(settings, [BUDGET_STATUS], idle_s=1.0)), years)
+            pytest.fail(f"final statuses differ from one in-process run's: {_differences(got, expected)}")
+        records = await read_all(settings, [BUDGET_STATUS, ALERTS_BUDGET], idle_s=1.0)
+        await asyncio.to_thread(_views_agree, [survivor], expected)
+    finally:
+        stack.stop()
+
+    assert views >= 2
+    events = events_of(records)
+    contents: dict[str, set[bytes]] = defaultdict(set)
+    for e in events:
+        if e.type.startswith("pn.alert.") or e.data.year in years:
+            contents[e.id].add(e.data.model_dump_json().encode())
+    assert not {i: c for i, c in contents.items() if len(c) > 1}, "event ids published with two contents"
+    open_, history = open_alerts(events, years)
+    assert open_ == expected_open
+    for alert, types in history.items():
+        assert all(a != b for a, b in zip(types, types[1:], strict=False)), (alert, types)
+
+
+
+async def produce_crc32(settings: PnSettings, topic, events) -> None:
+    """As a librdkafka producer with its default partitioner would: crc32 of the key, not murmur2."""
+    from aiokafka import AIOKafkaProducer
+
+    from shared.contract.events import encode
+    from shared.contract.events.envelope import CONTENT_TYPE_HEADER
+    from shared.kafka.client import producer_kwargs
+
+    producer = AIOKafkaProducer(**producer_kwargs(settings))
+    await producer.start()
+    try:
+        for e in events:
+            key = topic.key_for(e).encode()
+            await producer.send_and_wait(topic.name, encode(e), key=key, partition=zlib.crc32(key) % topic.partitions,
+                                         headers=[CONTENT_TYPE_HEADER])
+    finally:
+        await producer.stop()
+
+
+def _views_agree(workers, statuses: dict, timeout: float = 15) -> int:
+    """Poll each worker's GET /budget/{year} until it shows `statuses` (a global store reaches a
+    worker one fetch after its write); returns how many agreed."""
+    want = {cc: s for (_, cc), s in statuses.items()}
+    deadline = time.monotonic() + timeout
+    agreed = 0
+    for worker in workers:
+        while True:
+            request = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/budget/{TWO_YEAR}",
+                                             headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=10) as r:
+                body = json.loads(r.read())
+            got = {c["cost_centre"]: c for c in body["cost_centres"]} | {"total": body["total"]}
+            if got == want:
+                agreed += 1
+                break
+            assert time.monotonic() < deadline, f"the view of worker {worker.web_port} differs: {_differences(got, want)}"
+            time.sleep(0.3)
+    return agreed

@@ -88,21 +88,22 @@ async def run_scenario(settings: PnSettings, scenario: Scenario, running: list[s
     await publish(settings, scenario.history(), p)
     await settle(settings, running, ("intake", "diary", "fees", "billing"),
                  ["pn.complaints.submitted", "pn.intake.accepted", "pn.cases.opened", "pn.letters.outgoing", "pn.letters.incoming", "pn.diary.queue",
-                  "pn.diary.entries", "pn.support.assignments", "pn.support.visits", "pn.care.days"],
+                  "pn.diary.entries", "pn.support.assignments", "pn.support.visits", "pn.care.days", "pn.billing.days"],
                  p, "letters, visits and care days processed")
     await asyncio.sleep(hold_seconds)  # visits still waiting for an assignment expire before the closes
     await publish(settings, scenario.closes(), p)
     await settle(settings, running, ("fees", "billing"), ["pn.commands", "pn.billing.drafts", "pn.fees.drafts"], p, "periods closed")
     fix, january = scenario.cancellations(care)
     await publish(settings, fix, p)
-    await settle(settings, running, ("billing",), ["pn.care.days"], p, "cancellations")
+    await settle(settings, running, ("billing",), ["pn.care.days", "pn.billing.days"], p, "cancellations")
     await publish(settings, january, p)
     await settle(settings, running, ("billing",), ["pn.commands", "pn.billing.drafts"], p, "January close")
     economy = finance_step(scenario)
     if not seeded_outcome:
         economy.items = [(t, e) for t, e in economy.items if t is FINANCE_BUDGETS]
     await publish(settings, economy, p)
-    await settle(settings, running, ("budget",), ["pn.finance.budgets", "pn.finance.postings"], p, "budget monitor")
+    await settle(settings, running, ("budget",), ["pn.finance.budgets", "pn.finance.postings", "pn.budget.ledger",
+                                                  "pn.budget.centres"], p, "budget monitor")
     await settle(settings, running, ("intake", "diary"), ["pn.diary.entries", "pn.letters.dispatched"], p,
                  "status notifications")
 

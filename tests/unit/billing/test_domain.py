@@ -15,6 +15,7 @@ from services.billing.domain import (
     NEW,
     NOT_COVERED,
     OTHER_CARE_REGION,
+    REPLACES,
     VOLUNTARY,
     Decision,
     Revenue,
@@ -23,6 +24,7 @@ from services.billing.domain import (
     decide_day,
     duplicate_alert,
     income_posting_id,
+    replaced_alert,
     revenue_postings,
 )
 from shared.contract.events import InvoiceIssued, InvoiceLine, PeriodCloseRequested
@@ -80,6 +82,13 @@ def test_arrival_of_another_id_is_a_duplicate_unless_the_kept_day_was_cancelled(
     assert arrival("D2", "D1", kept_cancelled=True) == NEW  # a correction, decided like a first day
 
 
+def test_of_two_duplicates_the_lower_id_is_kept_whichever_arrives_first_until_the_period_is_closed():
+    assert arrival("D1", "D2", kept_cancelled=False) == REPLACES  # D2 first: D1 takes its place
+    assert arrival("D2", "D1", kept_cancelled=False) == DUPLICATE  # D1 first: D2 is the duplicate
+    assert arrival("D1", "D2", kept_cancelled=False, kept_closed=True) == DUPLICATE  # closed: D2 may be billed
+    assert arrival("D1", "D2", kept_cancelled=True, kept_closed=True) == NEW
+
+
 # -- duplicate_alert -----------------------------------------------------------------------------
 def test_the_duplicate_alert_names_both_days_and_never_the_patient():
     day = care_day("21", "2024-03-01", patient="P-secret", care_day_id="D-twin")
@@ -91,6 +100,13 @@ def test_the_duplicate_alert_names_both_days_and_never_the_patient():
     assert "D-kept" in alert.message.sv and "D-kept" in alert.message.en
     assert alert.raised_at == NOW
     assert "P-secret" not in alert.model_dump_json()
+
+
+def test_the_alert_for_a_replaced_day_is_the_one_it_would_get_had_it_come_second():
+    kept = care_day("21", "2024-03-01", patient="P-secret", care_day_id="D2")
+    lower = care_day("03", "2024-03-01", patient="P-secret", care_day_id="D1")
+    replaced = {"id": "D2", "home": "21"}  # its day_record, as stored
+    assert replaced_alert(replaced, lower, NOW) == duplicate_alert(kept, "D1", NOW)
 
 
 # -- closed_periods ------------------------------------------------------------------------------

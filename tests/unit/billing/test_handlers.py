@@ -51,21 +51,54 @@ async def test_same_care_day_id_counts_once_and_same_patient_and_date_raises_an_
     b = Billing(rules)
     day = care_day("21", "2024-03-01", patient="P-dup")
     again = day.model_copy(update={"stay_id": "other"})
-    twin = care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-twin")
+    twin = care_day("21", "2024-03-01", patient="P-dup", care_day_id="Dz-twin")
     await b.record(day, envelope(again), twin)
     (alert,) = b.on(ALERTS_OPS)
     assert alert.data.rule_id == "billing.duplicate_care_day"
-    assert alert.data.facts == {"care_day_id": "D-twin", "kept_care_day_id": day.care_day_id,
+    assert alert.data.facts == {"care_day_id": "Dz-twin", "kept_care_day_id": day.care_day_id,
                                 "care_date": "2024-03-01", "home_region": "21"}
     assert "P-dup" not in alert.model_dump_json()
     (invoice,) = await b.close("2024-03")
     assert invoice.data.lines[0].care_day_ids == [day.care_day_id]
 
 
+async def duplicates_in_order(rules, order):
+    """Two stays (two partitions of pn.care.days) report the same patient and date: billing's one
+    partition sees them in either order; the lower care_day_id is billed, the other alerted, alike."""
+    b = Billing(rules)
+    days = [care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-a", stay="S1"),
+            care_day("03", "2024-03-01", patient="P-dup", care_day_id="D-b", stay="S2")]
+    for i in order:
+        await b.record(envelope(days[i], id=f"ev-{i}"))
+    (alert,) = b.on(ALERTS_OPS)
+    assert alert.data.facts == ({"care_day_id": "D-b", "kept_care_day_id": "D-a",
+                                 "care_date": "2024-03-01", "home_region": "03"})
+    (invoice,) = await b.close("2024-03")
+    assert (invoice.data.home_region, invoice.data.lines[0].care_day_ids) == ("21", ["D-a"])
+    await b.record(envelope(days[order[0]], id=f"ev-{order[0]}"), envelope(days[order[1]], id=f"ev-{order[1]}"))
+    assert len(b.on(ALERTS_OPS)) == 1 and await b.close("2024-03") == []  # a replay changes nothing
+    return alert.id
+
+
+async def test_which_duplicate_is_billed_and_which_is_alerted_does_not_depend_on_their_order(rules):
+    ids = {await duplicates_in_order(rules, order) for order in [(0, 1), (1, 0)]}
+    assert len(ids) == 1  # the same alert (its id derives from its cause) in either order
+
+
+async def test_once_its_period_is_closed_the_billed_day_stands_against_a_lower_duplicate(rules):
+    b = Billing(rules)
+    await b.record(care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-b"))
+    (invoice,) = await b.close("2024-03")
+    await b.record(care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-a"))
+    (alert,) = b.on(ALERTS_OPS)
+    assert alert.data.facts["care_day_id"] == "D-a" and alert.data.facts["kept_care_day_id"] == "D-b"
+    assert invoice.data.lines[0].care_day_ids == ["D-b"] and await b.close("2024-04") == []
+
+
 async def test_a_second_delivery_of_any_care_day_event_has_no_effect_without_a_seen_store(rules):
     b = Billing(rules)
     day = envelope(care_day("21", "2024-03-01", patient="P-dup"))
-    twin = envelope(care_day("21", "2024-03-01", patient="P-dup", care_day_id="D-twin"))
+    twin = envelope(care_day("21", "2024-03-01", patient="P-dup", care_day_id="Dz-twin"))
     cancel = envelope(CareDayCancelled(care_day_id="D-other", reason="felregistrerad"))
     await b.record(day, twin, cancel)
     days_after_first = dict(b.deps.days.table)
@@ -219,3 +252,20 @@ async def test_a_cancel_between_a_close_and_its_invoice_is_credited_at_the_next_
     invoices = b.on(BILLING_INVOICES)
     assert amounts(invoices) == [("PN-2024-03-21", Decimal("240.00")), ("PN-2024-03-21-2", Decimal("-120.00"))]
     assert [c.care_day_id for c in invoices[1].data.credits] == [day.care_day_id]
+
+
+async def test_the_summary_is_the_same_on_a_worker_without_the_one_partition_state(rules):
+    """With several workers only one holds `invoices` (pn.billing.drafts has one partition);
+    `issued` is global, so any worker's summary is the whole answer."""
+    from services.billing.web import issued_invoices, summarise
+    from shared.service.state import Store
+
+    b = Billing(rules)
+    await b.record(care_day("21", "2024-03-01"), care_day("03", "2024-03-02"))
+    await b.close("2024-03")
+    await b.record(care_day("21", "2024-03-03"))
+    await b.close("2024-04")  # a supplementary PN-2024-03-21-2
+    whole = summarise(issued_invoices(b.deps.issued, b.deps.invoices), 2024)
+    assert [r["invoices"] for r in whole["rows"]] == [["PN-2024-03-03"], ["PN-2024-03-21", "PN-2024-03-21-2"]]
+    assert summarise(issued_invoices(b.deps.issued, Store("invoices")), 2024) == whole  # another worker
+    assert summarise(issued_invoices(Store("issued"), b.deps.invoices), 2024) == whole  # issued before `issued`

@@ -1,7 +1,7 @@
 """The budget service wired by its own app.py `wire` over in-memory stores (no broker).
 
-What the ledger processor publishes on pn.budget.centres is fed to the centre processor, as the
-internal topic would. `feed(*events)` hands the events to the ledger processor as one batch (the
+Budgets and postings go through the re-key (`pn.budget.ledger`) to the ledger processor, and what
+it publishes on pn.budget.centres to the centre processor, as the internal topics would. `feed(*events)` hands the events to the ledger processor as one batch (the
 statuses and alerts reflect the figures at its end); `Budget(batch=1)` feeds them one per batch,
 the per-event sequence (as before deferred work: one status per changing event)."""
 
@@ -41,7 +41,7 @@ class Budget:
         self.runtime = InMemoryRuntime(SPEC, config)
         self.clock, self.publisher = self.runtime.clock, self.runtime.sent
         self.deps = wire(self.runtime, config, build_deps(self.runtime, config, rules=rules()))
-        self.ledger = self.runtime.processor_for(FINANCE_POSTINGS)
+        self.ledger = self.runtime.processor_for(FINANCE_POSTINGS)  # the re-key: what the public topics feed
         self.centres = self.runtime.processor_for(BUDGET_CENTRES)
 
     async def feed(self, *events: BudgetSet | LedgerPosted | Envelope) -> None:
@@ -52,7 +52,7 @@ class Budget:
 
     async def _ledger_batch(self, msgs: list) -> None:
         await self.ledger.process_batch(msgs)
-        await self.runtime.pump()  # pn.budget.centres back to the centre processor
+        await self.runtime.pump()  # pn.budget.ledger to the ledger processor (the same batch), pn.budget.centres on
 
     def statuses(self) -> list[Envelope]:
         return self.publisher.on(BUDGET_STATUS)

@@ -7,6 +7,8 @@ import pytest
 from services.budget.web import budget_view
 from shared.apps.demo.seed_jamtland import jamtland_2023
 from shared.contract.events import derive_id
+from shared.contract.topics import BUDGET_LEDGER
+from shared.service.state import Store
 from shared.service.testing import envelope
 
 from .harness import Budget, budget, posting
@@ -37,9 +39,22 @@ async def test_jamtland_replay_gives_the_seed_deviations():
     # revenue 87 % of budget after month 12: the info alert is raised for 6102 revenue, nothing else at year end
     open_ = _open_alerts(b)
     assert "budget.revenue_shortfall|2091|6102/revenue" in open_
-    view = budget_view(b.deps.ledger, b.deps.totals, 2091)
+    view = budget_view(b.deps.published, b.deps.totals, 2091)
     assert [c["cost_centre"] for c in view["cost_centres"]] == ["6101", "6102", "6103"]
     assert view["cost_centres"][1] == b.latest("6102", 2091) and view["total"] == total
+
+
+async def test_the_view_answers_the_same_on_a_worker_without_the_one_partition_state():
+    """With several workers only one holds `totals` (pn.budget.centres has one partition) and each
+    holds a part of `ledger`; `published` is global, so any worker's view is the whole answer."""
+    b = Budget()
+    await replay_jamtland(b)
+    whole = budget_view(b.deps.published, b.deps.totals, 2091)
+    assert len(whole["cost_centres"]) == 3 and whole["total"] is not None
+    elsewhere = Store("totals")  # another worker: none of the one-partition state
+    assert budget_view(b.deps.published, elsewhere, 2091) == whole
+    before_upgrade = Store("published")  # statuses last changed before `published` existed
+    assert budget_view(before_upgrade, b.deps.totals, 2091) == whole
 
 
 def _open_alerts(b: Budget) -> set[str]:
@@ -52,12 +67,15 @@ def _open_alerts(b: Budget) -> set[str]:
 async def test_duplicates_change_nothing():
     b = Budget()
     await replay_jamtland(b)
-    sent = len(b.publisher.sent)
+    def outputs():  # what the service publishes beyond its re-key of every input
+        return [s for s in b.publisher.sent if s.topic != BUDGET_LEDGER.name]
+
+    sent = len(outputs())
     budgets, postings = jamtland_2023(2091)
     # the same events again (same ids), and the same posting_ids under new event ids
     await b.feed(*budgets, *postings)
     await b.feed(*[envelope(p) for p in postings])
-    assert len(b.publisher.sent) == sent
+    assert len(outputs()) == sent
 
 
 async def test_later_budget_replaces_and_changed_posting_moves():
@@ -140,7 +158,7 @@ async def test_view_rejects_a_bad_year():
             routes[path] = (handler, role)
 
     b = Budget()
-    web.register(Runtime(), ledger=b.deps.ledger, totals=b.deps.totals)
+    web.register(Runtime(), published=b.deps.published, totals=b.deps.totals)
     handler, role = routes["/budget/{year}"]
     assert role == "officer"
     req = WebRequest.__new__(WebRequest)
@@ -264,3 +282,20 @@ async def test_only_the_namnds_own_cost_centres_are_counted():
     assert b.latest("total", 2091)["total"]["actual_ytd"] == "-37670.00"
     assert b.latest("6103", 2091)["account_groups"]["revenue"]["actual_ytd"] == "32330.00"
     assert not any("5100" in a.data.subject for a in b.alerts())
+
+
+async def test_budgets_and_postings_are_re_keyed_by_cost_centre_whatever_partition_they_came_on():
+    """Upstream's partitioner may put a cost centre's budget and its postings on different
+    partitions of the public topics (librdkafka's default is not murmur2); the re-key sends both,
+    unchanged, to pn.budget.ledger under the cost centre, so our partitioner puts them together."""
+    from shared.contract.topics import FINANCE_BUDGETS, FINANCE_POSTINGS
+    from shared.service.testing import message
+
+    b = Budget()
+    set_, post, other = (envelope(budget(2091, "6103", "fees", "-1200")), envelope(posting("p", "2091-01", "6103", "fees", "-1")),
+                         envelope(posting("q", "2091-01", "5100", "revenue", "9")))
+    await b.ledger.process_batch([message(FINANCE_BUDGETS, set_, partition=0),
+                                  message(FINANCE_POSTINGS, post, partition=3),
+                                  message(FINANCE_POSTINGS, other, partition=1)])
+    forwarded = [s for s in b.publisher.sent if s.topic == BUDGET_LEDGER.name]
+    assert [(s.key, s.event.id) for s in forwarded] == [(b"6103", set_.id), (b"6103", post.id)]  # not 5100's
