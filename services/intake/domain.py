@@ -16,6 +16,7 @@ from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,
+    CareUnitUpserted,
     CategoryRef,
     ComplaintSubmitted,
 )
@@ -119,6 +120,11 @@ def care_unit_status(hsa_id: str | None, unit: Mapping[str, Any] | None) -> str:
     if not hsa_id:
         return "none"
     return "resolved" if unit else "unresolved"
+
+
+def unit_record(unit: CareUnitUpserted) -> dict[str, str]:
+    """What intake keeps of a care unit: what a case names of it (care provider) and its name and region."""
+    return {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
 
 
 def unknown_unit_alert(case_id: str, hsa_id: str | None, raised_at: datetime) -> AlertRaised:

@@ -261,6 +261,24 @@ INTAKE_ACCEPTED = Topic(
     partitions=1, producers=("intake",), internal=True,
     retention=Retention.PERSONAL, retention_reason="whole complaints on their way to a case number: kept for the replay window")
 
+INTAKE_CASE_UPDATES = Topic(
+    "pn.intake.case-updates", "none (one partition)", (CareUnitUpserted, DiaryRegistered, Tick),
+    "Intake-internal: what stage 2 needs beside the complaints, re-keyed into its one partition so every "
+    "read it makes is local with several workers: the HSA directory's units, the diary's registered "
+    "letters of a case (status notifications) and intake's own ticks (spike alerts resolved).",
+    partitions=1, producers=("intake",), internal=True,
+    retention=Retention.INTERNAL,
+    retention_reason="public diary entries, directory units and ticks (no personal data) on their way to "
+                     "the cases partition: kept for the replay window")
+DIARY_DISPATCH = Topic(
+    "pn.diary.dispatch", "recipient hsa_id", (DiaryRegistered, CareUnitUpserted),
+    "Diary-internal: registered outgoing letters and directory units re-keyed by the recipient's HSA-id, so "
+    "a letter waiting for its unit and the unit's arrival meet on one partition, whichever worker holds it.",
+    producers=("diary",), internal=True, key_fields=("counterpart", "hsa_id"),
+    retention=Retention.INTERNAL,
+    retention_reason="public diary entries and directory units (no personal data) on their way to "
+                     "dispatch: kept for the replay window")
+
 FEES_DRAFTS = Topic(
     "pn.fees.drafts", "none (one partition)", (FeePayout,),
     "Fees-internal: each close's proposed payouts in one partition; the first draft of a payout wins, so "
