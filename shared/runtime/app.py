@@ -22,6 +22,7 @@ from shared.kafka.client import compression_type, security_kwargs
 from shared.runtime import hooks
 from shared.runtime.changelog import TableChangelog
 from shared.runtime.feed import BatchFeed, as_message
+from shared.runtime.global_store import GlobalChangelog, Replica, ReplicaView, follow
 from shared.runtime.publisher import FaustPublisher, SendPublisher
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 from shared.runtime.stalled import watch as watch_stalled
@@ -115,6 +116,8 @@ class ServiceRuntime:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
+        self.replicas: dict[str, Replica] = {}
+        """The global stores' replicas by store name (shared/runtime/global_store.py)."""
         self._rocksdb_budget = (MemoryBudget(settings.rocksdb_memory_mb)
                                 if settings.store == "rocksdb" and "rocksdb_memory" in self.hooks else None)
         if self._rocksdb_budget is not None:
@@ -145,6 +148,35 @@ class ServiceRuntime:
         store = Store(name, table, changelog=changelog, cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
+
+    def global_store(self, name: str, topic: Topic) -> Store:
+        """A store every worker of the service holds in full (all partitions), kept up to date
+        continuously: for reference data every partition needs (shared/runtime/global_store.py).
+        Written only by the processor that consumes `topic` (the change goes on the partition of
+        the message that made it, as for any store); read by any processor or view of any worker.
+        Another worker sees a write one fetch after it is acknowledged; a worker's agents start
+        only once its global stores have read their changelog to the end."""
+        table = self.app.Table(name, default=None, partitions=topic.partitions, options=self._rocksdb_options())
+        if self._rocksdb_budget is not None:
+            share_memory(table, self._rocksdb_budget)
+        replica = self.replicas[name] = Replica(name, topic.partitions)
+        changelog = GlobalChangelog(TableChangelog(table), replica) if "changelog" in self.hooks else None
+        store = Store(name, ReplicaView(replica, table), changelog=changelog, cache_entries=0)
+        self.stores[name] = store
+        self.readiness.add_check(f"global_store:{name}", replica.loading_reason)
+        settings, log = self.settings, self.log
+
+        async def follow_changelog() -> None:
+            await follow(replica, table.changelog_topic.get_topic_name(), settings, log)
+
+        follow_changelog.__name__ = f"{self.service}_global_{name}"
+        self.app.task(follow_changelog)
+        return store
+
+    async def _globals_loaded(self) -> None:
+        """Agents wait here before their first batch: every global store read to its end."""
+        for replica in self.replicas.values():
+            await replica.wait_caught_up()
 
     def _rocksdb_options(self) -> dict[str, int] | None:
         """Memtables per table partition (each partition is its own DB; the block cache and the
@@ -195,13 +227,15 @@ class ServiceRuntime:
         if "batch_feed" in self.hooks:
             feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
                              fetch_loop_hook="fetch_loop" in self.hooks,
-                             before_batch=self._after_rebalance, on_batch=on_batch)
+                             before_batch=self._after_rebalance, on_batch=on_batch,
+                             wait_for=self._globals_loaded)
             supervised = partial(self._supervised, name, feed)
 
             async def agent(stream: Any) -> None:
                 await supervised(stream)
         else:  # faust's own per-record path: what the feed is measured against
             async def agent(stream: Any) -> None:
+                await self._globals_loaded()
                 async for event in stream.events():
                     self._after_rebalance()
                     await proc.process_batch([as_message(event.message)], None)
@@ -279,6 +313,8 @@ class ServiceRuntime:
             self._generation = generation
             for store in self.stores.values():
                 store.invalidate()
+            for replica in self.replicas.values():
+                replica.forget_unstamped()
 
     def tick_every(self, seconds: float) -> None:
         """Publish a `pn.tick` for this service to every partition of `pn.ticks` every `seconds`.

@@ -97,6 +97,7 @@ class InMemoryRuntime:
         self.log = get_logger(service=spec.name)
         self.tables = {} if tables is None else tables
         self.stores: dict[str, Any] = {}
+        self.global_stores: dict[str, Any] = {}  # name → the reference topic whose processor writes it
         self.feeds: dict[str, Any] = {}  # topic name → processor
         self.routes: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self.ticks: list[float] = []
@@ -109,6 +110,13 @@ class InMemoryRuntime:
 
         store = self.stores[name] = Store(name, self.tables.setdefault(name, {}))
         return store
+
+    def global_store(self, name: str, topic: Any) -> Any:
+        """One dict, as for `store`: a unit test runs one worker, which holds every partition.
+        (What a global store adds on faust, every key on every worker one fetch after its write,
+        is the runtime's business: tests/unit/shared/test_global_store.py.)"""
+        self.global_stores[name] = topic
+        return self.store(name, topic.partitions)
 
     def processor(self, handlers: Any, deps: Any, *, stores: Sequence[Any] | None = None) -> Any:
         from shared.service.processor import Processor

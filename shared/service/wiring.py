@@ -28,6 +28,11 @@ class Wiring(Protocol):
 
     def store(self, name: str, partitions: int) -> Store: ...
 
+    def global_store(self, name: str, topic: Topic) -> Store:
+        """Reference data every partition needs: every worker holds all of it (docs/SERVICE_GUIDE.md,
+        "Global stores"). Written only by the processor consuming `topic`; read from anywhere."""
+        ...
+
     def processor(self, handlers: Mapping[str, Handler], deps: Any, *,
                   stores: Sequence[Store] | None = None) -> Processor: ...
 
