@@ -31,7 +31,7 @@ def build_deps(runtime: Wiring, settings: Settings) -> Deps:
     compiled rules; a test may hand in rules it compiled once."""
     return Deps(
         registry=runtime.store("registry", DIARY_QUEUE.partitions),
-        directory=runtime.store("care-units", CARE_UNITS.partitions),
+        directory=runtime.global_store("care-units", CARE_UNITS),  # every worker: views, dispatch's fallback
         waiting=runtime.store("waiting-letters", DIARY_ENTRIES.partitions),  # earlier versions': drained
         dispatch=runtime.store("dispatch", DIARY_DISPATCH.partitions),
         settings=settings, clock=runtime.clock, log=runtime.log)

@@ -21,7 +21,8 @@ def build_deps(runtime: Wiring, settings: Settings, *, rules: CategoryRules | No
     compiled rules; a test may hand in rules it compiled once."""
     return Deps(
         refs=runtime.store("complaint-refs", COMPLAINTS_SUBMITTED.partitions),
-        directory=runtime.store("care-units", CARE_UNITS.partitions),  # earlier versions' directory: read only
+        # earlier versions' directory, read only (a fallback): global, so every worker has all of it
+        directory=runtime.global_store("care-units", CARE_UNITS),
         cases=runtime.store("cases", INTAKE_ACCEPTED.partitions),
         rules=rules or load_category_rules(settings.rules_dir / "complaint_categories.yaml"),  # bad file -> RulesFileError
         attachments=AttachmentPolicy(settings.intake_max_attachment_bytes,

@@ -23,6 +23,12 @@ class LocalityRuntime(InMemoryRuntime):
         self.partitions: dict[str, int] = {}
         self.remote_reads: list[tuple[int, str]] = []  # (processor's partitions, store name)
         self.legacy = legacy  # stores earlier versions wrote, read only as a fallback (documented)
+        self.global_names: set[str] = set()
+
+    def global_store(self, name: str, topic: Any) -> Any:
+        """Every worker holds all of a global store: a read of it is local anywhere."""
+        self.global_names.add(name)
+        return super().global_store(name, topic)
 
     def store(self, name: str, partitions: int) -> Any:
         store = super().store(name, partitions)
@@ -32,7 +38,8 @@ class LocalityRuntime(InMemoryRuntime):
 
             def watched(*a: Any, _original: Any = original, _name: str = name, **k: Any) -> Any:
                 reader = _reading.get()
-                if reader is not None and reader != self.partitions[_name] and _name not in self.legacy:
+                if reader is not None and reader != self.partitions[_name] and _name not in self.legacy \
+                        and _name not in self.global_names:
                     self.remote_reads.append((reader, _name))
                 return _original(*a, **k)
 

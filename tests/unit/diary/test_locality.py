@@ -26,7 +26,7 @@ async def test_no_handler_reads_a_store_of_another_partition_count():
     `pn.diary.dispatch`; numbering reads only its one-partition registry. Only the directory that
     earlier versions (and the register's views) keep is read as a fallback."""
     config = Settings()
-    runtime = LocalityRuntime(SPEC, config, legacy=("care-units",))
+    runtime = LocalityRuntime(SPEC, config)
     wire(runtime, config)
 
     async def send(topic, payload, **kwargs):

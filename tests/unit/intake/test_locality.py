@@ -30,7 +30,7 @@ async def test_no_handler_reads_a_store_of_another_partition_count():
     and tick handlers (4 partitions) read the 1-partition cases: empty on a worker that does not
     hold them. Only earlier versions' directory is read, as a fallback (legacy)."""
     config = Settings()
-    runtime = LocalityRuntime(SPEC, config, legacy=("care-units",))
+    runtime = LocalityRuntime(SPEC, config)
     wire(runtime, config, build_deps(runtime, config, rules=RULES))
 
     async def send(topic, payload, **kwargs):
@@ -56,7 +56,7 @@ async def test_a_unit_is_known_to_stage_2_from_its_own_partition_in_log_order():
     """The directory reaches stage 2 on its one partition: a complaint queued before its unit opens
     an unresolved case, one queued after it a resolved one, however the workers are laid out."""
     config = Settings()
-    runtime = LocalityRuntime(SPEC, config, legacy=("care-units",))
+    runtime = LocalityRuntime(SPEC, config)
     wire(runtime, config, build_deps(runtime, config, rules=RULES))
     stage1 = runtime.processor_for(COMPLAINTS_SUBMITTED)
     await stage1.process(message(COMPLAINTS_SUBMITTED, complaint(external_ref="a"), id="a"))
