@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -26,6 +26,19 @@ from shared.runtime.global_store import GlobalChangelog, Replica, ReplicaView, f
 from shared.runtime.publisher import FaustPublisher, SendPublisher
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 from shared.runtime.stalled import watch as watch_stalled
+from shared.runtime.views import (
+    ALL,
+    ANY,
+    GENERATION_HEADER,
+    LOCAL,
+    PEER_HEADER,
+    SPREADS,
+    ask_peers,
+    peer_urls,
+    unavailable,
+)
+from shared.runtime.views import first_found as _first_found
+from shared.runtime.views import merged as _merged
 from shared.service.logging import fix_levels, get_logger
 from shared.service.metrics import Metrics
 from shared.service.ports import Clock, SystemClock
@@ -37,7 +50,7 @@ from shared.service.state import Store
 from shared.service.wiring import attach_seen_store
 from shared.web.audit import make_audit_hook
 from shared.web.auth import TokenRegistry
-from shared.web.gate import WebGate
+from shared.web.gate import WebGate, WebResponse
 
 
 def faust_credentials(settings: PnSettings) -> Any:
@@ -54,6 +67,20 @@ def faust_credentials(settings: PnSettings) -> Any:
 
 def faust_broker_url(settings: PnSettings) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
+
+
+def advertised_url(settings: PnSettings, port: int) -> str:
+    """Where the other workers of the service reach this one's views (faust's canonical_url,
+    which its assignor hands every member): PN_WEB_ADVERTISED_URL, else the web host and port,
+    with a wildcard host (compose's 0.0.0.0) replaced by this host's name."""
+    if settings.web_advertised_url:
+        return settings.web_advertised_url
+    host = settings.web_host
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
 
 
 def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
@@ -99,6 +126,7 @@ def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         web_transport=f"tcp://{settings.web_host}:{spec.web_port(settings)}",
+        canonical_url=advertised_url(settings, spec.web_port(settings)),
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
@@ -126,7 +154,7 @@ class ServiceRuntime:
         self._processor: Processor | None = None
         self._agents = 0
         self._generation: int | None = None
-        self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
+        self._routes: dict[str, dict[str, tuple[Any, ...]]] = {}
         self.gate: WebGate | None = None
         self.readiness = Readiness(stall_after_s=settings.stall_after_s)
         """What /health answers (shared/service/readiness.py); other modules plug checks in with add_check."""
@@ -335,14 +363,24 @@ class ServiceRuntime:
 
     # -- web -----------------------------------------------------------------------------------
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
-              audit: str | None = None) -> None:
+              audit: str | None = None, spread: str = LOCAL,
+              merge: Callable[[list[Any]], Any] | None = None) -> None:
         """Register a protected view (see shared/web/gate.py). `audit` names the view in audit events
-        when the view reads case data."""
+        when the view reads case data. `spread` says where the answer comes from with several
+        workers (shared/runtime/views.py): `local` (this worker's answer is whole: a global store,
+        the topics, a POST), `any` (a lookup: on a local 404 the other workers are asked), `all`
+        (an aggregate: every worker's answer, combined by `merge(bodies)`)."""
+        if spread not in SPREADS:
+            raise ValueError(f"spread must be one of {SPREADS}")
+        if spread != LOCAL and method.upper() != "GET":
+            raise ValueError("only GET views are spread over the workers")
+        if (spread == ALL) != (merge is not None):
+            raise ValueError("spread='all' needs merge, and only it")
         if self.gate is None:
             self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
         methods = self._routes.setdefault(path, {})
         first = not methods
-        methods[method.upper()] = (handler, role, audit)
+        methods[method.upper()] = (handler, role, audit, spread, merge)
         if first:
             self._register_path(path)
 
@@ -360,8 +398,12 @@ class ServiceRuntime:
             entry = routes.get(request.method.upper())
             if entry is None:
                 return view.json({"error": "method_not_allowed"}, status=405)
-            handler, role, audit = entry
+            handler, role, audit, spread, merge = entry
+            if spread != LOCAL:
+                handler = self._spread(handler, request, spread, merge)
             resp = await gate_of().handle(request, handler, role=role, audit_view=audit, params=params)
+            if spread != LOCAL:
+                resp.headers = {**resp.headers, GENERATION_HEADER: str(self.app.consumer_generation_id)}
             if resp.content is not None:
                 return view.bytes(resp.content, content_type=resp.content_type, status=resp.status,
                                   headers=resp.headers or None)
@@ -370,6 +412,32 @@ class ServiceRuntime:
         attrs = {m: dispatch for m in ("get", "post", "put", "delete", "patch")}
         view_cls = type(f"View_{len(self._routes)}", (faust.web.View,), attrs)
         self.app.page(path)(view_cls)
+
+    def _spread(self, handler: Any, request: Any, spread: str, merge: Any) -> Any:
+        """The view's handler, completed by the other workers' answers (shared/runtime/views.py).
+        A peer's request (`pn-peer`) is answered from this worker's data only; a worker that
+        is rebalancing or restoring tables answers 503, so it is never taken for a complete one."""
+        app = self.app
+        peer = PEER_HEADER in request.headers
+
+        async def spread_handler(req: Any) -> Any:
+            if app.rebalancing or not _recovered(app):
+                return unavailable("this worker is taking over partitions; retry")
+            result = await handler(req)
+            if peer:
+                return result
+            local = result if isinstance(result, WebResponse) else WebResponse(200, result)
+            if spread == ANY and local.status != 404:
+                return local
+            if spread == ALL and local.status != 200:
+                return local
+            urls = peer_urls(app)
+            answers = await ask_peers(app, urls, request.path_qs, request.headers) if urls else []
+            if spread == ANY:
+                return _first_found(local, answers)
+            return _merged(local.body, app.consumer_generation_id, answers, merge)
+
+        return spread_handler
 
     def _add_basic_views(self) -> None:
         app, metrics, service = self.app, self.metrics, self.service

@@ -100,6 +100,7 @@ class InMemoryRuntime:
         self.global_stores: dict[str, Any] = {}  # name → the reference topic whose processor writes it
         self.feeds: dict[str, Any] = {}  # topic name → processor
         self.routes: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self.spreads: dict[tuple[str, str], tuple[str, Any]] = {}
         self.ticks: list[float] = []
         self._processor: Any = None
         self._pumped = 0
@@ -137,8 +138,11 @@ class InMemoryRuntime:
     def tick_every(self, seconds: float) -> None:
         self.ticks.append(seconds)
 
-    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None) -> None:
+    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None,
+              spread: str = "local", merge: Any = None) -> None:
+        """Recorded; `spread`/`merge` (how several workers complete the answer) in `spreads`."""
         self.routes[(method.upper(), path)] = (handler, role, audit)
+        self.spreads[(method.upper(), path)] = (spread, merge)
 
     def publisher(self) -> FakePublisher:
         return self.sent
