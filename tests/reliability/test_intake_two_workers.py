@@ -27,12 +27,15 @@ from shared.kafka.broker import EmbeddedBroker
 from shared.kafka.io import events_of, produce, read_all, wait_for
 from shared.platform.supervisor import Stack
 from shared.service.settings import PnSettings
+from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.intake.factories import care_unit, complaint
-from .workers import processed, second_worker
+from .workers import get, processed
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+TOKEN, OFFICER = new_token("test-officer", "officer")
 
 TAG = f"w{uuid.uuid4().hex[:8]}"
 CHUNKS = (150, 300, 100)  # before the kill, during it, after it
@@ -77,15 +80,13 @@ async def test_two_workers_then_kill_9_of_the_numbering_one(own_broker, tmp_path
     # DEBUG: the per-case `case_opened` line the test follows progress by; a 3 s session lets the
     # killed member leave the group soon
     stack = Stack(["intake"], work_dir=tmp_path, bootstrap=own_broker.bootstrap,
-                  env={"PN_RULES_DIR": str(ROOT / "rules"), "PN_LOG_LEVEL": "DEBUG", "PN_SESSION_TIMEOUT_S": "3"})
+                  env={"PN_RULES_DIR": str(ROOT / "rules"), "PN_LOG_LEVEL": "DEBUG", "PN_SESSION_TIMEOUT_S": "3",
+                       "PN_TOKENS": OFFICER.line()}, workers=2)
     started = time.monotonic()
     await asyncio.to_thread(stack.start, 90)
-    first, second = stack.processes["intake"], second_worker(stack, "intake", tmp_path)
+    first, second = stack.workers_of("intake")
     try:
         deadline = time.monotonic() + 60
-        while not second.healthy():
-            assert second.alive() and time.monotonic() < deadline, "the second worker did not start"
-            await asyncio.sleep(0.2)
         await produce(settings, CARE_UNITS, [make_event(care_unit(u), source="/test/two", time=datetime.now(UTC))
                                              for u in UNITS])
         batches = [complaints(c, n) for c, n in enumerate(CHUNKS)]
@@ -97,6 +98,11 @@ async def test_two_workers_then_kill_9_of_the_numbering_one(own_broker, tmp_path
             assert any(t == COMPLAINTS_SUBMITTED.name for t, _ in w), work
         [numbering] = [w for w in (first, second) if (INTAKE_ACCEPTED.name, 0) in work[w]]
         survivor = second if numbering is first else first
+        # the case view answers the same on both workers (the one without the cases asks the other)
+        case_id = sorted({e.data.case_id for e in mine(await read_all(settings, [CASES_OPENED]))})[0]
+        answers = [get(w, f"/cases/{case_id}", TOKEN) for w in (first, second)]
+        assert answers[0] == answers[1] and answers[0][0] == 200, answers
+        assert [get(w, "/cases/PN-1999-99999", TOKEN)[0] for w in (first, second)] == [404, 404]
 
         await produce(settings, COMPLAINTS_SUBMITTED, batches[1])
         while numbering.log_path.read_text(errors="replace").count(f'{TAG}-1-c') < 60:
@@ -129,7 +135,6 @@ async def test_two_workers_then_kill_9_of_the_numbering_one(own_broker, tmp_path
         await asyncio.sleep(1.0)
         records = await read_all(settings, [CASES_OPENED, NOTIFICATIONS])
     finally:
-        second.stop()
         stack.stop()
     cases_opened = mine(records)
     print(f"\nintake, two workers: {before} of {sum(CHUNKS)} cases out at the kill -9 of the numbering worker, "

@@ -1,27 +1,15 @@
-"""Two workers of one service in one consumer group, as an operator runs them (issue 27): the
-first started by `Stack`, the second beside it with its own data directory and web port (RocksDB
-locks its directory). What each worker processes is read from its `/metrics`
-(`pn_consumer_offset` per topic and partition)."""
+"""What each worker of a service processes (issue 27), read from its `/metrics`
+(`pn_consumer_offset` per topic and partition), and its views asked directly."""
 
 from __future__ import annotations
 
 import re
+import urllib.error
 import urllib.request
-from pathlib import Path
 
-from shared.kafka.broker import free_port
-from shared.platform.supervisor import ServiceProcess, Stack
+from shared.platform.supervisor import ServiceProcess
 
 OFFSET = re.compile(r'^pn_consumer_offset\{([^}]*)\} ', re.M)
-
-
-def second_worker(stack: Stack, name: str, work_dir: Path) -> ServiceProcess:
-    """Start another worker of `name` in the stack's consumer group (not waited for)."""
-    port = free_port()
-    env = {**stack.env_for(name, port), "PN_DATA_DIR": str(work_dir / "data-2")}
-    proc = ServiceProcess(name, env, work_dir / "logs" / f"{name}-2.log", port)
-    proc.start()
-    return proc
 
 
 def processed(proc: ServiceProcess) -> set[tuple[str, int]]:
@@ -33,3 +21,14 @@ def processed(proc: ServiceProcess) -> set[tuple[str, int]]:
         fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
         out.add((fields["topic"], int(fields["partition"])))
     return out
+
+
+def get(proc: ServiceProcess, path: str, token: str) -> tuple[int, bytes]:
+    """A view of this worker, as an officer's client would ask it."""
+    req = urllib.request.Request(f"http://127.0.0.1:{proc.web_port}{path}",
+                                 headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()

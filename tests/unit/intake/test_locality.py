@@ -77,3 +77,11 @@ async def test_a_directory_of_an_earlier_version_is_still_read():
     await runtime.pump()
     [case] = runtime.sent.on(CASES_OPENED)
     assert (case.data.care_unit_status, case.data.care_provider) == ("resolved", "Region Dalarna")
+
+
+def test_the_case_view_is_asked_of_the_worker_that_holds_the_cases():
+    config = Settings()
+    runtime = LocalityRuntime(SPEC, config)
+    wire(runtime, config, build_deps(runtime, config, rules=RULES))
+    assert runtime.spreads[("GET", "/cases/{case_id}")][0] == "any"  # 404 here: the others are asked
+    assert runtime.spreads[("POST", "/complaints")][0] == "local"
