@@ -103,7 +103,7 @@ def intake(n: int) -> Pipeline:
     from services.intake.rules import load_category_rules
     from services.intake.settings import Settings
     from shared.apps.demo.scenario import Scenario
-    from shared.contract.topics import INTAKE_ACCEPTED, INTAKE_CASE_UPDATES
+    from shared.contract.topics import INTAKE_ACCEPTED
 
     settings, clock = Settings(), FixedClock()
     scenario = Scenario(scale=n / 557, seed=13)
@@ -116,14 +116,14 @@ def intake(n: int) -> Pipeline:
     common = {"service": "intake", "deps": deps, "publisher": publisher, "clock": clock}
     stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.refs], **common)
     stage2 = Processor(handlers=CASE_HANDLERS, stores=[deps.cases], **common)
-    stage2.use_seen_store([INTAKE_ACCEPTED, INTAKE_CASE_UPDATES], None)  # as agents.py: idempotent by its facts
+    stage2.use_seen_store([INTAKE_ACCEPTED], None)  # as agents.py: idempotent by its facts
     deps.emit = stage1.emit
     inputs = messages(complaints.items)
     accepted = publisher.kept[INTAKE_ACCEPTED.name]
     return Pipeline("intake: complaints (accept + open case)", len(inputs), [
         (stage1, lambda: inputs),
         (stage2, lambda: [Message(INTAKE_ACCEPTED.name, 0, i, None, v, time.time()) for i, v in enumerate(accepted)]),
-    ], warmup=[(stage2, messages([(INTAKE_CASE_UPDATES, e) for _, e in reference.items]))])  # the directory
+    ], warmup=[(stage2, messages([(INTAKE_ACCEPTED, e) for _, e in reference.items]))])  # the directory
 
 
 def diary(n: int) -> Pipeline:

@@ -8,7 +8,6 @@ from shared.contract.topics import (
     COMPLAINTS_SUBMITTED,
     DIARY_ENTRIES,
     INTAKE_ACCEPTED,
-    INTAKE_CASE_UPDATES,
     TICKS,
 )
 from shared.service.processor import Processor
@@ -20,4 +19,4 @@ def register(runtime: Wiring, *, intake: Processor, cases: Processor) -> None:
     # idempotent: `complaint|<event id>` in `cases` is stage 2's dedup fact (a redelivered complaint
     # finds it and emits nothing), so no seen-id write per case; a redelivered unit writes the same
     # value, a tick finds its resolutions done, a letter's notification has the id it had
-    runtime.consume(INTAKE_ACCEPTED, INTAKE_CASE_UPDATES, processor=cases, idempotent=True)
+    runtime.consume(INTAKE_ACCEPTED, processor=cases, idempotent=True)

@@ -35,7 +35,6 @@ from shared.contract.topics import (
     CASES_OPENED,
     COMPLAINTS_REJECTED,
     INTAKE_ACCEPTED,
-    INTAKE_CASE_UPDATES,
     NOTIFICATIONS,
 )
 from shared.service.ports import Clock, Emit
@@ -108,9 +107,9 @@ def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
 
 
 def forward_unit(event: Any, *, deps: Deps) -> list[Emit]:
-    """A directory unit goes on, unchanged, to stage 2's one partition (`pn.intake.case-updates`):
+    """A directory unit goes on, unchanged, to stage 2's one partition (`pn.intake.accepted`):
     stage 2 is its only reader, so the directory lives beside the cases, ordered with the complaints."""
-    return [Emit(INTAKE_CASE_UPDATES, None, event)]
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
 def forward_letter(event: Any, *, deps: Deps) -> list[Emit]:
@@ -118,14 +117,14 @@ def forward_letter(event: Any, *, deps: Deps) -> list[Emit]:
     entry = event.data
     if letter_template(entry.direction, entry.document_kind) is None:
         return []
-    return [Emit(INTAKE_CASE_UPDATES, None, event)]
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
 def forward_tick(event: Any, *, deps: Deps) -> list[Emit]:
     """Intake's own ticks go on to stage 2, which holds the open spike alerts and their tallies."""
     if event.data.service != "intake":
         return []
-    return [Emit(INTAKE_CASE_UPDATES, None, event)]
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
 # -- stage 2: open the case -------------------------------------------------------------------------------
@@ -183,14 +182,15 @@ def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
         # only this case's own unit/category key is checked: a scan of every open alert per case
         # cost ~4 ms on RocksDB (bench/RESULTS.md); a tick removes the alerts it resolves
         known = open_alerts.get(key)
-        data = spike_alert(unit, category.code, case.case_id, current, baseline, policy, event.time,
+        data = spike_alert(unit, category.code, day, current, baseline, policy, event.time,
                            already_open=known is not None)
         if data is None:
             continue
         if open_alerts is stored:
             open_alerts = dict(stored)
         open_alerts[key] = {"alert_id": data.alert_id, "raised_at": event.time.isoformat()}
-        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[event.id, SPIKE_RULE, category.code]))
+        # the event id from the alert alone (not the complaint that tipped it): order-independent too
+        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, SPIKE_RULE]))
     if open_alerts is not stored and open_alerts != stored:
         cases[keys.OPEN_SPIKES] = open_alerts
     return outputs

@@ -2,8 +2,8 @@
 
 The strings are the stored layout: the changelog topics and the committed tables depend on them
 byte for byte, so a change here is a migration, never a rename. Four stores (services/intake/app.py):
-- `cases` (1 partition, like `pn.intake.accepted` and `pn.intake.case-updates`): the case records, the
-  complaint → case mapping, the yearly counters, the spike tallies, the open spike alerts and the HSA
+- `cases` (1 partition, like `pn.intake.accepted`, which also carries units, letters and ticks): the
+  case records, the complaint → case mapping, the yearly counters, the spike tallies, the open spike alerts and the HSA
   directory's units (`unit|`): everything stage 2 reads, in its one partition;
 - `complaint-refs` (4 partitions, like `pn.complaints.submitted`): upstream references;
 - `care-units` (4 partitions): the HSA directory as earlier versions kept it; read only, as a fallback;

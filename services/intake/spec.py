@@ -7,7 +7,6 @@ from shared.contract.topics import (
     COMPLAINTS_SUBMITTED,
     DIARY_ENTRIES,
     INTAKE_ACCEPTED,
-    INTAKE_CASE_UPDATES,
     TICKS,
 )
 from shared.service.spec import ServiceSpec
@@ -18,7 +17,7 @@ SPEC = ServiceSpec(
     name="intake",
     port=6061,
     summary="complaints from 1177, phone, letter and e-mail: validated, de-duplicated, categorised, routed to the care unit, a case opened",
-    inputs=(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, INTAKE_ACCEPTED, INTAKE_CASE_UPDATES),
+    inputs=(COMPLAINTS_SUBMITTED, CARE_UNITS, DIARY_ENTRIES, TICKS, INTAKE_ACCEPTED),
     settings=Settings,
     app="services.intake.app:create_app",
 )

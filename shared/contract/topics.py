@@ -256,20 +256,13 @@ TICKS = Topic(
     producers=("intake", "diary", "fees", "billing", "budget"), internal=True,
     retention=Retention.OPERATIONAL)
 INTAKE_ACCEPTED = Topic(
-    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted,),
-    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
+    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted, CareUnitUpserted, DiaryRegistered, Tick),
+    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year; beside them, "
+    "in the same log order, what stage 2 reads with them (the HSA directory's units, the diary's registered "
+    "letters of a case, intake's own ticks), so every read of stage 2 is local with several workers.",
     partitions=1, producers=("intake",), internal=True,
     retention=Retention.PERSONAL, retention_reason="whole complaints on their way to a case number: kept for the replay window")
 
-INTAKE_CASE_UPDATES = Topic(
-    "pn.intake.case-updates", "none (one partition)", (CareUnitUpserted, DiaryRegistered, Tick),
-    "Intake-internal: what stage 2 needs beside the complaints, re-keyed into its one partition so every "
-    "read it makes is local with several workers: the HSA directory's units, the diary's registered "
-    "letters of a case (status notifications) and intake's own ticks (spike alerts resolved).",
-    partitions=1, producers=("intake",), internal=True,
-    retention=Retention.INTERNAL,
-    retention_reason="public diary entries, directory units and ticks (no personal data) on their way to "
-                     "the cases partition: kept for the replay window")
 DIARY_DISPATCH = Topic(
     "pn.diary.dispatch", "recipient hsa_id", (DiaryRegistered, CareUnitUpserted),
     "Diary-internal: registered outgoing letters and directory units re-keyed by the recipient's HSA-id, so "

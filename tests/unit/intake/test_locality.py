@@ -85,3 +85,21 @@ def test_the_case_view_is_asked_of_the_worker_that_holds_the_cases():
     wire(runtime, config, build_deps(runtime, config, rules=RULES))
     assert runtime.spreads[("GET", "/cases/{case_id}")][0] == "any"  # 404 here: the others are asked
     assert runtime.spreads[("POST", "/complaints")][0] == "local"
+
+
+async def test_which_spike_alert_is_raised_does_not_depend_on_how_the_partitions_interleaved():
+    """The same day's complaints from four partitions reach stage 2 in any interleaving: the alert
+    (its id, its event id and its figures) is the same; only which case tipped it differs."""
+    from .test_handlers import Intake, send_many
+
+    at = datetime(2023, 5, 20, 8, tzinfo=UTC)
+    alerts = []
+    for order in (range(6), reversed(range(6))):
+        intake = Intake()
+        await intake.send(CARE_UNITS, care_unit())
+        for i in order:
+            await send_many(intake, 1, at + timedelta(minutes=i), prefix=f"p{i}-")
+        [raised] = intake.publisher.on(ALERTS_OPS)
+        alerts.append((raised.id, raised.data.alert_id, raised.data.facts))
+    assert alerts[0] == alerts[1]
+    assert alerts[0][1] == "intake.complaint_spike:SE2321000180-1001:kommunikation.bemotande:2023-05-20"
