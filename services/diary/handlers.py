@@ -1,15 +1,19 @@
 """Diary handlers: event in → domain decision → events out. The shared Processor does the rest.
 
-Two processors, two handler maps, because a document flows through two stages:
+Three processors, three handler maps, because a document flows through two stages and a letter
+on to dispatch:
 - INTAKE_HANDLERS (4-partition inputs): stage 1 takes each document in and forwards it to the
   one-partition `pn.diary.queue` with an id derived from the document, so the same document twice
   is one queue event. The forward's time is the registration time, fixed on the queue from then
   on; arrival → registration over the threshold raises `diary.registration_lag`. The same
-  processor dispatches outgoing letters from the diary's own `pn.diary.entries` (so a dispatch can
-  only follow a published registration) and keeps the HSA directory.
+  processor forwards outgoing letters from the diary's own `pn.diary.entries` (so a dispatch can
+  only follow a published registration) and the directory's units to `pn.diary.dispatch`, keyed
+  by recipient, and keeps the HSA directory (a global store).
 - QUEUE_HANDLERS (`pn.diary.queue`, one partition): stage 2 numbers the document. One partition
   means a replay after a crash meets the documents in the same order with the same times and
   reaches the same numbers.
+- DISPATCH_HANDLERS (`pn.diary.dispatch`, 4 partitions keyed by recipient HSA-id): a letter goes
+  out to its unit, or waits on the unit's partition until the unit comes by there (issue 27).
 
 Each handler reads facts from the stores, asks domain.py for the decision, writes facts and returns
 what to emit. Store keys are built only by keys.py.
@@ -24,8 +28,9 @@ skips numbers already held). Nothing else: the last number of a year is the high
 the `seq|<year>` counter of earlier versions is no longer written, only read as a hint; and the
 queue needs no dedup store, `doc|<key>` is its dedup fact (agents.py consumes it idempotent).
 Two keys per complaint, three per letter (its case's list grows).
-`directory` (hsa_id → unit) and `waiting` (`<hsa_id>|<letter_id>` → letter awaiting its unit)
-have 4 partitions like the topics that write them.
+`directory` (hsa_id → unit) is a global store: every worker holds all of it. `dispatch`
+(`unit|<hsa_id>`, `waiting|<hsa_id>|<letter_id>`) has the partitions of `pn.diary.dispatch`.
+`waiting` (`<hsa_id>|<letter_id>`) is the letters earlier versions left waiting: drained, not written.
 """
 
 from __future__ import annotations

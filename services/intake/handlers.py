@@ -2,18 +2,20 @@
 
 Two processors, two handler maps, because the same event type flows through two stages:
 - INTAKE_HANDLERS (4-partition inputs): stage 1 checks and de-duplicates submitted complaints and
-  forwards accepted ones to the one-partition `pn.intake.accepted`; the HSA directory, diary
-  entries and clock ticks are handled here too.
+  forwards accepted ones to the one-partition `pn.intake.accepted`; it forwards the HSA
+  directory's units, registered letters and intake's ticks there too, unchanged.
 - CASE_HANDLERS (`pn.intake.accepted`, one partition): stage 2 numbers the case, resolves the care
-  unit, categorises, acknowledges, and counts for the spike signal. One partition means a replay
-  after a crash meets the complaints in the same order and reaches the same numbers.
+  unit, categorises, acknowledges, and counts for the spike signal; keeps the directory, notifies
+  the submitter of registered letters and resolves spike alerts on ticks. One partition means a
+  replay after a crash (or a takeover by another worker) meets them in the same order and reaches
+  the same numbers, and every store read of stage 2 is local to it with several workers (issue 27).
 
 Each handler reads facts from the stores, asks domain.py for the decisions, writes the facts and
 returns what to emit. State in the `cases` store (keys by cause, named in keys.py):
 `case|<case_id>` the case without free text, with `contact` (where notifications go; earlier
 versions kept it apart as `contact|<case_id>`, still read), `complaint|<event id>` → case id,
 `seq|<year>` the last number, `spike|<unit>|<code>` counts per day with the last case counted,
-`spike-open` the open spike alerts. Within one complaint they are written in that order (counts,
+`spike-open` the open spike alerts, `unit|<hsa_id>` the directory. Within one complaint they are written in that order (counts,
 case, mapping, counter last); a kill -9 during the commit keeps a prefix of the writes, and
 `domain.next_case_id` reads any such prefix back to the number the complaint's outputs carried.
 """
