@@ -177,7 +177,9 @@ def run(service: str, bootstrap: str | None) -> None:
               help="use this Kafka instead of starting the embedded broker")
 @click.option("--services", "names", default=",".join(service_names()), show_default=True)
 @click.option("--work-dir", default="var/up", show_default=True, type=click.Path(path_type=Path))
-def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 8),
+              help="workers per service, one consumer group each (own data dir and web port)")
+def up(port: int, bootstrap: str | None, names: str, work_dir: Path, workers: int) -> None:
     """Run the broker and every service as child processes until Ctrl-C.
 
     A service that exits is restarted with a growing pause (1 s, 2 s, 4 s ... 60 s), and says so;
@@ -190,10 +192,11 @@ def up(port: int, bootstrap: str | None, names: str, work_dir: Path) -> None:
     if unknown:
         raise click.ClickException(f"unknown services {', '.join(unknown)}; services: {', '.join(service_names())}")
     stack = Stack(wanted, work_dir=work_dir, bootstrap=bootstrap,
-                  broker_port=port, on_progress=click.echo)
+                  broker_port=port, on_progress=click.echo, workers=workers)
     try:
         stack.start()
-        click.echo(f"up: {len(stack.processes)} services on {stack.bootstrap}; logs in {work_dir}/logs; Ctrl-C stops")
+        click.echo(f"up: {len(wanted)} services ({len(stack.processes)} workers) on {stack.bootstrap}; "
+                   f"logs in {work_dir}/logs; Ctrl-C stops")
         restarter = Restarter(stack, say=click.echo)
         _catch_signals()
         while not _stop["now"]:

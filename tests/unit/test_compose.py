@@ -239,3 +239,17 @@ def test_three_brokers_replicate_and_need_two_in_sync():
     assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
     for peer in ("kafka-2", "kafka-3"):
         assert any("deploy/kafka/server.properties" in v for v in load(THREE)["services"][peer]["volumes"])
+
+
+def test_a_second_worker_of_a_service_has_its_own_volume_and_address_in_one_group():
+    """Issue 27: compose shows two workers of budget (profile `scale`): the same command, so the
+    same consumer group; a volume of its own (RocksDB locks its directory); every worker advertises
+    the address its peers reach its views at (shared/runtime/views.py)."""
+    services = load(BASE)["services"]
+    first, second = services["budget"], services["budget-2"]
+    assert second["command"] == first["command"] == ["budget"] and second["profiles"] == ["scale"]
+    assert second["volumes"] == ["budget-2-data:/var/lib/pn"] != first["volumes"]
+    assert "budget-2-data" in load(BASE)["volumes"]
+    assert set(second["ports"]).isdisjoint(first["ports"])
+    for name in [*SERVICES, "budget-2"]:
+        assert services[name]["environment"]["PN_WEB_ADVERTISED_URL"] == f"http://{name}:8080"
