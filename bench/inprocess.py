@@ -109,22 +109,21 @@ def intake(n: int) -> Pipeline:
     scenario = Scenario(scale=n / 557, seed=13)
     reference, complaints = scenario._reference(), scenario._complaints()  # noqa: SLF001 - the demo's generators
     publisher = NullPublisher(keep=[INTAKE_ACCEPTED.name])
-    deps = Deps(refs=Store("complaint-refs"), directory=Store("care-units"), resolved=Store("resolved-alerts"),
-                cases=Store("cases"), rules=load_category_rules(ROOT / "rules" / "complaint_categories.yaml"),
+    deps = Deps(refs=Store("complaint-refs"), directory=Store("care-units"), cases=Store("cases"), rules=load_category_rules(ROOT / "rules" / "complaint_categories.yaml"),
                 attachments=AttachmentPolicy(settings.intake_max_attachment_bytes,
                                              frozenset(t.lower() for t in settings.intake_attachment_types)),
                 clock=clock, log=get_logger(service="intake"))
     common = {"service": "intake", "deps": deps, "publisher": publisher, "clock": clock}
-    stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.refs, deps.directory, deps.resolved], **common)
+    stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.refs], **common)
     stage2 = Processor(handlers=CASE_HANDLERS, stores=[deps.cases], **common)
-    stage2.use_seen_store([INTAKE_ACCEPTED], None)  # as agents.py: complaint|<event id> is its dedup fact
+    stage2.use_seen_store([INTAKE_ACCEPTED], None)  # as agents.py: idempotent by its facts
     deps.emit = stage1.emit
     inputs = messages(complaints.items)
     accepted = publisher.kept[INTAKE_ACCEPTED.name]
     return Pipeline("intake: complaints (accept + open case)", len(inputs), [
         (stage1, lambda: inputs),
         (stage2, lambda: [Message(INTAKE_ACCEPTED.name, 0, i, None, v, time.time()) for i, v in enumerate(accepted)]),
-    ], warmup=[(stage1, messages(reference.items))])
+    ], warmup=[(stage2, messages([(INTAKE_ACCEPTED, e) for _, e in reference.items]))])  # the directory
 
 
 def diary(n: int) -> Pipeline:
@@ -157,6 +156,7 @@ def diary(n: int) -> Pipeline:
     items = [(t, e.model_copy(update={"time": clock.at})) for t, e in items[:n]]
     publisher = NullPublisher(keep=[DIARY_QUEUE.name])
     deps = Deps(registry=Store("registry"), directory=Store("care-units"), waiting=Store("waiting-letters"),
+                dispatch=Store("dispatch"),
                 settings=Settings(), clock=clock, log=get_logger(service="diary"))
     common = {"service": "diary", "deps": deps, "publisher": publisher, "clock": clock}
     stage1 = Processor(handlers=INTAKE_HANDLERS, stores=[deps.directory, deps.waiting], **common)

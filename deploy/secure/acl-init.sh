@@ -39,6 +39,8 @@ PW=$(cat "$SECRETS/pn-diary.password")
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.audit.reads --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Read --topic pn.cases.opened --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.deadletter --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Read --topic pn.diary.dispatch --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.diary.dispatch --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Read --topic pn.diary.entries --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Write --topic pn.diary.entries --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-diary --operation Read --topic pn.diary.queue --resource-pattern-type literal

@@ -1,15 +1,19 @@
 """Diary handlers: event in → domain decision → events out. The shared Processor does the rest.
 
-Two processors, two handler maps, because a document flows through two stages:
+Three processors, three handler maps, because a document flows through two stages and a letter
+on to dispatch:
 - INTAKE_HANDLERS (4-partition inputs): stage 1 takes each document in and forwards it to the
   one-partition `pn.diary.queue` with an id derived from the document, so the same document twice
   is one queue event. The forward's time is the registration time, fixed on the queue from then
   on; arrival → registration over the threshold raises `diary.registration_lag`. The same
-  processor dispatches outgoing letters from the diary's own `pn.diary.entries` (so a dispatch can
-  only follow a published registration) and keeps the HSA directory.
+  processor forwards outgoing letters from the diary's own `pn.diary.entries` (so a dispatch can
+  only follow a published registration) and the directory's units to `pn.diary.dispatch`, keyed
+  by recipient, and keeps the HSA directory (a global store).
 - QUEUE_HANDLERS (`pn.diary.queue`, one partition): stage 2 numbers the document. One partition
   means a replay after a crash meets the documents in the same order with the same times and
   reaches the same numbers.
+- DISPATCH_HANDLERS (`pn.diary.dispatch`, 4 partitions keyed by recipient HSA-id): a letter goes
+  out to its unit, or waits on the unit's partition until the unit comes by there (issue 27).
 
 Each handler reads facts from the stores, asks domain.py for the decision, writes facts and returns
 what to emit. Store keys are built only by keys.py.
@@ -24,8 +28,9 @@ skips numbers already held). Nothing else: the last number of a year is the high
 the `seq|<year>` counter of earlier versions is no longer written, only read as a hint; and the
 queue needs no dedup store, `doc|<key>` is its dedup fact (agents.py consumes it idempotent).
 Two keys per complaint, three per letter (its case's list grows).
-`directory` (hsa_id → unit) and `waiting` (`<hsa_id>|<letter_id>` → letter awaiting its unit)
-have 4 partitions like the topics that write them.
+`directory` (hsa_id → unit) is a global store: every worker holds all of it. `dispatch`
+(`unit|<hsa_id>`, `waiting|<hsa_id>|<letter_id>`) has the partitions of `pn.diary.dispatch`.
+`waiting` (`<hsa_id>|<letter_id>`) is the letters earlier versions left waiting: drained, not written.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contract.topics import ALERTS_OPS, DIARY_ENTRIES, DIARY_QUEUE, LETTERS_DISPATCHED
+from shared.contract.topics import (
+    ALERTS_OPS,
+    DIARY_DISPATCH,
+    DIARY_ENTRIES,
+    DIARY_QUEUE,
+    LETTERS_DISPATCHED,
+)
 from shared.service.ports import Clock, Emit
 from shared.service.state import Store
 
@@ -63,6 +74,7 @@ class Deps:
     registry: Store
     directory: Store
     waiting: Store
+    dispatch: Store
     settings: Settings
     clock: Clock
     log: Any
@@ -113,29 +125,58 @@ def on_queued(event: Any, *, deps: Deps) -> list[Emit]:
 
 
 # -- dispatch: after the registration is published ---------------------------------------------------------
-def on_registered(event: Any, *, deps: Deps) -> list[Emit]:
+def forward_registered(event: Any, *, deps: Deps) -> list[Emit]:
+    """A registered outgoing letter goes on, unchanged, to `pn.diary.dispatch` keyed by its
+    recipient: there it meets the recipient's unit on one partition, whichever worker holds it."""
     entry = event.data
     if not is_dispatched(entry):
         return []
+    return [Emit(DIARY_DISPATCH, entry.counterpart, event)]
+
+
+def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
+    """The unit into the directory (names in the register's views), on to `pn.diary.dispatch` keyed
+    by its HSA-id, and the letters earlier versions left waiting for it (`waiting-letters`) sent."""
+    unit = event.data
+    deps.directory[keys.care_unit(unit.hsa_id)] = unit_record(unit)
+    outputs = [Emit(DIARY_DISPATCH, unit.hsa_id, event)]
+    for key, letter in list(deps.waiting.items_with_prefix(keys.waiting_for(unit.hsa_id))):
+        outputs.append(_dispatch(letter, unit.hsa_id, unit_record(unit), deps))
+        del deps.waiting[key]
+    return outputs
+
+
+def on_letter(event: Any, *, deps: Deps) -> list[Emit]:
+    """Dispatch (`pn.diary.dispatch`, partitioned by recipient): a registered letter goes out to its
+    unit, or waits for it under the recipient's partition."""
+    entry = event.data
     letter = letter_to_dispatch(entry, deps.settings.diary_backfill)
     hsa_id = entry.counterpart
-    unit = deps.directory.get(keys.care_unit(hsa_id))
+    unit = recipient_of(hsa_id, deps)
     if unit is not None:
         return [_dispatch(letter, hsa_id, unit, deps)]
-    deps.waiting[keys.waiting_letter(hsa_id, entry.document_id)] = letter
+    deps.dispatch[keys.waiting_dispatch(hsa_id, entry.document_id)] = letter
     alert = unknown_recipient_alert(entry, deps.clock.now())
     deps.log.warning("letter_waiting_for_recipient", letter_id=entry.document_id, recipient_hsa_id=hsa_id)
     return [deps.emit(ALERTS_OPS, alert, key=alert.alert_id, cause=[entry.document_id, UNKNOWN_RECIPIENT_RULE])]
 
 
-def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
+def on_recipient(event: Any, *, deps: Deps) -> list[Emit]:
+    """Dispatch: a unit on the recipient's partition; the letters waiting for it go out now."""
     unit = event.data
-    deps.directory[keys.care_unit(unit.hsa_id)] = unit_record(unit)
+    record = unit_record(unit)
+    deps.dispatch[keys.recipient(unit.hsa_id)] = record
     outputs = []
-    for key, letter in list(deps.waiting.items_with_prefix(keys.waiting_for(unit.hsa_id))):
-        outputs.append(_dispatch(letter, unit.hsa_id, deps.directory[keys.care_unit(unit.hsa_id)], deps))
-        del deps.waiting[key]
+    for key, letter in list(deps.dispatch.items_with_prefix(keys.waiting_dispatch_for(unit.hsa_id))):
+        outputs.append(_dispatch(letter, unit.hsa_id, record, deps))
+        del deps.dispatch[key]
     return outputs
+
+
+def recipient_of(hsa_id: str, deps: Deps) -> dict[str, Any] | None:
+    """The unit as dispatch's partition last saw it; else as the directory store has it (earlier
+    versions' state, complete while one worker held every partition: the state an upgrade starts from)."""
+    return deps.dispatch.get(keys.recipient(hsa_id)) or deps.directory.get(keys.care_unit(hsa_id))
 
 
 def _dispatch(letter: dict[str, Any], hsa_id: str, unit: dict[str, Any], deps: Deps) -> Emit:
@@ -149,8 +190,12 @@ INTAKE_HANDLERS = {
     "pn.case.opened": on_document,
     "pn.letter.received": on_document,
     "pn.letter.created": on_document,
-    "pn.diary.registered": on_registered,
+    "pn.diary.registered": forward_registered,
     "pn.care_unit.upserted": on_care_unit,
+}
+DISPATCH_HANDLERS = {
+    "pn.diary.registered": on_letter,
+    "pn.care_unit.upserted": on_recipient,
 }
 QUEUE_HANDLERS = {
     "pn.case.opened": on_queued,

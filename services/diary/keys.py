@@ -10,8 +10,11 @@ letter id are two documents, so the direction is part of the key.
 `registry` (1 partition, written by stage 2 only):
   `number|<year>|<n>` → document key · `doc|<document key>` → entry · `case|<case_id>` → letter keys
   · `seq|<year>` (earlier versions' counter, read only).
-`care-units` (4 partitions): `<hsa_id>` → unit.
-`waiting-letters` (4 partitions): `<hsa_id>|<letter_id>` → letter awaiting its unit.
+`care-units` (4 partitions, like `pn.reference.care-units`): `<hsa_id>` → unit.
+`waiting-letters` (4 partitions): `<hsa_id>|<letter_id>` → letter awaiting its unit, as earlier versions
+  kept it (on the partition of its entry); drained, no longer written.
+`dispatch` (4 partitions, like `pn.diary.dispatch`, keyed by recipient): `unit|<hsa_id>` → unit ·
+  `waiting|<hsa_id>|<letter_id>` → letter awaiting its unit.
 """
 
 from __future__ import annotations
@@ -74,3 +77,21 @@ def waiting_letter(hsa_id: str, letter_id: str) -> str:
 def waiting_for(hsa_id: str) -> str:
     """waiting-letters: the prefix that `items_with_prefix` scans for every letter waiting for `hsa_id`."""
     return f"{hsa_id}|"
+
+
+# -- dispatch store ----------------------------------------------------------------------------------------
+def recipient(hsa_id: str) -> str:
+    """dispatch: a recipient unit's name and registry address, keyed by its HSA-id on the
+    recipient's partition of `pn.diary.dispatch`, where its letters arrive too."""
+    return f"unit|{hsa_id}"
+
+
+def waiting_dispatch(hsa_id: str, letter_id: str) -> str:
+    """dispatch: a registered letter whose recipient is not yet known on its partition; keyed by
+    recipient first so the unit's arrival finds all its letters by one prefix scan."""
+    return f"{waiting_dispatch_for(hsa_id)}{letter_id}"
+
+
+def waiting_dispatch_for(hsa_id: str) -> str:
+    """dispatch: the prefix that `items_with_prefix` scans for every letter waiting for `hsa_id`."""
+    return f"waiting|{hsa_id}|"

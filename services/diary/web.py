@@ -85,6 +85,14 @@ def export_csv(entries: list[dict[str, Any]], directory: Store | None = None) ->
     return out.getvalue().encode("utf-8")
 
 
+def merge_case_entries(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """`GET /diary?case_id=` from every worker (`spread="all"`): the registry lives on the one worker
+    that holds `pn.diary.queue`, the others answer with no entries; the union, in number order."""
+    entries = {e["diary_number"]: e for body in bodies for e in body["entries"]}
+    return {"case_id": bodies[0]["case_id"],
+            "entries": sorted(entries.values(), key=lambda e: number_order(e["diary_number"]))}
+
+
 def register(runtime: Any, *, registry: Store, prefix: str, directory: Store | None = None) -> None:
     async def get_entry(req: WebRequest) -> Any:
         year, n = year_param(req.params["year"]), req.params["n"]
@@ -108,17 +116,23 @@ def register(runtime: Any, *, registry: Store, prefix: str, directory: Store | N
 
     async def export(req: WebRequest) -> WebResponse:
         year = year_param(req.query.get("year"))
-        return WebResponse(200, content=export_csv(year_entries(registry, year), directory),
+        entries = year_entries(registry, year)
+        if not entries:  # not on this worker (another holds the registry), or a year without entries
+            return WebResponse(404, {"error": "not_found", "detail": f"no entries registered in {year}"})
+        return WebResponse(200, content=export_csv(entries, directory),
                            content_type="text/csv; charset=utf-8",
                            headers={"Content-Disposition": f'attachment; filename="diarium-{year}.csv"'})
 
-    runtime.route("GET", "/diary/export", export, role="officer", doc=ViewDoc(
+    # The registry is one partition, on the worker that numbers (docs/diary.md "Scale out"): a
+    # lookup another worker does not hold is asked of the others; a case's entries are merged.
+    runtime.route("GET", "/diary/export", export, role="officer", spread="any", doc=ViewDoc(
         "The year's diary as CSV (UTF-8, formula cells neutralised)", query={"year": YEAR}, required=("year",),
-        content={"text/csv": {"type": "string"}}))
-    runtime.route("GET", "/diary/{year}/{n}", get_entry, role="officer", doc=ViewDoc(
+        content={"text/csv": {"type": "string"}}, responses={404: "no entries registered in that year"}))
+    runtime.route("GET", "/diary/{year}/{n}", get_entry, role="officer", spread="any", doc=ViewDoc(
         "One diary entry by its number", path={"year": YEAR, "n": {"type": "string", "pattern": "^[0-9]+$"}},
         content={"application/json": ENTRY_SCHEMA}, responses={404: "no such entry"}))
-    runtime.route("GET", "/diary", get_case, role="officer", audit="case", doc=ViewDoc(
+    runtime.route("GET", "/diary", get_case, role="officer", audit="case", spread="all", merge=merge_case_entries,
+                  doc=ViewDoc(
         "A case's diary entries in number order", query={"case_id": CASE_ID_SCHEMA}, required=("case_id",),
         content={"application/json": {"type": "object", "properties": {
             "case_id": {"type": "string"}, "entries": {"type": "array", "items": ENTRY_SCHEMA}}}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from shared.contract.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED, TICKS
+from shared.contract.topics import CARE_UNITS, COMPLAINTS_SUBMITTED, INTAKE_ACCEPTED
 from shared.runtime.app import ServiceRuntime
 from shared.service.wiring import Wiring
 
@@ -21,8 +21,8 @@ def build_deps(runtime: Wiring, settings: Settings, *, rules: CategoryRules | No
     compiled rules; a test may hand in rules it compiled once."""
     return Deps(
         refs=runtime.store("complaint-refs", COMPLAINTS_SUBMITTED.partitions),
-        directory=runtime.store("care-units", CARE_UNITS.partitions),
-        resolved=runtime.store("resolved-alerts", TICKS.partitions),
+        # earlier versions' directory, read only (a fallback): global, so every worker has all of it
+        directory=runtime.global_store("care-units", CARE_UNITS),
         cases=runtime.store("cases", INTAKE_ACCEPTED.partitions),
         rules=rules or load_category_rules(settings.rules_dir / "complaint_categories.yaml"),  # bad file -> RulesFileError
         attachments=AttachmentPolicy(settings.intake_max_attachment_bytes,
@@ -34,7 +34,8 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     """Two processors (complaints in; cases opened), their agents, the tick and the views."""
     deps = deps or build_deps(runtime, settings)
     # Each processor commits only its own stores (their writes come from its topics' partitions).
-    intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs, deps.directory, deps.resolved])
+    # Stage 2 reads only `cases` (and the legacy directory): every read is local to its one partition.
+    intake = runtime.processor(INTAKE_HANDLERS, deps, stores=[deps.refs])
     intake.on_reused = REUSED_HANDLERS  # an id reused with other content: a business rejection
     cases = runtime.processor(CASE_HANDLERS, deps, stores=[deps.cases])
     deps.emit = intake.emit  # both emitters are alike: source /pn/intake, the runtime's clock

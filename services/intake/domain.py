@@ -16,6 +16,7 @@ from shared.contract.events import (
     AlertMessage,
     AlertRaised,
     AlertResolved,
+    CareUnitUpserted,
     CategoryRef,
     ComplaintSubmitted,
 )
@@ -119,6 +120,11 @@ def care_unit_status(hsa_id: str | None, unit: Mapping[str, Any] | None) -> str:
     if not hsa_id:
         return "none"
     return "resolved" if unit else "unresolved"
+
+
+def unit_record(unit: CareUnitUpserted) -> dict[str, str]:
+    """What intake keeps of a care unit: what a case names of it (care provider) and its name and region."""
+    return {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
 
 
 def unknown_unit_alert(case_id: str, hsa_id: str | None, raised_at: datetime) -> AlertRaised:
@@ -308,21 +314,25 @@ def is_spike(current: int, baseline: int, policy: SpikePolicy) -> bool:
             and current * policy.baseline_days >= policy.ratio * policy.window_days * baseline)
 
 
-def spike_alert(unit: str, code: str, case_id: str, current: int, baseline: int, policy: SpikePolicy,
+def spike_alert(unit: str, code: str, day: date, current: int, baseline: int, policy: SpikePolicy,
                 raised_at: datetime, *, already_open: bool) -> AlertRaised | None:
     """`intake.complaint_spike` (docs/domain.md A13, rules/complaint_categories.yaml `spike`): raised
     when the (unit, category) counts spike (`is_spike`) and no alert for the pair is open yet (one
-    open alert per pair); its id names the pair and the triggering case. None: nothing to raise."""
+    open alert per pair). Its id names the pair and the Swedish day whose window spikes, not the
+    complaint that tipped it: which complaint of a day comes first depends on how the inputs'
+    partitions interleaved (docs/intake.md "Order"), the day and the counts do not (issue 27).
+    None: nothing to raise."""
     if already_open or not is_spike(current, baseline, policy):
         return None
     return AlertRaised(
-        alert_id=f"{SPIKE_RULE}:{unit}:{code}:{case_id}", rule_id=SPIKE_RULE, severity="warning", subject=unit,
+        alert_id=f"{SPIKE_RULE}:{unit}:{code}:{day.isoformat()}", rule_id=SPIKE_RULE, severity="warning",
+        subject=unit,
         message=AlertMessage(
             sv=f"{current} klagomål i kategorin {code} på {policy.window_days} dagar, "
                f"minst {policy.ratio} gånger enhetens vanliga nivå: möjlig patientsäkerhetsrisk.",
             en=f"{current} complaints in category {code} within {policy.window_days} days, "
                f"at least {policy.ratio} times the unit's usual level: possible patient-safety risk."),
-        facts={"care_unit_hsa_id": unit, "category": code, "count": current,
+        facts={"care_unit_hsa_id": unit, "category": code, "day": day.isoformat(), "count": current,
                "baseline_count": baseline, "window_days": policy.window_days,
                "baseline_days": policy.baseline_days, "min_count": policy.min_count, "ratio": policy.ratio},
         raised_at=raised_at)

@@ -2,18 +2,20 @@
 
 Two processors, two handler maps, because the same event type flows through two stages:
 - INTAKE_HANDLERS (4-partition inputs): stage 1 checks and de-duplicates submitted complaints and
-  forwards accepted ones to the one-partition `pn.intake.accepted`; the HSA directory, diary
-  entries and clock ticks are handled here too.
+  forwards accepted ones to the one-partition `pn.intake.accepted`; it forwards the HSA
+  directory's units, registered letters and intake's ticks there too, unchanged.
 - CASE_HANDLERS (`pn.intake.accepted`, one partition): stage 2 numbers the case, resolves the care
-  unit, categorises, acknowledges, and counts for the spike signal. One partition means a replay
-  after a crash meets the complaints in the same order and reaches the same numbers.
+  unit, categorises, acknowledges, and counts for the spike signal; keeps the directory, notifies
+  the submitter of registered letters and resolves spike alerts on ticks. One partition means a
+  replay after a crash (or a takeover by another worker) meets them in the same order and reaches
+  the same numbers, and every store read of stage 2 is local to it with several workers (issue 27).
 
 Each handler reads facts from the stores, asks domain.py for the decisions, writes the facts and
 returns what to emit. State in the `cases` store (keys by cause, named in keys.py):
 `case|<case_id>` the case without free text, with `contact` (where notifications go; earlier
 versions kept it apart as `contact|<case_id>`, still read), `complaint|<event id>` → case id,
 `seq|<year>` the last number, `spike|<unit>|<code>` counts per day with the last case counted,
-`spike-open` the open spike alerts. Within one complaint they are written in that order (counts,
+`spike-open` the open spike alerts, `unit|<hsa_id>` the directory. Within one complaint they are written in that order (counts,
 case, mapping, counter last); a kill -9 during the commit keeps a prefix of the writes, and
 `domain.next_case_id` reads any such prefix back to the number the complaint's outputs carried.
 """
@@ -61,6 +63,7 @@ from .domain import (
     spike_alert,
     spike_day,
     spike_resolution,
+    unit_record,
     unknown_unit_alert,
 )
 from .rules import CategoryRules
@@ -69,9 +72,8 @@ from .rules import CategoryRules
 @dataclass
 class Deps:
     refs: Store  # channel|external_ref -> first event id (4 partitions, like the submitted topic)
-    directory: Store  # hsa_id -> care unit (4 partitions, like the reference topic)
-    resolved: Store  # spike alert id -> resolved at (4 partitions, like the ticks topic)
-    cases: Store  # see module docstring (1 partition, like pn.intake.accepted)
+    directory: Store  # hsa_id -> care unit, as earlier versions kept it: read only (docs/intake.md "Scale out")
+    cases: Store  # see module docstring (1 partition, like pn.intake.accepted and its case updates)
     rules: CategoryRules
     attachments: AttachmentPolicy
     clock: Clock
@@ -106,52 +108,25 @@ def on_submitted(event: Any, *, deps: Deps) -> list[Emit]:
     return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
-def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
-    unit = event.data
-    deps.directory[keys.care_unit(unit.hsa_id)] = {"name": unit.name, "care_provider": unit.care_provider, "region": unit.region}
-    return []
+def forward_unit(event: Any, *, deps: Deps) -> list[Emit]:
+    """A directory unit goes on, unchanged, to stage 2's one partition (`pn.intake.accepted`):
+    stage 2 is its only reader, so the directory lives beside the cases, ordered with the complaints."""
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
-def on_diary_registered(event: Any, *, deps: Deps) -> list[Emit]:
+def forward_letter(event: Any, *, deps: Deps) -> list[Emit]:
+    """A registered letter goes on to stage 2, which holds the case's contact; other entries stop here."""
     entry = event.data
-    template = letter_template(entry.direction, entry.document_kind)
-    if template is None:
+    if letter_template(entry.direction, entry.document_kind) is None:
         return []
-    contact = contact_for(entry.case_id, deps.cases)
-    if contact is None:
-        deps.log.info("diary_entry_for_unknown_case", case_id=entry.case_id, event_id=event.id)
-        return []
-    data = NotificationRequested(case_id=entry.case_id, template=template, **contact)
-    return [deps.emit(NOTIFICATIONS, data, key=entry.case_id, cause=[event.id])]
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
-def contact_for(case_id: str, cases: Store) -> dict[str, str] | None:
-    """Where a case's notifications go: in its case record (one changelog record per case less
-    than a key of its own, bench/RESULTS.md eighth round), or `contact|` for cases opened before."""
-    case = cases.get(keys.case(case_id))
-    if case is None:
-        return None
-    return case.get("contact") or cases.get(keys.legacy_contact(case_id))
-
-
-def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
-    """Resolve open spike alerts whose window has fallen back, as of the tick's own Swedish date."""
+def forward_tick(event: Any, *, deps: Deps) -> list[Emit]:
+    """Intake's own ticks go on to stage 2, which holds the open spike alerts and their tallies."""
     if event.data.service != "intake":
         return []
-    at: datetime = event.data.at
-    outputs = []
-    for key, alert in deps.cases.get(keys.OPEN_SPIKES, {}).items():
-        if keys.resolved_alert(alert["alert_id"]) in deps.resolved:
-            continue
-        unit, code = keys.unit_and_category(key)
-        days = deps.cases.get(keys.spike_tally(unit, code), {}).get("days", {})
-        data = spike_resolution(alert["alert_id"], unit, code, days, datetime.fromisoformat(alert["raised_at"]),
-                                at, deps.rules.spike)
-        if data is None:  # still spiking
-            continue
-        deps.resolved[keys.resolved_alert(data.alert_id)] = at.isoformat()
-        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, "resolved"]))
-    return outputs
+    return [Emit(INTAKE_ACCEPTED, None, event)]
 
 
 # -- stage 2: open the case -------------------------------------------------------------------------------
@@ -165,7 +140,7 @@ def on_accepted(event: Any, *, deps: Deps) -> list[Emit]:
     year = case_year(now)
     sequence, case_id = next_case_id(year, cases.get(keys.sequence(year), 0),
                                      lambda c: (cases.get(keys.case(c)) or {}).get("complaint_event_id"), event.id)
-    unit = deps.directory.get(keys.care_unit(complaint.care_unit_hsa_id)) if complaint.care_unit_hsa_id else None
+    unit = care_unit_of(complaint.care_unit_hsa_id, deps) if complaint.care_unit_hsa_id else None
     status = care_unit_status(complaint.care_unit_hsa_id, unit)
     # built without re-validation (hot path): every value comes from the validated complaint, the
     # directory's validated unit, the loaded rules or the number; consumers validate it on read
@@ -206,34 +181,94 @@ def _count_for_spikes(case: CaseOpened, event: Any, deps: Deps) -> list[Emit]:
         tally, current, baseline = count_case(cases.get(tally_key, {}), day, case.case_id, policy)
         if tally is not None:  # None: a replay, counted already
             cases[tally_key] = tally
-        # only this case's own unit/category keys are checked: a scan of every open alert per case
-        # cost ~4 ms on RocksDB (bench/RESULTS.md); resolved entries are pruned when touched, and
-        # on_tick skips them
+        # only this case's own unit/category key is checked: a scan of every open alert per case
+        # cost ~4 ms on RocksDB (bench/RESULTS.md); a tick removes the alerts it resolves
         known = open_alerts.get(key)
-        if known is not None and keys.resolved_alert(known["alert_id"]) in deps.resolved:
-            if open_alerts is stored:
-                open_alerts = dict(stored)
-            del open_alerts[key]
-            known = None
-        data = spike_alert(unit, category.code, case.case_id, current, baseline, policy, event.time,
+        data = spike_alert(unit, category.code, day, current, baseline, policy, event.time,
                            already_open=known is not None)
         if data is None:
             continue
         if open_alerts is stored:
             open_alerts = dict(stored)
         open_alerts[key] = {"alert_id": data.alert_id, "raised_at": event.time.isoformat()}
-        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[event.id, SPIKE_RULE, category.code]))
+        # the event id from the alert alone (not the complaint that tipped it): order-independent too
+        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, SPIKE_RULE]))
     if open_alerts is not stored and open_alerts != stored:
         cases[keys.OPEN_SPIKES] = open_alerts
     return outputs
 
 
+# -- stage 2: what concerns the cases ----------------------------------------------------------------------
+def on_care_unit(event: Any, *, deps: Deps) -> list[Emit]:
+    unit = event.data
+    deps.cases[keys.unit(unit.hsa_id)] = unit_record(unit)
+    return []
+
+
+def care_unit_of(hsa_id: str, deps: Deps) -> dict[str, Any] | None:
+    """The unit as stage 2 last saw it on its own partition; else as earlier versions kept it in the
+    4-partition `care-units` store (complete only while one worker held all of them: the state an
+    upgrade starts from)."""
+    return deps.cases.get(keys.unit(hsa_id)) or deps.directory.get(keys.care_unit(hsa_id))
+
+
+def on_diary_registered(event: Any, *, deps: Deps) -> list[Emit]:
+    entry = event.data
+    template = letter_template(entry.direction, entry.document_kind)
+    if template is None:
+        return []
+    contact = contact_for(entry.case_id, deps.cases)
+    if contact is None:
+        deps.log.info("diary_entry_for_unknown_case", case_id=entry.case_id, event_id=event.id)
+        return []
+    data = NotificationRequested(case_id=entry.case_id, template=template, **contact)
+    return [deps.emit(NOTIFICATIONS, data, key=entry.case_id, cause=[event.id])]
+
+
+def contact_for(case_id: str, cases: Store) -> dict[str, str] | None:
+    """Where a case's notifications go: in its case record (one changelog record per case less
+    than a key of its own, bench/RESULTS.md eighth round), or `contact|` for cases opened before."""
+    case = cases.get(keys.case(case_id))
+    if case is None:
+        return None
+    return case.get("contact") or cases.get(keys.legacy_contact(case_id))
+
+
+def on_tick(event: Any, *, deps: Deps) -> list[Emit]:
+    """Resolve open spike alerts whose window has fallen back, as of the tick's own Swedish date; a
+    resolved alert leaves `spike-open` (every worker's timer ticks every partition, so the same
+    resolution is met again by the next tick: it finds the alert gone)."""
+    if event.data.service != "intake":
+        return []
+    at: datetime = event.data.at
+    stored = deps.cases.get(keys.OPEN_SPIKES, {})
+    still_open = dict(stored)
+    outputs = []
+    for key, alert in stored.items():
+        unit, code = keys.unit_and_category(key)
+        days = deps.cases.get(keys.spike_tally(unit, code), {}).get("days", {})
+        data = spike_resolution(alert["alert_id"], unit, code, days, datetime.fromisoformat(alert["raised_at"]),
+                                at, deps.rules.spike)
+        if data is None:  # still spiking
+            continue
+        del still_open[key]
+        outputs.append(deps.emit(ALERTS_OPS, data, key=data.alert_id, cause=[data.alert_id, "resolved"]))
+    if outputs:
+        deps.cases[keys.OPEN_SPIKES] = still_open
+    return outputs
+
+
 INTAKE_HANDLERS = {
     "pn.complaint.submitted": on_submitted,
+    "pn.care_unit.upserted": forward_unit,
+    "pn.diary.registered": forward_letter,
+    "pn.tick": forward_tick,
+}
+REUSED_HANDLERS = {"pn.complaint.submitted": on_reused_complaint}
+"""Business rejections of an event id reused with other content (Processor.on_reused)."""
+CASE_HANDLERS = {
+    "pn.complaint.submitted": on_accepted,
     "pn.care_unit.upserted": on_care_unit,
     "pn.diary.registered": on_diary_registered,
     "pn.tick": on_tick,
 }
-REUSED_HANDLERS = {"pn.complaint.submitted": on_reused_complaint}
-"""Business rejections of an event id reused with other content (Processor.on_reused)."""
-CASE_HANDLERS = {"pn.complaint.submitted": on_accepted}

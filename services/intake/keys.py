@@ -2,11 +2,13 @@
 
 The strings are the stored layout: the changelog topics and the committed tables depend on them
 byte for byte, so a change here is a migration, never a rename. Four stores (services/intake/app.py):
-- `cases` (1 partition, like `pn.intake.accepted`): the case records, the complaint → case mapping,
-  the yearly counters, the spike tallies and the open spike alerts;
+- `cases` (1 partition, like `pn.intake.accepted`, which also carries units, letters and ticks): the
+  case records, the complaint → case mapping, the yearly counters, the spike tallies, the open spike alerts and the HSA
+  directory's units (`unit|`): everything stage 2 reads, in its one partition;
 - `complaint-refs` (4 partitions, like `pn.complaints.submitted`): upstream references;
-- `care-units` (4 partitions, like `pn.reference.care-units`): the HSA directory;
-- `resolved-alerts` (4 partitions, like `pn.ticks`): spike alerts resolved by a tick.
+- `care-units` (4 partitions): the HSA directory as earlier versions kept it; read only, as a fallback;
+- `resolved-alerts` (4 partitions): spike alerts resolved by earlier versions' ticks; no longer read
+  (a tick now removes the alert from `spike-open`).
 Keys of one kind in a shared store carry a prefix (`case|`, `complaint|`, ...). The one key taken
 apart again (`open_spike`) joins a directory HSA-id and a category code, neither of which can hold `|`.
 """
@@ -53,6 +55,16 @@ def spike_tally(unit: str, code: str) -> str:
     return f"{SPIKE}{open_spike(unit, code)}"
 
 
+UNIT = "unit|"
+"""Prefix of the HSA directory's units as stage 2 keeps them (`unit`)."""
+
+
+def unit(hsa_id: str) -> str:
+    """`cases`: a unit of the HSA directory (name, care provider, region), keyed by its HSA-id, the
+    id complaints name; beside the cases because stage 2 is the directory's only reader."""
+    return f"{UNIT}{hsa_id}"
+
+
 def legacy_contact(case_id: str) -> str:
     """`cases`: a case's contact as earlier versions kept it, beside the record; read only, for cases
     opened before the contact moved into the case record."""
@@ -78,12 +90,12 @@ def reference(channel: str, external_ref: str) -> str:
 
 
 def care_unit(hsa_id: str) -> str:
-    """`care-units`: a unit of the HSA directory (name, care provider, region), keyed by its HSA-id,
-    the id complaints name."""
+    """`care-units`: a unit of the HSA directory as earlier versions kept it (4 partitions), keyed by its
+    HSA-id; read only, when `unit` has none (docs/intake.md "Scale out")."""
     return hsa_id
 
 
 def resolved_alert(alert_id: str) -> str:
-    """`resolved-alerts`: when a spike alert was resolved, keyed by the alert id so every partition's
-    tick and stage 2 agree it is closed."""
+    """`resolved-alerts`: when earlier versions resolved a spike alert, keyed by the alert id; no longer
+    written or read (a tick removes what it resolves from `OPEN_SPIKES`)."""
     return alert_id

@@ -92,6 +92,7 @@ def register(runtime: Any, *, cases: Store, publisher: Publisher, clock: Clock) 
         content={"text/html": {"type": "string"}, "application/json": {"type": "object"},
                  "text/csv": {"type": "string"}},
         responses={400: "a bad period or format", 404: "the period has no data"}))
-    runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case", doc=ViewDoc(
+    # the cases are one partition, on the worker that numbers them: another worker asks it
+    runtime.route("GET", "/cases/{case_id}", get_case, role="officer", audit="case", spread="any", doc=ViewDoc(
         "A case as intake opened it (no contact details)", path={"case_id": CASE_ID_SCHEMA},
         responses={404: "no such case"}))

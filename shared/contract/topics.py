@@ -256,10 +256,21 @@ TICKS = Topic(
     producers=("intake", "diary", "fees", "billing", "budget"), internal=True,
     retention=Retention.OPERATIONAL)
 INTAKE_ACCEPTED = Topic(
-    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted,),
-    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year.",
+    "pn.intake.accepted", "none (one partition)", (ComplaintSubmitted, CareUnitUpserted, DiaryRegistered, Tick),
+    "Intake-internal: valid complaints in one partition, so case numbers are gapless per year; beside them, "
+    "in the same log order, what stage 2 reads with them (the HSA directory's units, the diary's registered "
+    "letters of a case, intake's own ticks), so every read of stage 2 is local with several workers.",
     partitions=1, producers=("intake",), internal=True,
     retention=Retention.PERSONAL, retention_reason="whole complaints on their way to a case number: kept for the replay window")
+
+DIARY_DISPATCH = Topic(
+    "pn.diary.dispatch", "recipient hsa_id", (DiaryRegistered, CareUnitUpserted),
+    "Diary-internal: registered outgoing letters and directory units re-keyed by the recipient's HSA-id, so "
+    "a letter waiting for its unit and the unit's arrival meet on one partition, whichever worker holds it.",
+    producers=("diary",), internal=True, key_fields=("counterpart", "hsa_id"),
+    retention=Retention.INTERNAL,
+    retention_reason="public diary entries and directory units (no personal data) on their way to "
+                     "dispatch: kept for the replay window")
 
 FEES_DRAFTS = Topic(
     "pn.fees.drafts", "none (one partition)", (FeePayout,),

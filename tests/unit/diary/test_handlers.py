@@ -235,6 +235,7 @@ async def test_a_re_dispatch_carries_the_same_event_id(diary):
     [entry] = diary.publisher.on(DIARY_ENTRIES)
     fresh = Diary(diary.clock, {**diary.tables, "seen-p4": {}})  # at-least-once: the entry is read again
     await fresh.intake.process(Message(DIARY_ENTRIES.name, 0, 0, None, encode(entry)))
+    await fresh.pump()  # on to pn.diary.dispatch, the recipient's partition
     [first] = diary.publisher.on(LETTERS_DISPATCHED)
     [second] = fresh.publisher.on(LETTERS_DISPATCHED)
     assert first.id == second.id

@@ -26,3 +26,10 @@ def test_a_units_prefix_finds_its_waiting_letters_and_no_other_units():
     prefix = keys.waiting_for("SE1")
     assert keys.waiting_letter("SE1", "L1").startswith(prefix)
     assert not keys.waiting_letter("SE12", "L1").startswith(prefix)
+
+
+def test_the_dispatch_store_keys_are_the_stored_layout():
+    assert keys.recipient("SE2321000180-1001") == "unit|SE2321000180-1001"
+    assert keys.waiting_dispatch("SE2321000180-1001", "L1") == "waiting|SE2321000180-1001|L1"
+    assert keys.waiting_dispatch("SE2321000180-1001", "L1").startswith(keys.waiting_dispatch_for("SE2321000180-1001"))
+    assert not keys.waiting_dispatch("SE2321000180-10011", "L1").startswith(keys.waiting_dispatch_for("SE2321000180-1001"))

@@ -71,3 +71,40 @@ def test_a_case_lists_its_complaint_and_its_letters_once_in_number_order():
     registry["case|C1"] = ["out-letter:L1", "complaint:C1"]  # an earlier version's list names the complaint
     assert [e["diary_number"] for e in case_entries(registry, "C1")] == ["PN 2023/1", "PN 2023/2"]
     assert case_entries(registry, "C2") == []
+
+
+def test_with_several_workers_a_case_is_the_union_of_their_answers_in_number_order():
+    from services.diary.web import merge_case_entries
+
+    here = {"case_id": "C1", "entries": []}  # a worker without the registry
+    there = {"case_id": "C1", "entries": case_entries(_registry(), "C1")[::-1]}
+    merged = merge_case_entries([here, there, there])  # an entry reported twice counts once
+    assert [e["diary_number"] for e in merged["entries"]] == ["PN 2023/1", "PN 2023/2"]
+
+
+def test_the_registry_views_are_spread_over_the_workers():
+    """The registry is on the one worker that numbers: lookups ask the others, a case is merged."""
+    from services.diary.app import wire
+    from services.diary.settings import Settings
+    from services.diary.spec import SPEC
+    from shared.service.testing import InMemoryRuntime
+
+    runtime = InMemoryRuntime(SPEC, Settings())
+    wire(runtime, Settings())
+    spreads = {path: spread for (_, path), (spread, _) in runtime.spreads.items()}
+    assert spreads == {"/diary/export": "any", "/diary/{year}/{n}": "any", "/diary": "all"}
+
+
+async def test_an_export_of_a_year_without_entries_here_is_a_404_so_the_other_workers_are_asked():
+    from services.diary.app import wire
+    from services.diary.settings import Settings
+    from services.diary.spec import SPEC
+    from shared.service.testing import InMemoryRuntime
+    from shared.web.auth import Caller
+    from shared.web.gate import WebRequest
+
+    runtime = InMemoryRuntime(SPEC, Settings())
+    wire(runtime, Settings())
+    handler = runtime.routes[("GET", "/diary/export")][0]
+    response = await handler(WebRequest("GET", "/diary/export", {}, {"year": "2023"}, Caller("t", "officer")))
+    assert response.status == 404

@@ -319,20 +319,22 @@ def test_a_complaint_counts_on_its_swedish_date(at, day):
     assert spike_day(at) == day
 
 
-def test_a_spike_alert_is_raised_at_the_threshold_and_names_the_pair_and_the_case():
+def test_a_spike_alert_is_raised_at_the_threshold_and_names_the_pair_and_the_day():
     at = datetime(2023, 5, 20, 10, tzinfo=UTC)
-    assert spike_alert(UNIT, "vard.diagnos", "PN-2023-00005", 4, 0, SPIKE, at, already_open=False) is None
-    alert = spike_alert(UNIT, "vard.diagnos", "PN-2023-00005", 5, 0, SPIKE, at, already_open=False)
+    day = date(2023, 5, 20)
+    assert spike_alert(UNIT, "vard.diagnos", day, 4, 0, SPIKE, at, already_open=False) is None
+    alert = spike_alert(UNIT, "vard.diagnos", day, 5, 0, SPIKE, at, already_open=False)
     assert (alert.alert_id, alert.rule_id, alert.subject, alert.raised_at) == (
-        f"intake.complaint_spike:{UNIT}:vard.diagnos:PN-2023-00005", "intake.complaint_spike", UNIT, at)
-    assert alert.facts == {"care_unit_hsa_id": UNIT, "category": "vard.diagnos", "count": 5, "baseline_count": 0,
+        f"intake.complaint_spike:{UNIT}:vard.diagnos:2023-05-20", "intake.complaint_spike", UNIT, at)
+    assert alert.facts == {"care_unit_hsa_id": UNIT, "category": "vard.diagnos", "day": "2023-05-20", "count": 5,
+                           "baseline_count": 0,
                            "window_days": 30, "baseline_days": 365, "min_count": 5, "ratio": 3}
     assert alert.message.en.startswith("5 complaints in category vard.diagnos within 30 days")
 
 
 def test_no_second_spike_alert_while_one_is_open_for_the_pair():
     at = datetime(2023, 5, 20, 10, tzinfo=UTC)
-    assert spike_alert(UNIT, "vard.diagnos", "PN-2023-00009", 9, 0, SPIKE, at, already_open=True) is None
+    assert spike_alert(UNIT, "vard.diagnos", date(2023, 5, 20), 9, 0, SPIKE, at, already_open=True) is None
 
 
 def test_a_spike_alert_is_resolved_when_the_window_ending_on_the_swedish_date_falls_back():

@@ -32,3 +32,8 @@ def test_the_other_stores_keys():
     assert keys.reference("1177", "ref-1") == "1177|ref-1"
     assert keys.care_unit("SE2321000180-1001") == "SE2321000180-1001"
     assert keys.resolved_alert("intake.complaint_spike:u:c:PN-2023-00001") == "intake.complaint_spike:u:c:PN-2023-00001"
+
+
+def test_the_directory_beside_the_cases():
+    assert keys.unit("SE2321000180-1001") == "unit|SE2321000180-1001"
+    assert keys.unit("x").startswith(keys.UNIT)
