@@ -217,3 +217,23 @@ def test_up_keeps_the_users_pn_profile(monkeypatch, tmp_path):
     assert Stack(["fees"], work_dir=tmp_path, bootstrap="x:1").env_for("fees", 1)["PN_PROFILE"] == "prod"
     monkeypatch.delenv("PN_PROFILE")
     assert Stack(["fees"], work_dir=tmp_path, bootstrap="x:1").env_for("fees", 1)["PN_PROFILE"] == "dev"
+
+
+def test_a_second_worker_of_a_service_gets_its_own_data_dir_port_and_log(tmp_path, monkeypatch):
+    """Issue 27: `Stack(..., workers=2)` starts two `pn run budget` in one group; RocksDB locks its
+    directory, so the second worker's PN_DATA_DIR is its own (also under a caller's PN_DATA_DIR)."""
+    from shared.platform import supervisor
+
+    started = []
+    monkeypatch.setattr(supervisor.ServiceProcess, "start", lambda self: started.append(self))
+    monkeypatch.setenv("PN_DATA_DIR", str(tmp_path / "mine"))
+    stack = supervisor.Stack(["budget", "fees"], work_dir=tmp_path, bootstrap="x:1", workers={"budget": 2})
+    for name in stack.services:
+        for worker in range(1, stack.workers[name] + 1):
+            stack.add(name, worker)
+    assert list(stack.processes) == ["budget", "budget#2", "fees"]
+    first, second = stack.workers_of("budget")
+    assert first.service == second.service == "budget"
+    assert second.env["PN_DATA_DIR"] == first.env["PN_DATA_DIR"] + "-2" == str(tmp_path / "data") + "-2"
+    assert first.web_port != second.web_port and first.log_path != second.log_path
+    assert second.env["PN_WEB_PORT"] == str(second.web_port)

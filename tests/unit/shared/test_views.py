@@ -65,4 +65,4 @@ async def test_the_gate_does_not_audit_again_what_a_peer_served_and_audited():
     await gate.handle(Request(), served_by_peer, role="officer", audit_view="case", params={"case_id": "1"})
     assert audited == []
     await gate.handle(Request(), served_here, role="officer", audit_view="case", params={"case_id": "1"})
-    assert len(audited) == 1 and audited[0].startswith("case GET")  # the view text is the gate's business
+    assert len(audited) == 1 and audited[0].startswith("case GET")  # audited here, once
