@@ -8,6 +8,7 @@ rules.py loads them from YAML and asks durable-rules which rules match a visit.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -229,6 +230,66 @@ def earns_week(owner: str | None, visit_id: str) -> bool:
     the assignment has earned that week yet (`owner` None), or this one did (a replay): paid per
     påbörjad week, to its first contact (docs/domain.md A8)."""
     return owner is None or owner == visit_id
+
+
+# -- order does not change a result -----------------------------------------------------------
+def visit_order(day: date, visit_id: str) -> str:
+    """A visit's place in the canonical order (date, then visit id), as a sortable text. The week's
+    arvode goes to the earliest contact of the week and the day's lost-income cap is filled in
+    visit-id order, whatever order the visits arrive in (docs/fees.md, "Order")."""
+    return f"{day.isoformat()}|{visit_id}"
+
+
+def takes_week(carrier: str | None, order: str) -> bool:
+    """Does a contact at `order` carry its week, given the week's carrier so far (its order, None
+    when the week has none)? Yes when it is earlier, or it is the carrier (a replay)."""
+    return carrier is None or order <= carrier
+
+
+def week_lines(with_week: tuple[FeeLine, ...], without: tuple[FeeLine, ...]) -> list[FeeLine]:
+    """The lines a visit earns only because it carries its week: those of its price as the week's
+    carrier that its price without the week lacks (by rule id)."""
+    plain = {line.code for line in without}
+    return [line for line in with_week if line.code not in plain]
+
+
+def allocate_claims(claims: dict[str, dict[str, Any]], rules: list[FeeRule]) -> dict[str, dict[str, Decimal]]:
+    """The day's lost-income cap shared out over the day's claims in visit-id order: per visit id,
+    per `per: claimed` rule it matched, what it is paid (as lines_for would pay it with the claims
+    before it already paid). `claims`: visit id → {"claim": amount as text, "codes": matched rule ids}."""
+    out: dict[str, dict[str, Decimal]] = {}
+    running = ZERO
+    capped = [r for r in rules if r.per == "claimed"]
+    for visit_id in sorted(claims):
+        claim = Decimal(claims[visit_id]["claim"])
+        codes = set(claims[visit_id]["codes"])
+        paid = {r.id: round_ore(max(ZERO, min(claim, r.amount - running))) for r in capped if r.id in codes}
+        running += sum(paid.values(), ZERO)
+        out[visit_id] = paid
+    return out
+
+
+def claimed_before_in_order(claims: dict[str, dict[str, Any]], visit_id: str) -> Decimal:
+    """What the day's claims before `visit_id` (in visit-id order) are paid: this claim's cap is
+    what is left of the rule's amount after them."""
+    return sum((Decimal(p) for vid, c in claims.items() if vid < visit_id for p in c["paid"].values()), ZERO)
+
+
+def correction_line(line: dict[str, Any], amount: Decimal) -> FeeLine:
+    """A line of a correction: `amount` (negative when taken back) under the rule it corrects."""
+    return FeeLine.model_construct(code=line["code"], description=f"Rättelse: {line['description']}"[:500],
+                                   quantity=Decimal(1), unit_price=amount, amount=amount, taxable=line["taxable"])
+
+
+def line_json(line: FeeLine) -> dict[str, Any]:
+    return {"code": line.code, "description": line.description, "amount": str(line.amount), "taxable": line.taxable}
+
+
+def persons_partition(support_person_id: str, partitions: int) -> int:
+    """The partition of pn.fees.persons a support person's facts go to: crc32 of the id, chosen by
+    fees itself, so that every stage (and the tick and close handlers, which act only on their own
+    partition's persons) agrees whatever partitioner a client library uses."""
+    return zlib.crc32(support_person_id.encode()) % partitions
 
 
 def claimed_before(visit: VisitReported, paid_that_day: str | None) -> Decimal:
