@@ -1,7 +1,8 @@
-"""Fees on the real broker: a year of 1,365 visits for 40 stödpersoner (some before their
-assignment, some with no assignment ever, some outside the support period or too late, conflicting
-re-sends and identical redeliveries) → every visit exactly one outcome; the fee total equals an
-independent recomputation here; closing the 12 months pays out exactly that total."""
+"""Fees on the real broker, two workers in one consumer group (issue 27): a year of 1,365 visits for
+40 stödpersoner (some before their assignment, some with no assignment ever, some outside the
+support period or too late, conflicting re-sends and identical redeliveries) → every visit exactly
+one outcome while both run; the fee total equals an independent recomputation here; closing the 12
+months pays out exactly that total."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.fees.factories import close, year_of_visits
+from ..workers import add_worker, partitions_processed
 
 pytestmark = pytest.mark.broker
 
@@ -79,9 +81,12 @@ def broker_settings(broker) -> PnSettings:
 
 @pytest.fixture(scope="module")
 def stack(broker, tmp_path_factory):
-    s = Stack(["fees"], work_dir=tmp_path_factory.mktemp("fees"), bootstrap=broker.bootstrap,
+    s = Stack([], work_dir=tmp_path_factory.mktemp("fees"), bootstrap=broker.bootstrap,
               env={**ENV, "PN_TOKENS": ENTRY.line()})
     s.start(90)
+    s.add("fees")
+    add_worker(s, "fees", 2)
+    s.wait_healthy(90)
     yield s
     s.stop()
 
@@ -106,7 +111,14 @@ async def year(stack, broker_settings):
     await wait_for(broker_settings, [FEES_CALCULATED, FEES_REJECTED], done, timeout=60)
     await asyncio.sleep(1.0)
     out = ours(await read_all(broker_settings, [FEES_CALCULATED, FEES_REJECTED]))
+    assert all(p.alive() for p in stack.processes.values()), "a worker died: decided by the survivor"
     return {"year": y, "outcomes": outcomes, "total": fee_total, "out": out}
+
+
+async def test_both_workers_priced_visits(year, stack):
+    """Each of the two workers decided the visits of some partitions of pn.fees.persons."""
+    worked = [await asyncio.to_thread(partitions_processed, p, "pn.fees.persons") for p in stack.processes.values()]
+    assert all(worked) and not set.intersection(*worked), worked
 
 
 async def test_every_visit_has_exactly_one_outcome_and_the_sums_match(year):
