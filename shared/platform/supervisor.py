@@ -3,6 +3,11 @@
 Each service is its own process (`pn run NAME`), exactly as in production; the supervisor only
 starts them with the right environment, waits until each answers `/health` with ready, and
 stops them all (SIGTERM, then SIGKILL) so no process is left behind.
+
+A service may run as several workers (`workers=`): one consumer group, each worker with its own
+`PN_DATA_DIR` (RocksDB locks its directory) and web port, as two hosts would run it (issue 27,
+docs/deploy.md "Two workers of a service"). The first worker of a service is keyed by the
+service's name in `processes`, the others `NAME#2`, `NAME#3` ...
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from shared.kafka.broker import EmbeddedBroker, free_port
@@ -24,16 +29,22 @@ class StackError(RuntimeError):
     pass
 
 
+def worker_key(service: str, worker: int) -> str:
+    """The key of a service's worker in `Stack.processes`: the service's name for the first."""
+    return service if worker == 1 else f"{service}#{worker}"
+
+
 class ServiceProcess:
     def __init__(self, name: str, env: dict[str, str], log_path: Path, web_port: int) -> None:
         self.name, self.env, self.log_path, self.web_port = name, env, log_path, web_port
+        self.service = name.partition("#")[0]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "run", self.name], env=self.env,
+            [sys.executable, "-m", "shared.cli", "run", self.service], env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def healthy(self) -> bool:
@@ -71,8 +82,12 @@ class Stack:
         self, services: Iterable[str], *, work_dir: Path, bootstrap: str | None = None,
         broker_port: int | None = None, env: dict[str, str] | None = None,
         on_progress: Callable[[str], None] | None = None,
+        workers: int | Mapping[str, int] = 1,
     ) -> None:
         self.services = list(services)
+        self.workers = {name: workers if isinstance(workers, int) else workers.get(name, 1)
+                        for name in self.services}
+        """Workers per service (one consumer group each)."""
         self.work_dir = Path(work_dir)
         self.bootstrap = bootstrap
         self.broker: EmbeddedBroker | None = None
@@ -93,11 +108,12 @@ class Stack:
 
         asyncio.run(ensure_topics(PnSettings(kafka_bootstrap=self.bootstrap)))
         for name in self.services:
-            self.add(name)
+            for worker in range(1, self.workers[name] + 1):
+                self.add(name, worker)
         self.wait_healthy(timeout)
         return self
 
-    def env_for(self, name: str, web_port: int) -> dict[str, str]:
+    def env_for(self, name: str, web_port: int, worker: int = 1) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PN_")}
         env.update({
             "PN_KAFKA_BOOTSTRAP": str(self.bootstrap),
@@ -110,14 +126,23 @@ class Stack:
         env.update({k: v for k, v in os.environ.items() if k.startswith("PN_") and k not in env})
         env.update(self.extra_env)
         env["PN_WEB_PORT"] = str(web_port)
+        if worker > 1:  # a second worker never shares the first one's RocksDB directory
+            env["PN_DATA_DIR"] = f"{env['PN_DATA_DIR']}-{worker}"
         return env
 
-    def add(self, name: str) -> ServiceProcess:
+    def add(self, name: str, worker: int = 1) -> ServiceProcess:
+        """Start worker number `worker` of service `name` (its own data dir, port and log)."""
+        key = worker_key(name, worker)
         web_port = free_port()
-        proc = ServiceProcess(name, self.env_for(name, web_port), self.work_dir / "logs" / f"{name}.log", web_port)
+        proc = ServiceProcess(key, self.env_for(name, web_port, worker),
+                              self.work_dir / "logs" / f"{key.replace('#', '-')}.log", web_port)
         proc.start()
-        self.processes[name] = proc
+        self.processes[key] = proc
         return proc
+
+    def workers_of(self, name: str) -> list[ServiceProcess]:
+        """The running worker processes of a service, first worker first."""
+        return [p for key, p in self.processes.items() if p.service == name]
 
     def wait_healthy(self, timeout: float = 90.0, names: Iterable[str] | None = None) -> None:
         pending = set(names or self.processes)

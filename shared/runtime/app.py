@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -22,9 +22,23 @@ from shared.kafka.client import compression_type, security_kwargs
 from shared.runtime import hooks
 from shared.runtime.changelog import TableChangelog
 from shared.runtime.feed import BatchFeed, as_message
+from shared.runtime.global_store import GlobalChangelog, Replica, ReplicaView, follow
 from shared.runtime.publisher import FaustPublisher, SendPublisher
 from shared.runtime.rocksdb_memory import MemoryBudget, share_memory
 from shared.runtime.stalled import watch as watch_stalled
+from shared.runtime.views import (
+    ALL,
+    ANY,
+    GENERATION_HEADER,
+    LOCAL,
+    PEER_HEADER,
+    SPREADS,
+    ask_peers,
+    peer_urls,
+    unavailable,
+)
+from shared.runtime.views import first_found as _first_found
+from shared.runtime.views import merged as _merged
 from shared.service.logging import fix_levels, get_logger
 from shared.service.metrics import Metrics
 from shared.service.ports import Clock, SystemClock
@@ -36,7 +50,7 @@ from shared.service.state import Store
 from shared.service.wiring import attach_seen_store
 from shared.web.audit import make_audit_hook
 from shared.web.auth import TokenRegistry
-from shared.web.gate import WebGate
+from shared.web.gate import WebGate, WebResponse
 
 
 def faust_credentials(settings: PnSettings) -> Any:
@@ -53,6 +67,20 @@ def faust_credentials(settings: PnSettings) -> Any:
 
 def faust_broker_url(settings: PnSettings) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip())
+
+
+def advertised_url(settings: PnSettings, port: int) -> str:
+    """Where the other workers of the service reach this one's views (faust's canonical_url,
+    which its assignor hands every member): PN_WEB_ADVERTISED_URL, else the web host and port,
+    with a wildcard host (compose's 0.0.0.0) replaced by this host's name."""
+    if settings.web_advertised_url:
+        return settings.web_advertised_url
+    host = settings.web_host
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
 
 
 def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
@@ -98,6 +126,7 @@ def make_faust_app(spec: ServiceSpec, settings: PnSettings) -> faust.App:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         web_transport=f"tcp://{settings.web_host}:{spec.web_port(settings)}",
+        canonical_url=advertised_url(settings, spec.web_port(settings)),
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
@@ -115,6 +144,8 @@ class ServiceRuntime:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(service)
         self.stores: dict[str, Store] = {}
+        self.replicas: dict[str, Replica] = {}
+        """The global stores' replicas by store name (shared/runtime/global_store.py)."""
         self._rocksdb_budget = (MemoryBudget(settings.rocksdb_memory_mb)
                                 if settings.store == "rocksdb" and "rocksdb_memory" in self.hooks else None)
         if self._rocksdb_budget is not None:
@@ -123,7 +154,7 @@ class ServiceRuntime:
         self._processor: Processor | None = None
         self._agents = 0
         self._generation: int | None = None
-        self._routes: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
+        self._routes: dict[str, dict[str, tuple[Any, ...]]] = {}
         self.gate: WebGate | None = None
         self.readiness = Readiness(stall_after_s=settings.stall_after_s)
         """What /health answers (shared/service/readiness.py); other modules plug checks in with add_check."""
@@ -145,6 +176,35 @@ class ServiceRuntime:
         store = Store(name, table, changelog=changelog, cache_entries=self.settings.store_cache_entries)
         self.stores[name] = store
         return store
+
+    def global_store(self, name: str, topic: Topic) -> Store:
+        """A store every worker of the service holds in full (all partitions), kept up to date
+        continuously: for reference data every partition needs (shared/runtime/global_store.py).
+        Written only by the processor that consumes `topic` (the change goes on the partition of
+        the message that made it, as for any store); read by any processor or view of any worker.
+        Another worker sees a write one fetch after it is acknowledged; a worker's agents start
+        only once its global stores have read their changelog to the end."""
+        table = self.app.Table(name, default=None, partitions=topic.partitions, options=self._rocksdb_options())
+        if self._rocksdb_budget is not None:
+            share_memory(table, self._rocksdb_budget)
+        replica = self.replicas[name] = Replica(name, topic.partitions)
+        changelog = GlobalChangelog(TableChangelog(table), replica) if "changelog" in self.hooks else None
+        store = Store(name, ReplicaView(replica, table), changelog=changelog, cache_entries=0)
+        self.stores[name] = store
+        self.readiness.add_check(f"global_store:{name}", replica.loading_reason)
+        settings, log = self.settings, self.log
+
+        async def follow_changelog() -> None:
+            await follow(replica, table.changelog_topic.get_topic_name(), settings, log)
+
+        follow_changelog.__name__ = f"{self.service}_global_{name}"
+        self.app.task(follow_changelog)
+        return store
+
+    async def _globals_loaded(self) -> None:
+        """Agents wait here before their first batch: every global store read to its end."""
+        for replica in self.replicas.values():
+            await replica.wait_caught_up()
 
     def _rocksdb_options(self) -> dict[str, int] | None:
         """Memtables per table partition (each partition is its own DB; the block cache and the
@@ -195,13 +255,15 @@ class ServiceRuntime:
         if "batch_feed" in self.hooks:
             feed = BatchFeed(self.app, [t.name for t in topics], proc, batch_max=self.settings.batch_max,
                              fetch_loop_hook="fetch_loop" in self.hooks,
-                             before_batch=self._after_rebalance, on_batch=on_batch)
+                             before_batch=self._after_rebalance, on_batch=on_batch,
+                             wait_for=self._globals_loaded)
             supervised = partial(self._supervised, name, feed)
 
             async def agent(stream: Any) -> None:
                 await supervised(stream)
         else:  # faust's own per-record path: what the feed is measured against
             async def agent(stream: Any) -> None:
+                await self._globals_loaded()
                 async for event in stream.events():
                     self._after_rebalance()
                     await proc.process_batch([as_message(event.message)], None)
@@ -279,6 +341,8 @@ class ServiceRuntime:
             self._generation = generation
             for store in self.stores.values():
                 store.invalidate()
+            for replica in self.replicas.values():
+                replica.forget_unstamped()
 
     def tick_every(self, seconds: float) -> None:
         """Publish a `pn.tick` for this service to every partition of `pn.ticks` every `seconds`.
@@ -299,14 +363,24 @@ class ServiceRuntime:
 
     # -- web -----------------------------------------------------------------------------------
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
-              audit: str | None = None) -> None:
+              audit: str | None = None, spread: str = LOCAL,
+              merge: Callable[[list[Any]], Any] | None = None) -> None:
         """Register a protected view (see shared/web/gate.py). `audit` names the view in audit events
-        when the view reads case data."""
+        when the view reads case data. `spread` says where the answer comes from with several
+        workers (shared/runtime/views.py): `local` (this worker's answer is whole: a global store,
+        the topics, a POST), `any` (a lookup: on a local 404 the other workers are asked), `all`
+        (an aggregate: every worker's answer, combined by `merge(bodies)`)."""
+        if spread not in SPREADS:
+            raise ValueError(f"spread must be one of {SPREADS}")
+        if spread != LOCAL and method.upper() != "GET":
+            raise ValueError("only GET views are spread over the workers")
+        if (spread == ALL) != (merge is not None):
+            raise ValueError("spread='all' needs merge, and only it")
         if self.gate is None:
             self.gate = WebGate(self.service, TokenRegistry.from_settings(self.settings), self._audit_hook())
         methods = self._routes.setdefault(path, {})
         first = not methods
-        methods[method.upper()] = (handler, role, audit)
+        methods[method.upper()] = (handler, role, audit, spread, merge)
         if first:
             self._register_path(path)
 
@@ -324,8 +398,12 @@ class ServiceRuntime:
             entry = routes.get(request.method.upper())
             if entry is None:
                 return view.json({"error": "method_not_allowed"}, status=405)
-            handler, role, audit = entry
+            handler, role, audit, spread, merge = entry
+            if spread != LOCAL:
+                handler = self._spread(handler, request, spread, merge)
             resp = await gate_of().handle(request, handler, role=role, audit_view=audit, params=params)
+            if spread != LOCAL:
+                resp.headers = {**resp.headers, GENERATION_HEADER: str(self.app.consumer_generation_id)}
             if resp.content is not None:
                 return view.bytes(resp.content, content_type=resp.content_type, status=resp.status,
                                   headers=resp.headers or None)
@@ -334,6 +412,32 @@ class ServiceRuntime:
         attrs = {m: dispatch for m in ("get", "post", "put", "delete", "patch")}
         view_cls = type(f"View_{len(self._routes)}", (faust.web.View,), attrs)
         self.app.page(path)(view_cls)
+
+    def _spread(self, handler: Any, request: Any, spread: str, merge: Any) -> Any:
+        """The view's handler, completed by the other workers' answers (shared/runtime/views.py).
+        A peer's request (`pn-peer`) is answered from this worker's data only; a worker that
+        is rebalancing or restoring tables answers 503, so it is never taken for a complete one."""
+        app = self.app
+        peer = PEER_HEADER in request.headers
+
+        async def spread_handler(req: Any) -> Any:
+            if app.rebalancing or not _recovered(app):
+                return unavailable("this worker is taking over partitions; retry")
+            result = await handler(req)
+            if peer:
+                return result
+            local = result if isinstance(result, WebResponse) else WebResponse(200, result)
+            if spread == ANY and local.status != 404:
+                return local
+            if spread == ALL and local.status != 200:
+                return local
+            urls = peer_urls(app)
+            answers = await ask_peers(app, urls, request.path_qs, request.headers) if urls else []
+            if spread == ANY:
+                return _first_found(local, answers)
+            return _merged(local.body, app.consumer_generation_id, answers, merge)
+
+        return spread_handler
 
     def _add_basic_views(self) -> None:
         app, metrics, service = self.app, self.metrics, self.service

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,7 +73,8 @@ class BatchFeed:
     def __init__(self, app: Any, topics: Sequence[str], processor: Processor, *,
                  batch_max: int, before_batch: Callable[[], None] | None = None,
                  on_batch: Callable[[Sequence[Any]], None] | None = None,
-                 fetch_loop_hook: bool = True) -> None:
+                 fetch_loop_hook: bool = True,
+                 wait_for: Callable[[], Awaitable[None]] | None = None) -> None:
         feeds = install(app, fetch_loop_hook=fetch_loop_hook)
         for topic in topics:
             if topic in feeds:
@@ -85,6 +86,7 @@ class BatchFeed:
         self._batch_max = batch_max
         self._before_batch = before_batch
         self._on_batch = on_batch
+        self._wait_for = wait_for  # awaited before the first batch (the worker's global stores loaded)
         self._buffer: list[Any] = []
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
@@ -113,6 +115,8 @@ class BatchFeed:
         """The agent's body: subscribe the channel, then process batches until cancelled."""
         if self._registered is None:
             self._registered = aiter(stream.channel)  # adds it to the conductor, so the consumer subscribes
+        if self._wait_for is not None:
+            await self._wait_for()
         while True:
             await self._arrived.wait()
             self._arrived.clear()

@@ -36,6 +36,10 @@ class PnSettings(BaseSettings):
     rules_dir: Path = Path("rules")
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(None, description="default: the service's own port (its spec: 6061-6065)")
+    web_advertised_url: str | None = Field(
+        None, description="the address the other workers of the service reach this one's views at "
+        "(views spread over workers ask each other, shared/runtime/views.py); default "
+        "http://<PN_WEB_HOST or, for 0.0.0.0, the host name>:<port>")
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Broker client tuning; None means "the profile's default".

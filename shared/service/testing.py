@@ -99,8 +99,10 @@ class InMemoryRuntime:
         self.log = get_logger(service=spec.name)
         self.tables = {} if tables is None else tables
         self.stores: dict[str, Any] = {}
+        self.global_stores: dict[str, Any] = {}  # name → the reference topic whose processor writes it
         self.feeds: dict[str, Any] = {}  # topic name → processor
         self.routes: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self.spreads: dict[tuple[str, str], tuple[str, Any]] = {}
         self.ticks: list[float] = []
         self._processor: Any = None
         self._pumped = 0
@@ -111,6 +113,13 @@ class InMemoryRuntime:
 
         store = self.stores[name] = Store(name, self.tables.setdefault(name, {}))
         return store
+
+    def global_store(self, name: str, topic: Any) -> Any:
+        """One dict, as for `store`: a unit test runs one worker, which holds every partition.
+        (What a global store adds on faust, every key on every worker one fetch after its write,
+        is the runtime's business: tests/unit/shared/test_global_store.py.)"""
+        self.global_stores[name] = topic
+        return self.store(name, topic.partitions)
 
     def processor(self, handlers: Any, deps: Any, *, stores: Sequence[Any] | None = None) -> Any:
         from shared.service.processor import Processor
@@ -131,8 +140,11 @@ class InMemoryRuntime:
     def tick_every(self, seconds: float) -> None:
         self.ticks.append(seconds)
 
-    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None) -> None:
+    def route(self, method: str, path: str, handler: Any, *, role: Any, audit: str | None = None,
+              spread: str = "local", merge: Any = None) -> None:
+        """Recorded; `spread`/`merge` (how several workers complete the answer) in `spreads`."""
         self.routes[(method.upper(), path)] = (handler, role, audit)
+        self.spreads[(method.upper(), path)] = (spread, merge)
 
     def publisher(self) -> FakePublisher:
         return self.sent

@@ -28,6 +28,11 @@ class Wiring(Protocol):
 
     def store(self, name: str, partitions: int) -> Store: ...
 
+    def global_store(self, name: str, topic: Topic) -> Store:
+        """Reference data every partition needs: every worker holds all of it (docs/SERVICE_GUIDE.md,
+        "Global stores"). Written only by the processor consuming `topic`; read from anywhere."""
+        ...
+
     def processor(self, handlers: Mapping[str, Handler], deps: Any, *,
                   stores: Sequence[Store] | None = None) -> Processor: ...
 
@@ -37,7 +42,12 @@ class Wiring(Protocol):
     def tick_every(self, seconds: float) -> None: ...
 
     def route(self, method: str, path: str, handler: Any, *, role: str | tuple[str, ...],
-              audit: str | None = None) -> None: ...
+              audit: str | None = None, spread: str = "local",
+              merge: Callable[[list[Any]], Any] | None = None) -> None:
+        """`spread`: where the answer comes from with several workers: `local`, `any` (a lookup;
+        on a local 404 the other workers are asked), `all` (every worker's, `merge`d):
+        shared/runtime/views.py."""
+        ...
 
     def publisher(self) -> Any: ...
 

@@ -35,6 +35,9 @@ class WebResponse:
     content: bytes | None = None
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    audited: bool = False
+    """Served by another worker of the service, which audited the read (shared/runtime/views.py):
+    set by the runtime only, never from a request."""
 
 
 @dataclass
@@ -127,7 +130,8 @@ class WebGate:
             result = await handler(req)
         except BadRequest as exc:
             return WebResponse(exc.status, {"error": "invalid", "detail": exc.message, "errors": exc.errors})
-        if audit_view is not None and self.audit is not None and (not isinstance(result, WebResponse) or result.status < 400):
+        if audit_view is not None and self.audit is not None and (
+                not isinstance(result, WebResponse) or (result.status < 400 and not result.audited)):
             try:
                 await self.audit(caller, f"{audit_view} {request.method} {request.path}", audit_ids(params, req.query))
             except Exception as exc:  # fail closed: no read of case data without its audit event
