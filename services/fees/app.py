@@ -45,7 +45,7 @@ def wire(runtime: Wiring, settings: Settings, deps: Deps | None = None) -> Deps:
     deps.partition = lambda: visits.partition  # ticks and closes act on their own partition's persons
     agents.register(runtime, route=route, visits=visits, books=books)
     runtime.tick_every(settings.fees_tick_s)
-    web.register(runtime, fees=deps.fees, books=deps.books)
+    web.register(runtime, fees=deps.fees)
     return deps
 
 

@@ -72,10 +72,19 @@ def lost_income_day(support_person_id: str, day: date) -> str:
     return f"l|{support_person_id}|{day.isoformat()}"
 
 
+CLOSED = "closed|"
+"""Prefix of the closes (books: `closed`; persons: `closed_partition`), read by the summary view."""
+
+
 def closed_partition(period: str, partition: int) -> str:
     """persons: a close of `period` handled on `partition` (each partition drafts its own persons'
     payouts once), keyed by both so the key is set from that partition only."""
-    return f"closed|{period}|{partition}"
+    return f"{CLOSED}{period}|{partition}"
+
+
+def closed_period(key: str) -> str:
+    """The period of a `closed` or `closed_partition` key."""
+    return key[len(CLOSED):].split("|", 1)[0]
 
 
 def route(assignment_id: str) -> str:
@@ -106,7 +115,7 @@ ISSUED = "issued|"
 
 def closed(period: str) -> str:
     """books: the close command's event id for a period, keyed by the period: it is closed once."""
-    return f"closed|{period}"
+    return f"{CLOSED}{period}"
 
 
 def issued(draft_id: str) -> str:

@@ -34,7 +34,7 @@ from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.fees.factories import close, year_of_visits
-from ..workers import add_worker, partitions_processed
+from ..workers import partitions_processed
 
 pytestmark = pytest.mark.broker
 
@@ -81,12 +81,9 @@ def broker_settings(broker) -> PnSettings:
 
 @pytest.fixture(scope="module")
 def stack(broker, tmp_path_factory):
-    s = Stack([], work_dir=tmp_path_factory.mktemp("fees"), bootstrap=broker.bootstrap,
-              env={**ENV, "PN_TOKENS": ENTRY.line()})
+    s = Stack(["fees"], work_dir=tmp_path_factory.mktemp("fees"), bootstrap=broker.bootstrap,
+              env={**ENV, "PN_TOKENS": ENTRY.line()}, workers=2)
     s.start(90)
-    s.add("fees")
-    add_worker(s, "fees", 2)
-    s.wait_healthy(90)
     yield s
     s.stop()
 
@@ -165,8 +162,14 @@ async def test_each_fee_posts_its_cost_and_the_summary_shows_the_year(year, brok
                 if e.type == "pn.ledger.posted" and e.data.posting_id[5:] in fees}
     assert len(postings) == sum(1 for f in fees.values() if f.total)
     assert sum((p.amount for p in postings.values()), Decimal(0)) == -year["total"]
-    req = urllib.request.Request(f"http://127.0.0.1:{stack.processes['fees'].web_port}/fees/summary?year={YEAR}",
-                                 headers={"Authorization": f"Bearer {TOKEN}"})
-    body = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(req, timeout=5).read()))
+    bodies = []
+    for worker in stack.workers_of("fees"):  # each answers for all: its partitions and the other's
+        req = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/fees/summary?year={YEAR}",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        bodies.append(json.loads(await asyncio.to_thread(lambda r=req: urllib.request.urlopen(r, timeout=5).read())))
+    body = bodies[0]
+    assert all(b == body for b in bodies) and len(bodies) == 2
     assert sum(m["fees"] for m in body["months"]) == len(fees)
     assert sum((Decimal(m["fee_total"]) for m in body["months"]), Decimal(0)) == year["total"]
+    assert sum(m["paid_fees"] for m in body["months"]) == len(fees)  # the twelve closes of the test above
+    assert [m["period"] for m in body["months"] if m["closed"]] == [f"{YEAR}-{m:02d}" for m in range(1, 13)]
