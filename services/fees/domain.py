@@ -225,13 +225,6 @@ def rejection(visit: VisitReported, assignment: Assignment, version: ScheduleVer
     return ineligible(visit, assignment, version.claim_deadline_days)
 
 
-def earns_week(owner: str | None, visit_id: str) -> bool:
-    """May this visit earn its ISO week's weekly arvode and kostnadsersättning? Yes when no visit of
-    the assignment has earned that week yet (`owner` None), or this one did (a replay): paid per
-    påbörjad week, to its first contact (docs/domain.md A8)."""
-    return owner is None or owner == visit_id
-
-
 # -- order does not change a result -----------------------------------------------------------
 def visit_order(day: date, visit_id: str) -> str:
     """A visit's place in the canonical order (date, then visit id), as a sortable text. The week's
@@ -292,21 +285,6 @@ def persons_partition(support_person_id: str, partitions: int) -> int:
     return zlib.crc32(support_person_id.encode()) % partitions
 
 
-def claimed_before(visit: VisitReported, paid_that_day: str | None) -> Decimal:
-    """The lost income already paid to the support person for the visit's date (`paid_that_day`, as
-    stored), which the day's cap is reduced by; it counts only when this visit claims lost income.
-    The cap is per person and day, over all that day's claims (docs/domain.md A9)."""
-    return Decimal(paid_that_day or 0) if visit.lost_income else ZERO
-
-
-def day_total_after(claimed_today: Decimal, lines: list[FeeLine] | tuple[FeeLine, ...],
-                    rules: list[FeeRule]) -> Decimal | None:
-    """The person's lost income paid for the day once this visit's lines are paid, or None when the
-    visit pays no lost income (the day's total is unchanged)."""
-    paid = claimed(lines, rules)
-    return claimed_today + paid if paid else None
-
-
 def fee_period(day: date) -> str:
     """The period (YYYY-MM) a fee belongs to and is paid at the close of: its visit's month, by the
     visit's own date (a Swedish calendar date in the contract)."""
@@ -344,17 +322,6 @@ def release_order(held: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str,
 
 
 # -- payouts ----------------------------------------------------------------------------------
-def paid_fees(payouts: Iterable[dict[str, Any]]) -> set[str]:
-    """Fee ids on the issued payouts (as stored): these are paid, never again."""
-    return {fee_id for payout in payouts for fee_id in payout["fee_ids"]}
-
-
-def unpaid(fee_ids: Iterable[str], paid: set[str]) -> list[str]:
-    """A draft's fee ids less those an earlier issued payout paid (a later period's close may have
-    been read before an earlier close's drafts were issued), in the draft's order."""
-    return [f for f in fee_ids if f not in paid]
-
-
 def payout(period: str, support_person_id: str, fee_ids: list[str], fees: dict[str, Any]) -> FeePayout:
     """The payout of `fee_ids` (each fee as stored: taxable and tax-free sums as text) to one
     support person at a period's close: taxable and tax-free totals and their sum."""
