@@ -219,28 +219,30 @@ def decide(visit: VisitReported, content: str, assignment: Assignment, deps: Dep
         return [reject(visit, *(reason or NO_VERSION), deps)]
     sp, aid = assignment.support_person_id, visit.assignment_id
     period = fee_period(visit.date)
-    me = {"visit": visit_id, "aid": aid, "date": visit.date.isoformat(), "version": version.version,
-          "period": period}
     corrections: dict[str, tuple[dict[str, Any], list[Any]]] = {}  # visit id → (its facts, lines)
     # the week: its earliest contact by (date, visit id) carries it
-    week_key = keys.week(aid, week_of(visit.date))
-    carrier = fees.get(week_key) if visit.kind in WEEKLY_KINDS else None
+    weekly = visit.kind in WEEKLY_KINDS
+    week_key = keys.week(aid, week_of(visit.date)) if weekly else ""
+    carrier = fees.get(week_key) if weekly else None
     order = visit_order(visit.date, visit_id)
-    first = visit.kind in WEEKLY_KINDS and takes_week(carrier and carrier["order"], order)
+    first = weekly and takes_week(carrier and carrier["order"], order)
     # the day's lost-income cap: shared out over the person's claims of the day in visit-id order
-    day_key = keys.lost_income_day(sp, visit.date)
+    day_key = keys.lost_income_day(sp, visit.date) if visit.lost_income else ""
     day = fees.get(day_key) if visit.lost_income else None
-    claims: dict[str, dict[str, Any]] = dict((day or {}).get("claims", {}))
+    claims: dict[str, dict[str, Any]] = dict(day["claims"]) if day else {}
     claimed_today = claimed_before_in_order(claims, visit_id) if claims else ZERO
     price = deps.schedule.price(version, visit, first, claimed_today)
+    me = {"visit": visit_id, "aid": aid, "date": visit.date.isoformat(), "version": version.version,
+          "period": period} if first or visit.lost_income else {}
     if first:
-        plain = deps.schedule.price(version, visit, False, claimed_today)
-        lines = week_lines(price.lines, plain.lines)
-        if carrier is not None and carrier["visit"] != visit_id:  # the week moves to this earlier contact
-            corrections[carrier["visit"]] = (carrier, [correction_line(line, -Decimal(line["amount"]))
-                                                       for line in carrier["lines"]])
-        fees[week_key] = {**me, "order": order, "lines": [line_json(line) for line in lines]}
-    capped = {r.id: r for r in version.rules if r.per == "claimed"}
+        if carrier is None or carrier["visit"] != visit_id:
+            plain = deps.schedule.price(version, visit, False, claimed_today)
+            lines = week_lines(price.lines, plain.lines)
+            if carrier is not None:  # the week moves to this earlier contact
+                corrections[carrier["visit"]] = (carrier, [correction_line(line, -Decimal(line["amount"]))
+                                                           for line in carrier["lines"]])
+            fees[week_key] = {**me, "order": order, "lines": [line_json(line) for line in lines]}
+    capped = deps.schedule.capped(version) if visit.lost_income else ()
     paid_now = {line.code: line.amount for line in price.lines if line.code in capped}
     if paid_now:
         claims[visit_id] = {**me, "claim": str(visit.lost_income), "codes": sorted(paid_now),
@@ -287,7 +289,6 @@ def correct(visit_id: str, facts: dict[str, Any], lines: list[Any], sp: str, cau
         "corrects": derive_id("fee", visit_id)})
     deps.fees[keys.fee(fee_id)] = {"sp": sp, "period": facts["period"], "taxable": str(taxable),
                                    "tax_free": str(total - taxable), "corrects": visit_id}
-    deps.log.info("fee_corrected", fee_id=fee_id, visit_id=visit_id, cause=cause)
     out = [deps.emit(FEES_CALCULATED, fee, key=sp, cause=[visit_id, "correction", cause])]
     return out + _post(fee_id, visit_id, facts["period"], -total if total != ZERO else None, deps)
 
