@@ -66,6 +66,8 @@ PW=$(cat "$SECRETS/pn-fees.password")
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.fees.drafts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.drafts --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.payouts --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.fees.persons --resource-pattern-type literal
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.persons --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.fees.rejected --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Write --topic pn.finance.postings --resource-pattern-type literal
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOT" --command-config "$CFG" --add --allow-principal User:pn-fees --operation Read --topic pn.support.assignments --resource-pattern-type literal

@@ -8,6 +8,7 @@ rules.py loads them from YAML and asks durable-rules which rules match a visit.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -224,26 +225,64 @@ def rejection(visit: VisitReported, assignment: Assignment, version: ScheduleVer
     return ineligible(visit, assignment, version.claim_deadline_days)
 
 
-def earns_week(owner: str | None, visit_id: str) -> bool:
-    """May this visit earn its ISO week's weekly arvode and kostnadsersättning? Yes when no visit of
-    the assignment has earned that week yet (`owner` None), or this one did (a replay): paid per
-    påbörjad week, to its first contact (docs/domain.md A8)."""
-    return owner is None or owner == visit_id
+# -- order does not change a result -----------------------------------------------------------
+def visit_order(day: date, visit_id: str) -> str:
+    """A visit's place in the canonical order (date, then visit id), as a sortable text. The week's
+    arvode goes to the earliest contact of the week and the day's lost-income cap is filled in
+    visit-id order, whatever order the visits arrive in (docs/fees.md, "Order")."""
+    return f"{day.isoformat()}|{visit_id}"
 
 
-def claimed_before(visit: VisitReported, paid_that_day: str | None) -> Decimal:
-    """The lost income already paid to the support person for the visit's date (`paid_that_day`, as
-    stored), which the day's cap is reduced by; it counts only when this visit claims lost income.
-    The cap is per person and day, over all that day's claims (docs/domain.md A9)."""
-    return Decimal(paid_that_day or 0) if visit.lost_income else ZERO
+def takes_week(carrier: str | None, order: str) -> bool:
+    """Does a contact at `order` carry its week, given the week's carrier so far (its order, None
+    when the week has none)? Yes when it is earlier, or it is the carrier (a replay)."""
+    return carrier is None or order <= carrier
 
 
-def day_total_after(claimed_today: Decimal, lines: list[FeeLine] | tuple[FeeLine, ...],
-                    rules: list[FeeRule]) -> Decimal | None:
-    """The person's lost income paid for the day once this visit's lines are paid, or None when the
-    visit pays no lost income (the day's total is unchanged)."""
-    paid = claimed(lines, rules)
-    return claimed_today + paid if paid else None
+def week_lines(with_week: tuple[FeeLine, ...], without: tuple[FeeLine, ...]) -> list[FeeLine]:
+    """The lines a visit earns only because it carries its week: those of its price as the week's
+    carrier that its price without the week lacks (by rule id)."""
+    plain = {line.code for line in without}
+    return [line for line in with_week if line.code not in plain]
+
+
+def allocate_claims(claims: dict[str, dict[str, Any]], rules: list[FeeRule]) -> dict[str, dict[str, Decimal]]:
+    """The day's lost-income cap shared out over the day's claims in visit-id order: per visit id,
+    per `per: claimed` rule it matched, what it is paid (as lines_for would pay it with the claims
+    before it already paid). `claims`: visit id → {"claim": amount as text, "codes": matched rule ids}."""
+    out: dict[str, dict[str, Decimal]] = {}
+    running = ZERO
+    capped = [r for r in rules if r.per == "claimed"]
+    for visit_id in sorted(claims):
+        claim = Decimal(claims[visit_id]["claim"])
+        codes = set(claims[visit_id]["codes"])
+        paid = {r.id: round_ore(max(ZERO, min(claim, r.amount - running))) for r in capped if r.id in codes}
+        running += sum(paid.values(), ZERO)
+        out[visit_id] = paid
+    return out
+
+
+def claimed_before_in_order(claims: dict[str, dict[str, Any]], visit_id: str) -> Decimal:
+    """What the day's claims before `visit_id` (in visit-id order) are paid: this claim's cap is
+    what is left of the rule's amount after them."""
+    return sum((Decimal(p) for vid, c in claims.items() if vid < visit_id for p in c["paid"].values()), ZERO)
+
+
+def correction_line(line: dict[str, Any], amount: Decimal) -> FeeLine:
+    """A line of a correction: `amount` (negative when taken back) under the rule it corrects."""
+    return FeeLine.model_construct(code=line["code"], description=f"Rättelse: {line['description']}"[:500],
+                                   quantity=Decimal(1), unit_price=amount, amount=amount, taxable=line["taxable"])
+
+
+def line_json(line: FeeLine) -> dict[str, Any]:
+    return {"code": line.code, "description": line.description, "amount": str(line.amount), "taxable": line.taxable}
+
+
+def persons_partition(support_person_id: str, partitions: int) -> int:
+    """The partition of pn.fees.persons a support person's facts go to: crc32 of the id, chosen by
+    fees itself, so that every stage (and the tick and close handlers, which act only on their own
+    partition's persons) agrees whatever partitioner a client library uses."""
+    return zlib.crc32(support_person_id.encode()) % partitions
 
 
 def fee_period(day: date) -> str:
@@ -283,17 +322,6 @@ def release_order(held: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str,
 
 
 # -- payouts ----------------------------------------------------------------------------------
-def paid_fees(payouts: Iterable[dict[str, Any]]) -> set[str]:
-    """Fee ids on the issued payouts (as stored): these are paid, never again."""
-    return {fee_id for payout in payouts for fee_id in payout["fee_ids"]}
-
-
-def unpaid(fee_ids: Iterable[str], paid: set[str]) -> list[str]:
-    """A draft's fee ids less those an earlier issued payout paid (a later period's close may have
-    been read before an earlier close's drafts were issued), in the draft's order."""
-    return [f for f in fee_ids if f not in paid]
-
-
 def payout(period: str, support_person_id: str, fee_ids: list[str], fees: dict[str, Any]) -> FeePayout:
     """The payout of `fee_ids` (each fee as stored: taxable and tax-free sums as text) to one
     support person at a period's close: taxable and tax-free totals and their sum."""

@@ -3,9 +3,12 @@
 The strings are the stored tables' and changelogs' keys: never change one (a renamed key is a
 lost fact after an upgrade). Handlers and views build and take keys apart only through these.
 
-- `fees` (VISIT_HANDLERS, 4 partitions, written by assignments, visits and ticks): facts keyed by
-  their cause, so a replay after a crash reaches the same decision.
-- `books` (BOOK_HANDLERS, `pn.commands`, 1 partition): closes and issued payouts.
+- `routes` (ROUTE_HANDLERS, `pn.support.assignments`, 4 partitions): each assignment's support
+  person and the end dates that came before it, keyed by assignment (the topic's key).
+- `persons` (VISIT_HANDLERS, `pn.fees.persons` and `pn.ticks`, 4 partitions): facts keyed by their
+  cause, so a replay after a crash reaches the same decision; every one belongs to one support
+  person and is written only from that person's partition (docs/fees.md, "State").
+- `books` (BOOK_HANDLERS, `pn.commands` and `pn.fees.drafts`, 1 partition): closes and issued payouts.
 """
 
 from __future__ import annotations
@@ -58,15 +61,40 @@ def held_index(assignment_id: str) -> str:
 
 
 def week(assignment_id: str, iso_week: str) -> str:
-    """fees: the visit that earned an assignment's weekly arvode, keyed by assignment and ISO week
-    (the week is paid once, to its first contact, also on replay)."""
+    """fees: the visit that carries an assignment's weekly arvode (its earliest contact by date and
+    visit id so far) with the week's lines it was paid, keyed by assignment and ISO week."""
     return f"w|{assignment_id}|{iso_week}"
 
 
 def lost_income_day(support_person_id: str, day: date) -> str:
-    """fees: the lost income paid so far to a support person for a date, keyed by person and day
-    because the cap is per person and day (docs/domain.md A9)."""
+    """fees: the day's lost-income claims of a support person and what each was paid, keyed by
+    person and day because the cap is per person and day (docs/domain.md A9)."""
     return f"l|{support_person_id}|{day.isoformat()}"
+
+
+CLOSED = "closed|"
+"""Prefix of the closes (books: `closed`; persons: `closed_partition`), read by the summary view."""
+
+
+def closed_partition(period: str, partition: int) -> str:
+    """persons: a close of `period` handled on `partition` (each partition drafts its own persons'
+    payouts once), keyed by both so the key is set from that partition only."""
+    return f"{CLOSED}{period}|{partition}"
+
+
+def closed_period(key: str) -> str:
+    """The period of a `closed` or `closed_partition` key."""
+    return key[len(CLOSED):].split("|", 1)[0]
+
+
+def route(assignment_id: str) -> str:
+    """routes: the support person of an assignment (where its facts go on pn.fees.persons)."""
+    return f"s|{assignment_id}"
+
+
+def pending_ends(assignment_id: str) -> str:
+    """routes: end dates (care ended, ended) that came before their assignment, forwarded with it."""
+    return f"p|{assignment_id}"
 
 
 def fee(fee_id: str) -> str:
@@ -87,7 +115,7 @@ ISSUED = "issued|"
 
 def closed(period: str) -> str:
     """books: the close command's event id for a period, keyed by the period: it is closed once."""
-    return f"closed|{period}"
+    return f"{CLOSED}{period}"
 
 
 def issued(draft_id: str) -> str:

@@ -67,6 +67,14 @@ class FeeSchedule:
     engine: RuleEvaluator
     prices_kept: int = PRICES_KEPT
     _prices: dict[tuple[Any, ...], Price] = field(default_factory=dict, compare=False, repr=False)
+    _capped: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def capped(self, version: ScheduleVersion) -> frozenset[str]:
+        """The ids of the version's `per: claimed` rules (the day's cap applies to their lines)."""
+        found = self._capped.get(version.version)
+        if found is None:
+            found = self._capped[version.version] = frozenset(r.id for r in version.rules if r.per == "claimed")
+        return found
 
     def version_for(self, day: date) -> ScheduleVersion | None:
         return version_for(self.versions, day)

@@ -278,6 +278,15 @@ FEES_DRAFTS = Topic(
     "a close replayed after a crash can neither pay a fee twice nor drop one.", partitions=1,
     producers=("fees",), internal=True, key_fields=("support_person_id",),
     retention=Retention.INTERNAL)
+FEES_PERSONS = Topic(
+    "pn.fees.persons", "support_person_id (partition chosen by fees: crc32 of the key)",
+    (SupportAssigned, SupportCareEnded, SupportEnded, VisitReported, PeriodCloseRequested),
+    "Fees-internal repartition: assignments and visits re-keyed by support person, so that an assignment, "
+    "its visits, its weeks, the person's lost-income days and fees are on one partition and read by one "
+    "worker; each close is broadcast to every partition.", producers=("fees",), internal=True,
+    key_fields=("support_person_id",), retention=Retention.INTERNAL,
+    retention_reason="assignments and visits (pseudonymous patient_ref only) on their way to pricing, "
+    "and closes: kept for the replay window; pn.support.* are the record and fees' state is in its changelogs")
 BILLING_DRAFTS = Topic(
     "pn.billing.drafts", "none (one partition)", (InvoiceDrafted,),
     "Billing-internal: each close's proposed invoices in one partition, so invoice numbers and contents "

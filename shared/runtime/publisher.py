@@ -38,8 +38,9 @@ class FaustPublisher:
     def __init__(self, app: faust.App) -> None:
         self._app = app
 
-    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]:
-        return asyncio.ensure_future(self.publish([(topic, key, value, headers)]))
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]],
+             partition: int | None = None) -> Awaitable[object]:
+        return asyncio.ensure_future(self.publish([(topic, key, value, headers, partition)]))
 
     async def publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send every record, then await the acks in order. On a failed ack, everything from

@@ -18,6 +18,9 @@ class Emit:
     topic: Topic
     key: str | None
     event: Envelope
+    partition: int | None = None
+    """The partition to write to; None: the producer's partitioner picks it from the key. Set to
+    reach every partition of a topic (a broadcast), or where a service places its own keys."""
 
     def value(self) -> bytes:
         return encode(self.event)
@@ -49,4 +52,6 @@ class SystemClock:
 class Publisher(Protocol):
     """Sends a message; the returned awaitable completes when the broker has it."""
 
-    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Awaitable[object]: ...
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]],
+             partition: int | None = None) -> Awaitable[object]: ...
+    """`partition` None: the producer's partitioner picks it from the key (Emit.partition)."""

@@ -148,6 +148,9 @@ class Processor:
         self.progress = Progress(self.log)
         self._last_event: Envelope | None = None
         self._last_value = b""
+        self.partition = 0
+        """The partition of the message being handled: for handlers whose state is per partition
+        (e.g. a tick that must act only on its own partition's entries)."""
         self._decoders = {t.name: decoder_for(t.event_types) for t in (topics or BY_NAME.values())}
         # prometheus' labels() costs ~2 µs a call; the labelled children are cached per topic
         self._latency = self.metrics.latency.labels(service)
@@ -318,6 +321,7 @@ class Processor:
     # -- one message ---------------------------------------------------------------------------
     async def _process_one(self, message: Message, tag: tuple[int, int]) -> list[Emit]:
         topic = message.topic
+        self.partition = message.partition
         try:
             event, value = self._decode(message)
         except _Rejected as rejected:
@@ -435,10 +439,12 @@ class Processor:
         event = make_event(data, source=self.emit.source, time=self.clock.now(), id=event_id)
         return Emit(DEADLETTER, message.topic, event)
 
-    def _record(self, out: Emit) -> tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]:
+    def _record(self, out: Emit) -> tuple[Any, ...]:
         key = out.key.encode() if out.key is not None else None
         if out.event is not self._last_event:  # one event sent to two topics is encoded once
             self._last_event, self._last_value = out.event, out.value()
+        if out.partition is not None:
+            return out.topic.name, key, self._last_value, (CONTENT_TYPE_HEADER,), out.partition
         return out.topic.name, key, self._last_value, (CONTENT_TYPE_HEADER,)
 
     async def _publish(self, records: Sequence[tuple[Any, ...]]) -> list[Any]:
@@ -449,7 +455,8 @@ class Processor:
         publish = getattr(self.publisher, "publish", None)  # a BatchPublisher sends without a task per record
         if publish is not None:
             return list(await publish(records) or ())
-        pending = [self.publisher.send(*record[:4]) for record in records]
+        pending = [self.publisher.send(*record[:4]) if len(record) < 5 else self.publisher.send(*record)
+                   for record in records]  # a record with a partition: (topic, key, value, headers, partition)
         return [await fut for fut in pending]  # in order; each completes when the broker has the record
 
 

@@ -18,6 +18,7 @@ class Sent:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]]
+    partition: int | None = None
 
     @property
     def event(self) -> Envelope:
@@ -31,12 +32,13 @@ class FakePublisher:
     sent: list[Sent] = field(default_factory=list)
     fail_with: Exception | None = None
 
-    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Any:
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]],
+             partition: int | None = None) -> Any:
         fut: asyncio.Future = asyncio.get_event_loop().create_future()
         if self.fail_with is not None:
             fut.set_exception(self.fail_with)
         else:
-            self.sent.append(Sent(topic, key, value, headers))
+            self.sent.append(Sent(topic, key, value, headers, partition))
             fut.set_result(None)
         return fut
 
@@ -173,7 +175,8 @@ class InMemoryRuntime:
                 proc = self.processor_for(record.topic)
                 if one_by_one or not runs or runs[-1][0] is not proc:
                     runs.append((proc, []))
-                runs[-1][1].append(message(record.topic, record.value, key=record.key))
+                runs[-1][1].append(message(record.topic, record.value, key=record.key,
+                                           partition=record.partition or 0))
             for proc, batch in runs:
                 await proc.process_batch(batch)
                 delivered += len(batch)

@@ -1,7 +1,8 @@
-"""Fees on the real broker: a year of 1,365 visits for 40 stödpersoner (some before their
-assignment, some with no assignment ever, some outside the support period or too late, conflicting
-re-sends and identical redeliveries) → every visit exactly one outcome; the fee total equals an
-independent recomputation here; closing the 12 months pays out exactly that total."""
+"""Fees on the real broker, two workers in one consumer group (issue 27): a year of 1,365 visits for
+40 stödpersoner (some before their assignment, some with no assignment ever, some outside the
+support period or too late, conflicting re-sends and identical redeliveries) → every visit exactly
+one outcome while both run; the fee total equals an independent recomputation here; closing the 12
+months pays out exactly that total."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from shared.web.auth import new_token
 
 from ..conftest import ROOT
 from ..unit.fees.factories import close, year_of_visits
+from ..workers import partitions_processed
 
 pytestmark = pytest.mark.broker
 
@@ -80,7 +82,7 @@ def broker_settings(broker) -> PnSettings:
 @pytest.fixture(scope="module")
 def stack(broker, tmp_path_factory):
     s = Stack(["fees"], work_dir=tmp_path_factory.mktemp("fees"), bootstrap=broker.bootstrap,
-              env={**ENV, "PN_TOKENS": ENTRY.line()})
+              env={**ENV, "PN_TOKENS": ENTRY.line()}, workers=2)
     s.start(90)
     yield s
     s.stop()
@@ -106,13 +108,20 @@ async def year(stack, broker_settings):
     await wait_for(broker_settings, [FEES_CALCULATED, FEES_REJECTED], done, timeout=60)
     await asyncio.sleep(1.0)
     out = ours(await read_all(broker_settings, [FEES_CALCULATED, FEES_REJECTED]))
+    assert all(p.alive() for p in stack.processes.values()), "a worker died: decided by the survivor"
     return {"year": y, "outcomes": outcomes, "total": fee_total, "out": out}
+
+
+async def test_both_workers_priced_visits(year, stack):
+    """Each of the two workers decided the visits of some partitions of pn.fees.persons."""
+    worked = [await asyncio.to_thread(partitions_processed, p, "pn.fees.persons") for p in stack.processes.values()]
+    assert all(worked) and not set.intersection(*worked), worked
 
 
 async def test_every_visit_has_exactly_one_outcome_and_the_sums_match(year):
     by_visit = defaultdict(set)
-    for e in year["out"]:
-        if getattr(e.data, "reason", "") != "duplicate_visit":
+    for e in year["out"]:  # a correction (the week moved to an earlier contact) is not an outcome
+        if getattr(e.data, "reason", "") != "duplicate_visit" and not getattr(e.data, "corrects", None):
             by_visit[e.data.visit_id].add((e.id, e.type, getattr(e.data, "reason", "calculated")))
     assert {v: len(s) for v, s in by_visit.items() if len(s) != 1} == {}
     assert {v: next(iter(s))[2] for v, s in by_visit.items()} == year["outcomes"]
@@ -153,8 +162,14 @@ async def test_each_fee_posts_its_cost_and_the_summary_shows_the_year(year, brok
                 if e.type == "pn.ledger.posted" and e.data.posting_id[5:] in fees}
     assert len(postings) == sum(1 for f in fees.values() if f.total)
     assert sum((p.amount for p in postings.values()), Decimal(0)) == -year["total"]
-    req = urllib.request.Request(f"http://127.0.0.1:{stack.processes['fees'].web_port}/fees/summary?year={YEAR}",
-                                 headers={"Authorization": f"Bearer {TOKEN}"})
-    body = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(req, timeout=5).read()))
+    bodies = []
+    for worker in stack.workers_of("fees"):  # each answers for all: its partitions and the other's
+        req = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/fees/summary?year={YEAR}",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        bodies.append(json.loads(await asyncio.to_thread(lambda r=req: urllib.request.urlopen(r, timeout=5).read())))
+    body = bodies[0]
+    assert all(b == body for b in bodies) and len(bodies) == 2
     assert sum(m["fees"] for m in body["months"]) == len(fees)
     assert sum((Decimal(m["fee_total"]) for m in body["months"]), Decimal(0)) == year["total"]
+    assert sum(m["paid_fees"] for m in body["months"]) == len(fees)  # the twelve closes of the test above
+    assert [m["period"] for m in body["months"] if m["closed"]] == [f"{YEAR}-{m:02d}" for m in range(1, 13)]

@@ -60,7 +60,7 @@ def summarise(events: dict[str, list[Envelope]], year: int) -> dict[str, Any]:
         "diary_by_kind": Counter(f"{d.direction}/{d.document_kind}" for d in diary),
         "diary_confidential": sum(d.confidential for d in diary),
         "letters_dispatched": len(events.get("pn.letters.dispatched", [])),
-        "fees": len(fees),
+        "fees": len({f.visit_id for f in fees}),  # visits priced: a correction is a second fee of its visit
         "fee_total": sum((f.total for f in fees), Decimal(0)),
         "fees_rejected": Counter(e.data.reason for e in events.get("pn.fees.rejected", [])),
         "payouts": len(payouts),

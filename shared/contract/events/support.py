@@ -74,6 +74,10 @@ class FeeCalculated(EventData):
     # Additive fields (compatible): when and for whom, so reports need not join.
     visit_date: BusinessDate | None = None
     assignment_id: Id | None = None
+    # Additive (issue 27): set on a correction of an earlier fee of the same visit (the week's arvode
+    # moved to an earlier contact, or the day's lost-income cap shared out again): the fee id corrected.
+    # Its lines are the difference (negative when taken back); a visit's fees sum to what it earns.
+    corrects: Id | None = None
 
 
 class FeeRejected(EventData):

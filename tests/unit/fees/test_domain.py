@@ -1,10 +1,11 @@
 """Pure fee decisions and the schedule file: each rule, the version boundary, the 28-day limit,
 ISO weeks across a year end, start-up validation that names version, rule and line; and the
-decisions the handlers call: duplicates, rejections, the week's owner, the day's lost-income
-total, the fee's period and posting, the hold's expiry, release order and payouts."""
+decisions the handlers call: duplicates, rejections, the week's carrier in canonical order, the
+day's cap shared out in visit-id order, the person's partition, the fee's period and posting, the hold's expiry, release order and payouts."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -14,23 +15,24 @@ from services.fees.domain import (
     DUPLICATE_VISIT,
     NO_VERSION,
     Assignment,
-    claimed_before,
+    allocate_claims,
+    claimed_before_in_order,
     cost_posting,
-    day_total_after,
-    earns_week,
     facts,
     fee_period,
     hold_expired,
     ineligible,
     lines_for,
     no_assignment,
-    paid_fees,
     payout,
+    persons_partition,
     rejection,
     release_order,
     reused_id_detail,
     seen_before,
-    unpaid,
+    takes_week,
+    visit_order,
+    week_lines,
     week_of,
 )
 from services.fees.rules import load_schedule
@@ -176,30 +178,34 @@ def test_rejection_without_a_version_then_by_eligibility():
     assert rejection(training, a, version) is None
 
 
-def test_the_week_is_earned_by_its_first_visit_and_again_by_that_visit_on_replay():
-    assert earns_week(None, "v1")
-    assert earns_week("v1", "v1")
-    assert not earns_week("v1", "v2")
-
-
-def test_the_days_lost_income_counts_only_for_a_visit_that_claims_it():
-    claiming = visit(kind="hearing", lost="800.00", certified=True)
-    assert claimed_before(claiming, None) == 0
-    assert claimed_before(claiming, "700.50") == Decimal("700.50")
-    assert claimed_before(visit(kind="hearing"), "700.50") == 0
-    assert str(claimed_before(claiming, None)) == "0"  # as stored before: the price cache keys on its text
-
-
-def test_the_days_total_grows_only_by_lost_income_lines():
+def test_the_week_goes_to_its_earliest_contact_by_date_then_visit_id():
+    assert visit_order(date(2023, 3, 1), "v9") < visit_order(date(2023, 3, 1), "w1") < visit_order(date(2023, 3, 2), "a")
+    assert takes_week(None, "2023-03-02|v2")
+    assert takes_week("2023-03-02|v2", "2023-03-02|v2")  # the carrier again (a replay)
+    assert takes_week("2023-03-02|v2", "2023-03-01|v9")
+    assert not takes_week("2023-03-01|v9", "2023-03-02|v2")
     version = schedule().version_for(date(2023, 3, 1))
-    v = visit(kind="hearing", lost="9999.00", certified=True)
-    lines = lines_for(v, version.rules, schedule().matching(version, facts(v, True)), Decimal("1000.00"))
-    assert day_total_after(Decimal("1000.00"), lines, version.rules) == Decimal("1500.00")  # capped at 1500 a day
-    capped = lines_for(v, version.rules, schedule().matching(version, facts(v, True)), Decimal("1500.00"))
-    assert day_total_after(Decimal("1500.00"), capped, version.rules) is None  # nothing left: no write
-    plain = visit(km="10.0")
-    plain_lines = lines_for(plain, version.rules, schedule().matching(version, facts(plain, True)))
-    assert day_total_after(Decimal(0), plain_lines, version.rules) is None
+    v = visit(km="10.0")
+    carrying = schedule().price(version, v, True)
+    plain = schedule().price(version, v, False)
+    assert [line.code for line in week_lines(carrying.lines, plain.lines)] == ["weekly_fee", "expense_allowance"]
+
+
+def test_the_days_cap_is_shared_out_in_visit_id_order():
+    rules = schedule().version_for(date(2023, 3, 1)).rules  # lost_income: 1500.00 a day
+    claims = {"v3": {"claim": "1000.00", "codes": ["lost_income"]}, "v1": {"claim": "900.50", "codes": ["lost_income"]},
+              "v2": {"claim": "400.00", "codes": ["lost_income"]}}
+    shares = allocate_claims(claims, rules)
+    assert shares == {"v1": {"lost_income": Decimal("900.50")}, "v2": {"lost_income": Decimal("400.00")},
+                      "v3": {"lost_income": Decimal("199.50")}}
+    paid = {vid: {"paid": {c: str(a) for c, a in share.items()}} for vid, share in shares.items()}
+    assert claimed_before_in_order(paid, "v3") == Decimal("1300.50")
+    assert claimed_before_in_order(paid, "v0") == 0
+
+
+def test_a_persons_partition_is_fixed_by_the_id():
+    assert persons_partition("sp1", 4) == persons_partition("sp1", 4) == zlib.crc32(b"sp1") % 4
+    assert {persons_partition(f"sp{i}", 4) for i in range(40)} == {0, 1, 2, 3}
 
 
 def test_a_fee_belongs_to_its_visits_month():
@@ -231,13 +237,6 @@ def test_held_visits_are_released_by_date_then_key():
     held = [("h|a1|v3", entry("2023-03-03")), ("h|a1|v2", entry("2023-03-01")), ("h|a1|v1", entry("2023-03-01"))]
     assert [k for k, _ in release_order(held)] == ["h|a1|v1", "h|a1|v2", "h|a1|v3"]
     assert release_order([]) == []
-
-
-def test_paid_fees_and_what_a_draft_still_pays():
-    assert paid_fees([{"fee_ids": ["f1", "f2"]}, {"fee_ids": []}, {"fee_ids": ["f3"]}]) == {"f1", "f2", "f3"}
-    assert paid_fees([]) == set()
-    assert unpaid(["f3", "f4", "f1", "f5"], {"f1", "f3"}) == ["f4", "f5"]  # the draft's order
-    assert unpaid(["f1"], {"f1"}) == []
 
 
 def test_a_payout_sums_taxable_and_tax_free_of_its_fees_only():

@@ -54,7 +54,7 @@ async def test_a_redelivered_conflicting_visit_is_rejected_once():
 async def test_visit_before_its_assignment_is_held_then_priced():
     fees = Fees()
     await fees.send(visit("v1"))
-    assert fees.publisher.sent == []
+    assert fees.public() == []
     await fees.send(assigned())
     assert [e.data.visit_id for e in fees.fees()] == ["v1"]
 

@@ -1,5 +1,5 @@
 """Held visits are found by their assignment through an index in the store (`H|<assignment>`),
-never by scanning it; held entries written before the index existed are decided by the tick."""
+never by scanning it; the tick only rejects expired ones."""
 
 from __future__ import annotations
 
@@ -68,24 +68,18 @@ async def test_tick_rejects_only_expired_visits_and_the_index_follows():
     assert "H|a1" not in fees.deps.fees
 
 
-async def test_held_entries_from_before_the_index_are_decided_by_the_next_tick():
-    """Held entries as the previous version wrote them (no `H|`): the assignment's release does
-    not see them, the next tick decides them (or rejects them once expired)."""
-    old = Fees(fees_hold_s=60)
-    await old.send(visit("v1"), visit("v2", assignment_id="a2", sp="sp2"))
-    legacy = {k: v for k, v in old.deps.fees.table.items() if not k.startswith("H|")}
-    assert set(legacy) == {"h|a1|v1", "h|a2|v2"}
-
+async def test_a_visit_under_another_persons_assignment_stays_held_and_expires():
+    """Stage 2 keeps every fact of one support person on that person's partition: a visit naming an
+    assignment of someone else is not that person's to claim, whichever partition it lands on."""
     fees = Fees(fees_hold_s=60)
-    store = with_store(fees, dict(legacy))
+    await fees.send(visit("v1", sp="sp2"), visit("v2"))
     await fees.send(assigned())
-    assert fees.fees() == []
-    await fees.tick()
-    assert [e.data.visit_id for e in fees.fees()] == ["v1"] and fees.rejected() == []
+    assert [e.data.visit_id for e in fees.fees()] == ["v2"]
+    assert fees.deps.fees["H|a1"] == ["v1"]
     fees.clock.advance(seconds=61)
     await fees.tick()
-    assert [(e.data.visit_id, e.data.reason) for e in fees.rejected()] == [("v2", "no_assignment")]
-    assert not [k for k in store.table if k.startswith(("h|", "H|"))]
+    assert [(e.data.visit_id, e.data.reason) for e in fees.rejected()] == [("v1", "no_assignment")]
+    assert not [k for k in fees.deps.fees.table if k.startswith(("h|", "H|"))]
 
 
 async def test_an_index_entry_without_its_held_visit_is_skipped():
