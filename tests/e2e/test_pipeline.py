@@ -1,8 +1,9 @@
 """The whole system: all five services as processes on their own embedded broker, the demo's
 year at a small scale, and the facts that only hold when the services work together.
 
-`E2E_WORKERS=2` runs every service as two workers in one consumer group (issue 27: each its own
-data dir and web port; the views are asked of the first worker and must answer for all).
+Every service runs as two workers in one consumer group, as the platform is meant to run (issue
+27: each its own data dir and web port; the views are asked of the first worker and must answer
+for all); `E2E_WORKERS=1` runs one of each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shared.service.settings import PnSettings
 from shared.web.auth import new_token
 
 SERVICES = names()
-WORKERS = int(os.environ.get("E2E_WORKERS", "1"))
+WORKERS = int(os.environ.get("E2E_WORKERS", "2"))
 """Workers per service (issue 27). CI sets it in `.ci/run` (the one-line switch: 2 once every
 service is correct with two workers; docs/deploy.md, "Two workers of a service")."""
 
