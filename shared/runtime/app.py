@@ -452,13 +452,13 @@ class ServiceRuntime:
             local = result if isinstance(result, WebResponse) else WebResponse(200, result)
             if spread == ANY and local.status != 404:
                 return local
-            if spread == ALL and local.status != 200:
+            if spread == ALL and local.status not in (200, 404):  # 404: this worker's part is empty
                 return local
             urls = peer_urls(app)
             answers = await ask_peers(app, urls, request.path_qs, request.headers) if urls else []
             if spread == ANY:
                 return _first_found(local, answers)
-            return _merged(local.body, app.consumer_generation_id, answers, merge)
+            return _merged(local.body, app.consumer_generation_id, answers, merge, local_found=local.status == 200)
 
         return spread_handler
 

@@ -80,13 +80,19 @@ def first_found(local: WebResponse, peers: Sequence[Answer]) -> WebResponse:
 
 
 def merged(local: Any, generation: int | None, peers: Sequence[Answer],
-           merge: Callable[[list[Any]], Any]) -> WebResponse:
-    """`all`: the merged bodies of every worker, or a 503 when they do not add up to one view."""
-    if any(answer.status != 200 for answer in peers):
+           merge: Callable[[list[Any]], Any], *, local_found: bool = True) -> WebResponse:
+    """`all`: the merged bodies of every worker, or a 503 when they do not add up to one view.
+    A 404 is a worker's empty part (it holds none of what was asked: a one-partition registry
+    lives on one worker); 404 only when every part was empty (`local_found=False` and every peer
+    404). A worker that did not answer, or answered otherwise, makes it a 503."""
+    if any(answer.status not in (200, 404) for answer in peers):
         return unavailable("a worker of this service did not answer; retry")
     if any(answer.generation != generation for answer in peers):
         return unavailable("the service's partitions are being reassigned; retry")
-    return WebResponse(200, merge([local, *(answer.body for answer in peers)]))
+    bodies = ([local] if local_found else []) + [answer.body for answer in peers if answer.status == 200]
+    if not bodies:
+        return WebResponse(404, {"error": "not_found", "detail": "no worker of this service holds it"}, audited=True)
+    return WebResponse(200, merge(bodies))
 
 
 def peer_urls(app: Any) -> list[str]:

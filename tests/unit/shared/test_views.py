@@ -40,6 +40,16 @@ def test_an_aggregate_over_a_rebalance_or_a_silent_worker_is_never_counted_twice
     assert merged({"count": 2}, 7, [Answer(503, {})], add).status == 503
 
 
+def test_a_worker_holding_none_of_it_is_an_empty_part_and_404_only_when_all_are_empty():
+    def add(bodies):
+        return {"count": sum(b["count"] for b in bodies)}
+
+    assert merged({"count": 2}, 7, [Answer(404, {}, generation=7)], add).body == {"count": 2}
+    only_peer = merged(None, 7, [Answer(200, {"count": 3}, generation=7)], add, local_found=False)
+    assert only_peer.status == 200 and only_peer.body == {"count": 3}
+    assert merged(None, 7, [Answer(404, {}, generation=7)], add, local_found=False).status == 404
+
+
 async def test_the_gate_does_not_audit_again_what_a_peer_served_and_audited():
     from shared.web.auth import TokenRegistry, new_token
     from shared.web.gate import WebGate
