@@ -60,8 +60,9 @@ def create_app(settings: PnSettings):
         found = deps.postings.get(req.params["posting_id"])
         return WebResponse(404, {"error": "not_found"}) if found is None else found
 
-    async def count(req):
-        return {"count": sum(1 for _ in deps.postings.keys()), "workers": 1}
+    async def count(req):  # `?prefix=`: this test's postings only (the session's broker holds others')
+        prefix = req.query.get("prefix", "")
+        return {"count": sum(1 for key in deps.postings.keys() if key.startswith(prefix)), "workers": 1}
 
     def add(bodies):
         return {"count": sum(b["count"] for b in bodies), "workers": sum(b["workers"] for b in bodies)}
